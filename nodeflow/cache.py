@@ -1,0 +1,225 @@
+"""Result caches: an in-process LRU bounded in bytes, and a persistent disk cache.
+
+The disk cache holds the results of nodes marked ``expensive`` (trainings). Each entry is a
+folder named by the node's key holding a manifest (JSON) and weights-only files: tensors as
+safetensors, model handles through their own ``save``. Entries are written to a temp folder and
+renamed into place, and every file's hash is checked on read; a bad entry is dropped and the
+node simply runs again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from platformdirs import user_cache_dir
+
+from nodeflow.handles import ModelHandle
+
+log = logging.getLogger("nodeflow.cache")
+
+MANIFEST = "manifest.json"
+CACHE_FORMAT = 1
+
+
+def default_cache_dir() -> Path:
+    """``$NODEFLOW_CACHE_DIR`` or the user cache folder (e.g. ``~/.cache/nodeflow``)."""
+    env = os.environ.get("NODEFLOW_CACHE_DIR")
+    return Path(env) if env else Path(user_cache_dir("nodeflow"))
+
+
+def value_nbytes(value: Any) -> int:
+    if isinstance(value, torch.Tensor):
+        return value.element_size() * value.nelement()
+    if isinstance(value, dict):
+        return sum(value_nbytes(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return sum(value_nbytes(v) for v in value)
+    return 64
+
+
+class MemoryCache:
+    """LRU of node results keyed by cache key, bounded by total tensor bytes."""
+
+    def __init__(self, max_bytes: int = 2 << 30):
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[str, tuple[dict[str, Any], int]] = OrderedDict()
+        self.bytes = 0
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        self._entries.move_to_end(key)
+        return entry[0]
+
+    def put(self, key: str, outputs: dict[str, Any]) -> None:
+        size = value_nbytes(outputs)
+        if size > self.max_bytes:
+            return
+        old = self._entries.pop(key, None)
+        if old is not None:
+            self.bytes -= old[1]
+        self._entries[key] = (outputs, size)
+        self.bytes += size
+        while self.bytes > self.max_bytes and self._entries:
+            _, (_, s) = self._entries.popitem(last=False)
+            self.bytes -= s
+
+    def clear(self) -> None:
+        self._entries.clear()
+        self.bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@dataclass
+class DiskCacheInfo:
+    root: Path
+    entries: int
+    bytes: int
+    scratch_entries: int
+
+
+class DiskCache:
+    def __init__(self, root: Path | None = None):
+        self.root = Path(root) if root is not None else default_cache_dir()
+
+    @property
+    def results_dir(self) -> Path:
+        return self.root / "results"
+
+    def entry_dir(self, key: str) -> Path:
+        return self.results_dir / key[:2] / key
+
+    def scratch_dir(self, key: str) -> Path:
+        """A per-key folder that survives interrupted runs (training checkpoints)."""
+        path = self.root / "scratch" / key
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def drop_scratch(self, key: str) -> None:
+        shutil.rmtree(self.root / "scratch" / key, ignore_errors=True)
+
+    # -- write ---------------------------------------------------------------------------------
+    def put(self, key: str, outputs: dict[str, Any]) -> bool:
+        """Store ``outputs`` under ``key``; False (and nothing written) if a value can't be stored."""
+        final = self.entry_dir(key)
+        if final.exists():
+            return True
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{key}.tmp-", dir=final.parent))
+        try:
+            manifest: dict[str, Any] = {"format": CACHE_FORMAT, "key": key, "outputs": {}, "files": {}}
+            for name, value in outputs.items():
+                manifest["outputs"][name] = self._write_value(tmp, name, value)
+            for f in sorted(p for p in tmp.rglob("*") if p.is_file()):
+                manifest["files"][f.relative_to(tmp).as_posix()] = _sha256(f)
+            (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True))
+            try:
+                os.rename(tmp, final)
+            except OSError:  # another process stored it first
+                shutil.rmtree(tmp, ignore_errors=True)
+            return True
+        except _Unstorable as exc:
+            log.warning("not caching %s on disk: %s", key, exc)
+            shutil.rmtree(tmp, ignore_errors=True)
+            return False
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    def _write_value(self, folder: Path, name: str, value: Any) -> dict[str, Any]:
+        if isinstance(value, torch.Tensor):
+            from safetensors.torch import save_file
+
+            save_file({"value": value.detach().contiguous().cpu()}, str(folder / f"{name}.safetensors"))
+            return {"kind": "tensor", "file": f"{name}.safetensors"}
+        if isinstance(value, ModelHandle):
+            sub = folder / name
+            sub.mkdir()
+            value.save(sub)
+            cls = type(value)
+            return {"kind": "handle", "class": f"{cls.__module__}:{cls.__qualname__}", "folder": name}
+        if value is None or isinstance(value, bool | int | float | str):
+            return {"kind": "json", "value": value}
+        if isinstance(value, tuple | list) and all(isinstance(v, bool | int | float | str) for v in value):
+            return {"kind": "json", "value": list(value), "tuple": isinstance(value, tuple)}
+        raise _Unstorable(f"output {name!r} is a {type(value).__name__}")
+
+    # -- read ----------------------------------------------------------------------------------
+    def get(self, key: str, device: torch.device | str = "cpu") -> dict[str, Any] | None:
+        folder = self.entry_dir(key)
+        manifest_path = folder / MANIFEST
+        if not manifest_path.exists():
+            return None
+        try:
+            manifest = json.loads(manifest_path.read_text())
+            for rel, digest in manifest["files"].items():
+                if _sha256(folder / rel) != digest:
+                    raise ValueError(f"{rel} does not match its recorded hash")
+            return {name: self._read_value(folder, desc, device) for name, desc in manifest["outputs"].items()}
+        except Exception as exc:
+            log.warning("dropping damaged cache entry %s: %s", folder, exc)
+            shutil.rmtree(folder, ignore_errors=True)
+            return None
+
+    def _read_value(self, folder: Path, desc: dict[str, Any], device: torch.device | str) -> Any:
+        kind = desc["kind"]
+        if kind == "tensor":
+            from safetensors.torch import load_file
+
+            return load_file(str(folder / desc["file"]))["value"].to(device)
+        if kind == "handle":
+            module, _, qual = desc["class"].partition(":")
+            cls: Any = importlib.import_module(module)
+            for part in qual.split("."):
+                cls = getattr(cls, part)
+            if not (isinstance(cls, type) and issubclass(cls, ModelHandle)):
+                raise TypeError(f"{desc['class']} is not a model handle class")
+            return cls.load(folder / desc["folder"], device=device)
+        if kind == "json":
+            value = desc["value"]
+            return tuple(value) if desc.get("tuple") else value
+        raise ValueError(f"unknown cached value kind {kind!r}")
+
+    # -- maintenance ---------------------------------------------------------------------------
+    def info(self) -> DiskCacheInfo:
+        entries = 0
+        size = 0
+        if self.results_dir.exists():
+            for manifest in self.results_dir.glob(f"*/*/{MANIFEST}"):
+                entries += 1
+                size += sum(f.stat().st_size for f in manifest.parent.rglob("*") if f.is_file())
+        scratch = self.root / "scratch"
+        n_scratch = sum(1 for _ in scratch.iterdir()) if scratch.exists() else 0
+        return DiskCacheInfo(self.root, entries, size, n_scratch)
+
+    def clear(self) -> None:
+        for sub in ("results", "scratch"):
+            with contextlib.suppress(FileNotFoundError):
+                shutil.rmtree(self.root / sub)
+
+
+class _Unstorable(Exception):
+    pass

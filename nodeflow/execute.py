@@ -1,0 +1,250 @@
+"""The local executor: runs a Plan, static nodes once and time-varying nodes per frame batch.
+
+Values stay on the run's device from source to sink. A frame batch's values are dropped as
+soon as their last consumer has run, so memory stays flat in the clip length; sinks see each
+batch as it comes. On failure or cancellation every node instance gets ``abort()`` so sinks can
+remove their temporary files, and nothing half-written remains.
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from nodeflow.cache import DiskCache, MemoryCache
+from nodeflow.context import CancelToken, RunContext
+from nodeflow.errors import Cancelled, NodeError, NodeExecutionError
+from nodeflow.events import (
+    FramesDone,
+    Listener,
+    NodeFinished,
+    NodeStarted,
+    NodeStats,
+    RunFinished,
+    RunStarted,
+)
+from nodeflow.node import Node
+from nodeflow.plan import Plan, PlannedNode
+
+ReasonFn = Callable[[PlannedNode], str]
+
+
+@dataclass
+class _Stat:
+    node_type: str
+    runs: int = 0
+    cache_hits: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class Executor:
+    device: torch.device
+    memory: MemoryCache | None = None
+    disk: DiskCache | None = None
+    """Where expensive nodes' results live; also gives them a scratch folder for resuming."""
+    use_cache: bool = True
+    listeners: Sequence[Listener] = ()
+    cancel_token: CancelToken = field(default_factory=CancelToken)
+    reason: ReasonFn = lambda node: "no cached result"
+
+    def emit(self, event: Any) -> None:
+        for listener in self.listeners:
+            listener(event)
+
+    def run(self, plan: Plan, *, frames: Iterable[int] | None = None, batch_size: int = 8) -> dict[str, Any]:
+        """Execute ``plan``; returns the plan's requested outputs."""
+        start = time.perf_counter()
+        frame_list = self._frames(plan, frames)
+        self.emit(RunStarted(tuple(plan.nodes), len(frame_list) if frame_list is not None else None))
+        instances: dict[str, Node] = {nid: pn.cls(pn.params) for nid, pn in plan.nodes.items()}
+        stats = {nid: _Stat(pn.cls.type_name) for nid, pn in plan.nodes.items()}
+        status = "failed"
+        try:
+            results = self._execute(plan, instances, stats, frame_list, batch_size)
+            for nid, pn in plan.nodes.items():
+                self._call(pn, lambda node=instances[nid], ctx=self._ctx(plan, pn, None, frame_list):
+                           node.finish(ctx))
+            status = "ok"
+            return results
+        except KeyboardInterrupt:
+            status = "cancelled"
+            raise Cancelled() from None
+        except Cancelled:
+            status = "cancelled"
+            raise
+        finally:
+            if status != "ok":
+                for node in instances.values():
+                    try:
+                        node.abort()
+                    except Exception:  # cleanup must not hide the original error
+                        pass
+            self.emit(RunFinished(time.perf_counter() - start,
+                                  {nid: NodeStats(s.node_type, s.runs, s.cache_hits, s.seconds)
+                                   for nid, s in stats.items()}, status))
+
+    # -- internals -----------------------------------------------------------------------------
+    @staticmethod
+    def _frames(plan: Plan, frames: Iterable[int] | None) -> list[int] | None:
+        if plan.frame_count is None:
+            return None
+        if frames is None:
+            return list(range(plan.frame_count))
+        chosen = list(frames)
+        bad = [f for f in chosen if not 0 <= f < plan.frame_count]
+        if bad:
+            from nodeflow.errors import NodeflowError
+
+            raise NodeflowError(f"--frames asks for frame {bad[0]}, but the sources provide frames "
+                                f"0..{plan.frame_count - 1}")
+        return chosen
+
+    def _ctx(self, plan: Plan, pn: PlannedNode, frames: tuple[int, ...] | None,
+             frame_list: list[int] | None) -> RunContext:
+        seed = getattr(pn.params, "seed", None)
+        if not isinstance(seed, int):
+            seed = zlib.crc32(pn.id.encode())
+        scratch = self.disk.scratch_dir(pn.key) if (pn.cls.expensive and self.disk is not None) else None
+        return RunContext(
+            node_id=pn.id, node_type=pn.cls.type_name, device=self.device, seed=seed, frames=frames,
+            frame_count=len(frame_list) if frame_list is not None else None,
+            base_dir=plan.base_dir, output_dir=plan.output_dir, scratch_dir=scratch,
+            input_files=plan.input_files, cancel_token=self.cancel_token, listeners=tuple(self.listeners),
+        )
+
+    def _call(self, pn: PlannedNode, fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except (Cancelled, KeyboardInterrupt):
+            raise
+        except NodeError as exc:
+            raise NodeExecutionError(pn.id, pn.cls.type_name, exc.message, field=exc.field, hint=exc.hint) from exc
+        except NodeExecutionError:
+            raise
+        except torch.cuda.OutOfMemoryError as exc:
+            raise NodeExecutionError(pn.id, pn.cls.type_name, "out of GPU memory",
+                                     hint="lower --batch-size or the node's size, or use --device cpu") from exc
+        except Exception as exc:
+            raise NodeExecutionError(pn.id, pn.cls.type_name, f"{type(exc).__name__}: {exc}") from exc
+
+    def _execute(self, plan: Plan, instances: dict[str, Node], stats: dict[str, _Stat],
+                 frame_list: list[int] | None, batch_size: int) -> dict[str, Any]:
+        wanted = {(e.node, e.output) for e in plan.outputs.values()}
+        static_values: dict[str, dict[str, Any]] = {}
+        for pn in plan.static:
+            self._check_cancelled()
+            static_values[pn.id] = self._evaluate(plan, pn, instances[pn.id], static_values, None,
+                                                  frame_list, stats[pn.id])
+
+        collected: dict[tuple[str, str], list[Any]] = {w: [] for w in wanted}
+        tv_nodes = plan.time_varying
+        if tv_nodes and frame_list is not None:
+            consumers: dict[str, int] = {pn.id: 0 for pn in tv_nodes}
+            for pn in tv_nodes:
+                for c in pn.connections:
+                    if c.source.node in consumers:
+                        consumers[c.source.node] += 1
+            batch_size = max(1, int(batch_size))
+            for i in range(0, len(frame_list), batch_size):
+                frames = tuple(frame_list[i:i + batch_size])
+                values: dict[str, dict[str, Any]] = dict(static_values)
+                remaining = dict(consumers)
+                for pn in tv_nodes:
+                    self._check_cancelled()
+                    values[pn.id] = self._evaluate(plan, pn, instances[pn.id], values, frames, frame_list,
+                                                   stats[pn.id])
+                    for out_name in pn.cls.outputs:
+                        if (pn.id, out_name.name) in wanted:
+                            collected[(pn.id, out_name.name)].append(values[pn.id][out_name.name])
+                    for c in pn.connections:  # free what no later node of this batch needs
+                        src = c.source.node
+                        if src in remaining:
+                            remaining[src] -= 1
+                            if remaining[src] == 0:
+                                values.pop(src, None)
+                del values
+                self.emit(FramesDone(min(i + batch_size, len(frame_list)), len(frame_list)))
+
+        results: dict[str, Any] = {}
+        for name, edge in plan.outputs.items():
+            pn = plan.nodes[edge.node]
+            if pn.time_varying:
+                parts = collected[(edge.node, edge.output)]
+                results[name] = torch.cat(parts, dim=0) if parts and isinstance(parts[0], torch.Tensor) else parts
+            else:
+                results[name] = static_values[edge.node][edge.output]
+        return results
+
+    def _check_cancelled(self) -> None:
+        if self.cancel_token.cancelled:
+            raise Cancelled()
+
+    def _evaluate(self, plan: Plan, pn: PlannedNode, node: Node, values: dict[str, dict[str, Any]],
+                  frames: tuple[int, ...] | None, frame_list: list[int] | None, stat: _Stat) -> dict[str, Any]:
+        key = pn.key if frames is None else f"{pn.key}@{frames[0]}+{len(frames)}:{hash(frames) & 0xFFFFFFFF:x}"
+        cacheable = self.use_cache and not pn.cls.sink
+        if cacheable:
+            t0 = time.perf_counter()
+            hit = self.memory.get(key) if self.memory is not None else None
+            where = "memory"
+            if hit is None and pn.cls.expensive and self.disk is not None:
+                hit = self.disk.get(key, self.device)
+                where = "disk"
+                if hit is not None and self.memory is not None:
+                    self.memory.put(key, hit)
+            if hit is not None:
+                stat.cache_hits += 1
+                self.emit(NodeFinished(pn.id, pn.cls.type_name, time.perf_counter() - t0, where, frames))
+                return hit
+
+        inputs: dict[str, Any] = {}
+        for c in pn.connections:
+            value = values[c.source.node][c.source.output]
+            if c.converted:
+                value = c.convert(value)
+                if isinstance(value, torch.Tensor) and value.device != self.device:
+                    value = value.to(self.device)
+            inputs[c.input] = value
+        for sock in pn.cls.inputs:
+            if sock.name not in inputs and not sock.required:
+                inputs[sock.name] = sock.default_value()
+
+        ctx = self._ctx(plan, pn, frames, frame_list)
+        reason = "sink (always runs)" if pn.cls.sink else ("--no-cache" if not self.use_cache else self.reason(pn))
+        self.emit(NodeStarted(pn.id, pn.cls.type_name, reason, frames))
+        t0 = time.perf_counter()
+        outputs = self._call(pn, lambda: node.run(ctx, **inputs))
+        seconds = time.perf_counter() - t0
+        outputs = self._check_outputs(pn, outputs)
+        stat.runs += 1
+        stat.seconds += seconds
+        if cacheable:
+            if self.memory is not None:
+                self.memory.put(key, outputs)
+            if pn.cls.expensive and self.disk is not None and self.disk.put(key, outputs):
+                self.disk.drop_scratch(pn.key)
+        self.emit(NodeFinished(pn.id, pn.cls.type_name, seconds, None, frames))
+        return outputs
+
+    @staticmethod
+    def _check_outputs(pn: PlannedNode, outputs: Any) -> dict[str, Any]:
+        declared = pn.cls.outputs
+        if outputs is None and not declared:
+            return {}
+        if not isinstance(outputs, dict):
+            raise NodeExecutionError(pn.id, pn.cls.type_name,
+                                     f"run() returned {type(outputs).__name__}, expected a dict of outputs")
+        for sock in declared:
+            if sock.name not in outputs:
+                raise NodeExecutionError(pn.id, pn.cls.type_name, f"run() did not produce output {sock.name!r}")
+            problem = sock.type.check(outputs[sock.name])
+            if problem:
+                raise NodeExecutionError(pn.id, pn.cls.type_name,
+                                         f"output {sock.name!r} ({sock.type.name}): {problem}")
+        return outputs

@@ -1,0 +1,388 @@
+"""The one graph format (``nodeflow/1`` JSON) and the Python graph-building API.
+
+File layout, written with a fixed key order so that files diff well::
+
+    {
+      "format": "nodeflow/1",
+      "nodes": {
+        "scene": {"type": "LoadImage", "params": {"path": "scene.png"}},
+        "soft":  {"type": "Blur", "params": {"sigma": 2.0},
+                  "inputs": {"image": {"node": "scene", "output": "image"}}}
+      },
+      "outputs": {"result": {"node": "soft", "output": "image"}},
+      "ui": {"scene": {"pos": [0, 0]}}
+    }
+
+Nodes keep the order they were written in; params, inputs and ``ui`` keys are sorted.
+The engine ignores ``ui`` (editor positions, colours, notes) but keeps it on a round trip.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from nodeflow.atomic import write_text_atomic
+from nodeflow.errors import GraphValidationError, Problem
+
+if TYPE_CHECKING:
+    from nodeflow.events import Listener
+    from nodeflow.registry import Registry
+    from nodeflow.session import Session
+
+FORMAT_NAME = "nodeflow"
+FORMAT_VERSION = 1
+FORMAT = f"{FORMAT_NAME}/{FORMAT_VERSION}"
+NODE_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
+
+
+class EdgeRef(BaseModel):
+    """Where an input comes from: an output socket of another node."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    node: str
+    output: str
+
+    def __str__(self) -> str:
+        return f"{self.node}.{self.output}"
+
+
+class NodeSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    inputs: dict[str, EdgeRef] = Field(default_factory=dict)
+
+
+class GraphSpec(BaseModel):
+    """A graph as plain data: what the file holds, nothing resolved yet."""
+
+    model_config = ConfigDict(extra="forbid")
+    format: str = FORMAT
+    nodes: dict[str, NodeSpec] = Field(default_factory=dict)
+    outputs: dict[str, EdgeRef] = Field(default_factory=dict)
+    ui: dict[str, Any] = Field(default_factory=dict)
+
+    # -- (de)serialisation ---------------------------------------------------------------------
+    @classmethod
+    def from_data(cls, data: Any) -> GraphSpec:
+        """Parse loaded JSON, raising :class:`GraphValidationError` with every structural problem."""
+        if not isinstance(data, dict):
+            raise GraphValidationError([Problem("a graph file must hold a JSON object", field="(file)")])
+        problems = _check_format(data.get("format"))
+        if problems:
+            raise GraphValidationError(problems)
+        try:
+            spec = cls.model_validate(data)
+        except ValidationError as exc:
+            raise GraphValidationError([_structural_problem(e) for e in exc.errors()]) from None
+        bad_ids = [nid for nid in spec.nodes if not NODE_ID.match(nid)]
+        if bad_ids:
+            raise GraphValidationError([
+                Problem(f"invalid node id {nid!r}", node=nid,
+                        hint="ids start with a letter or '_' and hold letters, digits, '_' or '-'")
+                for nid in bad_ids
+            ])
+        return spec
+
+    @classmethod
+    def loads(cls, text: str, source: str = "<string>") -> GraphSpec:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise GraphValidationError([
+                Problem(f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", field=source)
+            ]) from None
+        return cls.from_data(data)
+
+    @classmethod
+    def load(cls, path: str | Path) -> GraphSpec:
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise GraphValidationError([Problem(f"cannot read graph file: {exc.strerror}", field=str(path))]) from None
+        return cls.loads(text, source=str(path))
+
+    def to_data(self) -> dict[str, Any]:
+        """Plain data in the canonical key order."""
+        nodes: dict[str, Any] = {}
+        for nid, node in self.nodes.items():
+            entry: dict[str, Any] = {"type": node.type}
+            if node.params:
+                entry["params"] = {k: node.params[k] for k in sorted(node.params)}
+            if node.inputs:
+                entry["inputs"] = {k: _edge_data(node.inputs[k]) for k in sorted(node.inputs)}
+            nodes[nid] = entry
+        data: dict[str, Any] = {"format": self.format, "nodes": nodes}
+        if self.outputs:
+            data["outputs"] = {k: _edge_data(self.outputs[k]) for k in sorted(self.outputs)}
+        if self.ui:
+            data["ui"] = _sorted_deep(self.ui)
+        return data
+
+    def dumps(self) -> str:
+        return _format_json(self.to_data()) + "\n"
+
+    def save(self, path: str | Path) -> None:
+        """Write atomically: a crash never leaves a half-written graph file."""
+        write_text_atomic(path, self.dumps())
+
+
+def _edge_data(edge: EdgeRef) -> dict[str, str]:
+    return {"node": edge.node, "output": edge.output}
+
+
+def _sorted_deep(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _sorted_deep(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted_deep(v) for v in value]
+    return value
+
+
+def _format_json(value: Any, indent: int = 0) -> str:
+    """Indented JSON where small flat containers (edges, positions, colours) stay on one line."""
+    compact = json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+    is_container = isinstance(value, dict | list)
+    flat = is_container and not any(isinstance(v, dict | list) for v in
+                                    (value.values() if isinstance(value, dict) else value))
+    if not is_container or (flat and len(compact) + indent <= 96) or not value:
+        return compact
+    pad = " " * (indent + 2)
+    if isinstance(value, dict):
+        items = [f"{pad}{json.dumps(k, ensure_ascii=False)}: {_format_json(v, indent + 2)}" for k, v in value.items()]
+        return "{\n" + ",\n".join(items) + "\n" + " " * indent + "}"
+    items = [pad + _format_json(v, indent + 2) for v in value]
+    return "[\n" + ",\n".join(items) + "\n" + " " * indent + "]"
+
+
+def _check_format(fmt: Any) -> list[Problem]:
+    if fmt is None:
+        return [Problem("missing \"format\"", field="format", hint=f'add "format": "{FORMAT}"')]
+    if not isinstance(fmt, str) or "/" not in fmt:
+        return [Problem(f"unknown format {fmt!r}", field="format", hint=f'expected "{FORMAT}"')]
+    name, _, version = fmt.partition("/")
+    if name != FORMAT_NAME or not version.isdigit():
+        return [Problem(f"unknown format {fmt!r}", field="format", hint=f'expected "{FORMAT}"')]
+    if int(version) > FORMAT_VERSION:
+        return [Problem(
+            f"this graph uses format {fmt}, newer than this nodeflow understands ({FORMAT})",
+            field="format", hint="upgrade nodeflow to open it")]
+    if int(version) < FORMAT_VERSION:
+        return [Problem(f"format {fmt} is older than any this nodeflow reads ({FORMAT})", field="format")]
+    return []
+
+
+def _structural_problem(err: dict[str, Any]) -> Problem:
+    loc = [str(p) for p in err.get("loc", ())]
+    node = None
+    if len(loc) >= 2 and loc[0] == "nodes":
+        node = loc[1]
+        loc = loc[2:]
+    where = ".".join(loc) or None
+    msg = err.get("msg", "invalid")
+    if err.get("type") == "extra_forbidden":
+        msg = f"unknown key {loc[-1]!r}" if loc else "unknown key"
+    return Problem(msg, node=node, field=where)
+
+
+# ---------------------------------------------------------------------------------------------
+# Python building API
+
+
+class OutputRef:
+    """``node.image``: an output socket of a node in a :class:`Graph`, to connect or request."""
+
+    __slots__ = ("node", "output")
+
+    def __init__(self, node: str, output: str):
+        self.node = node
+        self.output = output
+
+    def edge(self) -> EdgeRef:
+        return EdgeRef(node=self.node, output=self.output)
+
+    def __repr__(self) -> str:
+        return f"<{self.node}.{self.output}>"
+
+
+class NodeRef:
+    """A node in a :class:`Graph`. Attribute access gives its output sockets."""
+
+    def __init__(self, graph: Graph, node_id: str):
+        object.__setattr__(self, "_graph", graph)
+        object.__setattr__(self, "id", node_id)
+
+    def __getattr__(self, name: str) -> OutputRef:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return self[name]
+
+    def __getitem__(self, name: str) -> OutputRef:
+        cls = self._graph.node_class(self.id)
+        if cls.output(name) is None:
+            names = ", ".join(o.name for o in cls.outputs) or "none"
+            raise AttributeError(f"node {self.id} ({cls.type_name}) has no output {name!r}; outputs: {names}")
+        return OutputRef(self.id, name)
+
+    def __repr__(self) -> str:
+        return f"<node {self.id}>"
+
+
+class Graph:
+    """Build, edit, save and run a graph from Python.
+
+    >>> g = Graph()
+    >>> src = g.add("LoadImage", path="scene.png")
+    >>> soft = g.add("Blur", image=src.image, sigma=2)
+    >>> g.output("result", soft.image)
+    >>> g.run()["result"].shape
+    """
+
+    def __init__(self, spec: GraphSpec | None = None, *, registry: Registry | None = None,
+                 base_dir: str | Path | None = None, session: Session | None = None):
+        from nodeflow.registry import default_registry
+
+        self.spec = spec if spec is not None else GraphSpec()
+        self.registry = registry if registry is not None else default_registry()
+        self.base_dir = Path(base_dir) if base_dir is not None else Path.cwd()
+        self._session = session
+
+    # -- files ---------------------------------------------------------------------------------
+    @classmethod
+    def load(cls, path: str | Path, **kwargs: Any) -> Graph:
+        path = Path(path)
+        kwargs.setdefault("base_dir", path.resolve().parent)
+        return cls(GraphSpec.load(path), **kwargs)
+
+    def save(self, path: str | Path) -> None:
+        self.spec.save(path)
+
+    def dumps(self) -> str:
+        return self.spec.dumps()
+
+    # -- editing -------------------------------------------------------------------------------
+    def node_class(self, node_id: str):
+        return self.registry.get(self.spec.nodes[node_id].type)
+
+    def node(self, node_id: str) -> NodeRef:
+        if node_id not in self.spec.nodes:
+            raise KeyError(f"no node {node_id!r} in graph")
+        return NodeRef(self, node_id)
+
+    def add(self, type_name: str, id: str | None = None, **kwargs: Any) -> NodeRef:  # noqa: A002
+        """Add a node. Keyword arguments that are node outputs connect inputs; the rest are params."""
+        if type_name not in self.registry:
+            close = self.registry.closest(type_name)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise KeyError(f"unknown node type {type_name!r}{hint}")
+        cls = self.registry.get(type_name)
+        node_id = id or self._fresh_id(type_name)
+        if node_id in self.spec.nodes:
+            raise ValueError(f"node id {node_id!r} is already used")
+        if not NODE_ID.match(node_id):
+            raise ValueError(f"invalid node id {node_id!r}")
+        self.spec.nodes[node_id] = NodeSpec(type=type_name)
+        try:
+            self.set(node_id, **kwargs)
+        except Exception:
+            del self.spec.nodes[node_id]
+            raise
+        return NodeRef(self, node_id)
+
+    def set(self, node_id: str, **kwargs: Any) -> None:
+        """Set params and/or connect inputs of an existing node (``None`` disconnects/unsets)."""
+        node = self.spec.nodes[node_id]
+        cls = self.registry.get(node.type)
+        for key, value in kwargs.items():
+            if isinstance(value, NodeRef):
+                value = _single_output(self, value)
+            if isinstance(value, OutputRef):
+                if cls.input(key) is None:
+                    names = ", ".join(i.name for i in cls.inputs) or "none"
+                    raise ValueError(f"node {node_id} ({node.type}) has no input {key!r}; inputs: {names}")
+                node.inputs[key] = value.edge()
+            elif cls.input(key) is not None:
+                if value is None:
+                    node.inputs.pop(key, None)
+                else:
+                    raise ValueError(f"node {node_id} ({node.type}): input {key!r} takes a node output "
+                                     f"(e.g. other.image), got {type(value).__name__}")
+            elif value is None:
+                node.params.pop(key, None)
+            else:
+                node.params[key] = _jsonable(value)
+
+    def remove(self, node_id: str) -> None:
+        del self.spec.nodes[node_id]
+        self.spec.ui.pop(node_id, None)
+
+    def output(self, name: str, ref: OutputRef | NodeRef) -> None:
+        """Request ``ref`` as a named graph output (what :meth:`run` returns)."""
+        if isinstance(ref, NodeRef):
+            ref = _single_output(self, ref)
+        self.spec.outputs[name] = ref.edge()
+
+    def _fresh_id(self, type_name: str) -> str:
+        base = re.sub(r"(?<!^)(?=[A-Z])", "_", type_name).lower()
+        if base not in self.spec.nodes:
+            return base
+        i = 2
+        while f"{base}_{i}" in self.spec.nodes:
+            i += 1
+        return f"{base}_{i}"
+
+    # -- running -------------------------------------------------------------------------------
+    @property
+    def session(self) -> Session:
+        """The in-process cache shared by successive runs of this graph."""
+        if self._session is None:
+            from nodeflow.session import Session
+
+            self._session = Session(registry=self.registry)
+        return self._session
+
+    def validate(self) -> None:
+        """Raise :class:`GraphValidationError` listing every problem, if any."""
+        from nodeflow.validate import validate_graph
+
+        problems = validate_graph(self.spec, self.registry, base_dir=self.base_dir).problems
+        if problems:
+            raise GraphValidationError(problems)
+
+    def run(self, outputs: Iterable[str] | None = None, *, frames: range | None = None,
+            device: str = "auto", batch_size: int = 8, use_cache: bool = True,
+            output_dir: str | Path | None = None, on_event: Listener | Callable[[Any], None] | None = None,
+            ) -> dict[str, Any]:
+        """Run what the sinks and the requested outputs need; return the requested outputs.
+
+        Time-varying outputs come back concatenated over all frames of the run.
+        """
+        return self.session.run(
+            self.spec, base_dir=self.base_dir, outputs=outputs, frames=frames, device=device,
+            batch_size=batch_size, use_cache=use_cache, output_dir=output_dir,
+            listeners=(on_event,) if on_event else (),
+        )
+
+
+def _single_output(graph: Graph, ref: NodeRef) -> OutputRef:
+    cls = graph.node_class(ref.id)
+    if len(cls.outputs) != 1:
+        names = ", ".join(o.name for o in cls.outputs)
+        raise ValueError(f"node {ref.id} ({cls.type_name}) has several outputs ({names}); name one, "
+                         f"e.g. {ref.id}.{cls.outputs[0].name}")
+    return OutputRef(ref.id, cls.outputs[0].name)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value

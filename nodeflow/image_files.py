@@ -1,0 +1,120 @@
+"""Image files <-> tensors, the only place pixels cross the file edge.
+
+Tensors follow the project convention: float32 ``(B, C, H, W)`` in [0, 1], RGB or RGBA.
+Grayscale files become 3 equal channels; 16-bit files keep their precision (scaled by 65535);
+EXIF orientation is applied. Writes are atomic.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps
+
+from nodeflow.atomic import atomic_path
+
+READ_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"}
+
+
+def pil_to_array(img: Image.Image) -> np.ndarray:
+    """A PIL image -> float32 ``(H, W, C)`` in [0, 1] with C = 3 or 4."""
+    img = ImageOps.exif_transpose(img) or img
+    mode = img.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I"):
+        arr = np.asarray(img, dtype=np.float32)
+        scale = 65535.0 if mode.startswith("I;16") or arr.max() > 255 else 255.0
+        arr = np.clip(arr / scale, 0, 1)[..., None].repeat(3, axis=2)
+        return arr
+    if mode == "F":
+        arr = np.clip(np.asarray(img, dtype=np.float32), 0, 1)
+        return arr[..., None].repeat(3, axis=2)
+    has_alpha = mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in img.info)
+    img = img.convert("RGBA" if has_alpha else "RGB")
+    return np.asarray(img, dtype=np.float32) / 255.0
+
+
+def read_image(path: str | Path) -> torch.Tensor:
+    """Read an image file -> ``(1, C, H, W)`` float32 in [0, 1] (C = 3, or 4 with alpha)."""
+    path = Path(path)
+    with Image.open(path) as img:
+        img.load()
+        if img.mode in ("I;16", "I;16B", "I;16L") or path.suffix.lower() in {".tif", ".tiff"}:
+            arr = _read_high_bit_depth(path, img)
+        else:
+            arr = pil_to_array(img)
+    return array_to_tensor(arr)
+
+
+def _read_high_bit_depth(path: Path, img: Image.Image) -> np.ndarray:
+    """16-bit PNG/TIFF (incl. 16-bit RGB, which PIL cannot hold) via imageio when possible."""
+    try:
+        import imageio.v3 as iio
+
+        arr = iio.imread(path)
+    except Exception:
+        return pil_to_array(img)
+    img = ImageOps.exif_transpose(img) or img
+    if arr.dtype == np.uint16:
+        arr = arr.astype(np.float32) / 65535.0
+    elif arr.dtype == np.uint8:
+        arr = arr.astype(np.float32) / 255.0
+    elif np.issubdtype(arr.dtype, np.floating):
+        arr = np.clip(arr.astype(np.float32), 0, 1)
+    else:
+        return pil_to_array(img)
+    if arr.ndim == 2:
+        arr = arr[..., None].repeat(3, axis=2)
+    elif arr.shape[2] == 2:  # gray + alpha
+        arr = np.concatenate([arr[..., :1].repeat(3, axis=2), arr[..., 1:]], axis=2)
+    elif arr.shape[2] > 4:
+        arr = arr[..., :4]
+    return arr
+
+
+def array_to_tensor(arr: np.ndarray) -> torch.Tensor:
+    """float ``(H, W, C)`` -> ``(1, C, H, W)``."""
+    return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1))).unsqueeze(0).float()
+
+
+def tensor_to_array(image: torch.Tensor, bits: int = 8) -> np.ndarray:
+    """``(C, H, W)`` or ``(1, C, H, W)`` in [0, 1] -> uint8/uint16 ``(H, W, C)``."""
+    if image.ndim == 4:
+        if image.shape[0] != 1:
+            raise ValueError(f"expected one image, got a batch of {image.shape[0]}")
+        image = image[0]
+    arr = image.detach().float().clamp(0, 1).cpu().numpy().transpose(1, 2, 0)
+    if bits == 16:
+        return np.round(arr * 65535.0).astype(np.uint16)
+    return np.round(arr * 255.0).astype(np.uint8)
+
+
+def tensor_to_pil(image: torch.Tensor) -> Image.Image:
+    arr = tensor_to_array(image, 8)
+    if arr.shape[2] == 1:
+        return Image.fromarray(arr[..., 0], "L")
+    return Image.fromarray(arr, "RGBA" if arr.shape[2] == 4 else "RGB")
+
+
+def write_image(image: torch.Tensor, path: str | Path, *, bits: int = 8, quality: int = 95) -> None:
+    """Write one image atomically; the format follows the suffix. 16-bit needs PNG or TIFF."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    with atomic_path(path) as tmp:
+        if bits == 16:
+            if suffix not in {".png", ".tif", ".tiff"}:
+                raise ValueError(f"16-bit output needs .png or .tif, not {suffix}")
+            import imageio.v3 as iio
+
+            arr = tensor_to_array(image, 16)
+            iio.imwrite(tmp, arr[..., 0] if arr.shape[2] == 1 else arr, extension=suffix)
+            return
+        pil = tensor_to_pil(image)
+        if suffix in {".jpg", ".jpeg"}:
+            pil.convert("RGB").save(tmp, format="JPEG", quality=quality)
+        else:
+            fmt = {".png": "PNG", ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP", ".bmp": "BMP"}.get(suffix)
+            if fmt is None:
+                raise ValueError(f"unsupported image format {suffix!r}; use .png, .jpg, .tif, .webp or .bmp")
+            pil.save(tmp, format=fmt)

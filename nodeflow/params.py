@@ -1,0 +1,86 @@
+"""Building blocks for node parameter models (pydantic).
+
+A node's ``Params`` is a pydantic model; the CLI (``--set``, ``nodeflow nodes``), the JSON
+Schema and the editor all read it. The annotated types below add the little the engine must
+know about a field beyond its type: that a string names a file to read (fingerprinted for the
+cache, checked to exist, resolved against the graph's folder) or to write (resolved against the
+output folder, never allowed to equal an input file), or that a tuple is a colour.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+ROLE_KEY = "x-nodeflow"
+INPUT_PATH = "input-path"
+OUTPUT_PATH = "output-path"
+COLOR = "color"
+
+
+class NodeParams(BaseModel):
+    """Base of every node's params: unknown names are errors, values are validated on set."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class NoParams(NodeParams):
+    """For nodes without parameters."""
+
+
+InputPath = Annotated[str, Field(min_length=1, json_schema_extra={ROLE_KEY: INPUT_PATH})]
+"""A file or folder the node reads. Relative paths are relative to the graph file's folder."""
+
+InputPathOrEmpty = Annotated[str, Field(json_schema_extra={ROLE_KEY: INPUT_PATH})]
+"""Like :data:`InputPath` but may be left empty when the node does not need it."""
+
+OutputPath = Annotated[str, Field(min_length=1, json_schema_extra={ROLE_KEY: OUTPUT_PATH})]
+"""A file or folder the node writes. Relative paths are relative to the run's output folder."""
+
+
+_HEX = re.compile(r"^#?([0-9a-fA-F]{6}|[0-9a-fA-F]{8})$")
+
+
+def parse_color(value: Any) -> Any:
+    """Accept ``"#rrggbb[aa]"``, a list of 3/4 floats in [0, 1], and return a tuple."""
+    if isinstance(value, str):
+        m = _HEX.match(value.strip())
+        if not m:
+            raise ValueError(f"colour {value!r} is not '#rrggbb' or '#rrggbbaa'")
+        h = m.group(1)
+        return tuple(int(h[i:i + 2], 16) / 255.0 for i in range(0, len(h), 2))
+    if isinstance(value, list | tuple):
+        if len(value) not in (3, 4):
+            raise ValueError(f"colour needs 3 (RGB) or 4 (RGBA) components, got {len(value)}")
+        out = tuple(float(v) for v in value)
+        if any(not 0.0 <= v <= 1.0 for v in out):
+            raise ValueError(f"colour components must lie in [0, 1], got {list(out)}")
+        return out
+    raise ValueError(f"colour must be '#rrggbb' or a list of floats, got {value!r}")
+
+
+Color = Annotated[
+    tuple[float, ...],
+    BeforeValidator(parse_color),
+    Field(json_schema_extra={ROLE_KEY: COLOR}),
+]
+"""An RGB or RGBA colour: ``"#00ff00"`` or ``[0, 1, 0]`` in JSON, a tuple of floats in Python."""
+
+
+def field_role(model: type[BaseModel], name: str) -> str | None:
+    """The nodeflow role of a field (input-path, output-path, color) or None."""
+    info = model.model_fields[name]
+    for meta in info.metadata:
+        extra = getattr(meta, "json_schema_extra", None)
+        if isinstance(extra, dict) and ROLE_KEY in extra:
+            return extra[ROLE_KEY]
+    extra = info.json_schema_extra
+    if isinstance(extra, dict) and ROLE_KEY in extra:
+        return extra[ROLE_KEY]  # type: ignore[return-value]
+    return None
+
+
+def fields_with_role(model: type[BaseModel], role: str) -> list[str]:
+    return [name for name in model.model_fields if field_role(model, name) == role]
