@@ -113,10 +113,8 @@ class DiskCache:
         return self.results_dir / key[:2] / key
 
     def scratch_dir(self, key: str) -> Path:
-        """A per-key folder that survives interrupted runs (training checkpoints)."""
-        path = self.root / "scratch" / key
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+        """A per-key folder that survives interrupted runs (training checkpoints); made on first use."""
+        return self.root / "scratch" / key
 
     def drop_scratch(self, key: str) -> None:
         shutil.rmtree(self.root / "scratch" / key, ignore_errors=True)

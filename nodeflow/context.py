@@ -30,13 +30,31 @@ class CancelToken:
         self._event.clear()
 
 
-class _EventLogHandler(logging.Handler):
-    def __init__(self, ctx: RunContext):
-        super().__init__()
-        self.ctx = ctx
+_log = logging.getLogger("nodeflow.node")
 
-    def emit(self, record: logging.LogRecord) -> None:
-        self.ctx.emit(LogMessage(self.ctx.node_id, record.levelname.lower(), record.getMessage()))
+
+class NodeLogger:
+    """``ctx.logger``: messages become LogMessage events (CLI, editor) and go to ``logging``."""
+
+    def __init__(self, ctx: RunContext):
+        self._ctx = ctx
+
+    def _log(self, level: int, msg: str, *args: object) -> None:
+        text = msg % args if args else msg
+        self._ctx.emit(LogMessage(self._ctx.node_id, logging.getLevelName(level).lower(), text))
+        _log.log(level, "%s: %s", self._ctx.node_id, text)
+
+    def debug(self, msg: str, *args: object) -> None:
+        self._log(logging.DEBUG, msg, *args)
+
+    def info(self, msg: str, *args: object) -> None:
+        self._log(logging.INFO, msg, *args)
+
+    def warning(self, msg: str, *args: object) -> None:
+        self._log(logging.WARNING, msg, *args)
+
+    def error(self, msg: str, *args: object) -> None:
+        self._log(logging.ERROR, msg, *args)
 
 
 @dataclass
@@ -56,24 +74,28 @@ class RunContext:
     """Folder of the graph file: relative input paths resolve against it."""
     output_dir: Path = field(default_factory=Path.cwd)
     """Relative output paths resolve against it."""
-    scratch_dir: Path | None = None
-    """A folder kept between runs for this node's key (training checkpoints, resumable work)."""
+    scratch_path: Path | None = None
+    """Where :attr:`scratch_dir` lives (set for ``expensive`` nodes)."""
     input_files: frozenset[Path] = frozenset()
     """Every input file of the graph, so that no output can overwrite one."""
     cancel_token: CancelToken = field(default_factory=CancelToken)
     listeners: tuple[Listener, ...] = ()
-    logger: logging.Logger = field(init=False)
 
-    def __post_init__(self) -> None:
-        self.logger = logging.getLogger(f"nodeflow.node.{self.node_id}")
-        self.logger.propagate = False
-        if not any(isinstance(h, _EventLogHandler) for h in self.logger.handlers):
-            self.logger.addHandler(_EventLogHandler(self))
-        else:
-            for h in self.logger.handlers:
-                if isinstance(h, _EventLogHandler):
-                    h.ctx = self
-        self.logger.setLevel(logging.INFO)
+    @property
+    def logger(self) -> NodeLogger:
+        """Log through the run's events (shown by the CLI and the editor)."""
+        return NodeLogger(self)
+
+    @property
+    def scratch_dir(self) -> Path:
+        """A folder kept between runs for this node's cache key: checkpoints of resumable work.
+
+        Only ``expensive`` nodes have one; it is removed once their result is in the disk cache.
+        """
+        if self.scratch_path is None:
+            raise RuntimeError(f"{self.node_type} has no scratch folder: only expensive nodes get one")
+        self.scratch_path.mkdir(parents=True, exist_ok=True)
+        return self.scratch_path
 
     # -- reporting -----------------------------------------------------------------------------
     def emit(self, event: object) -> None:

@@ -50,6 +50,15 @@ class NodeFinished(Event):
 
 
 @dataclass(frozen=True)
+class NodeOutputs(Event):
+    """A node's output values for a batch (or the static run), for previews. Do not keep them."""
+
+    node_id: str
+    outputs: dict
+    frames: tuple[int, ...] | None = None
+
+
+@dataclass(frozen=True)
 class FramesDone(Event):
     done: int
     total: int

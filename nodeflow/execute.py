@@ -8,6 +8,7 @@ remove their temporary files, and nothing half-written remains.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import zlib
 from collections.abc import Callable, Iterable, Sequence
@@ -23,6 +24,7 @@ from nodeflow.events import (
     FramesDone,
     Listener,
     NodeFinished,
+    NodeOutputs,
     NodeStarted,
     NodeStats,
     RunFinished,
@@ -68,8 +70,10 @@ class Executor:
         try:
             results = self._execute(plan, instances, stats, frame_list, batch_size)
             for nid, pn in plan.nodes.items():
-                self._call(pn, lambda node=instances[nid], ctx=self._ctx(plan, pn, None, frame_list):
-                           node.finish(ctx))
+                node = instances[nid]
+                if type(node).finish is not Node.finish:
+                    ctx = self._ctx(plan, pn, None, frame_list)
+                    self._call(pn, lambda node=node, ctx=ctx: node.finish(ctx))
             status = "ok"
             return results
         except KeyboardInterrupt:
@@ -81,10 +85,8 @@ class Executor:
         finally:
             if status != "ok":
                 for node in instances.values():
-                    try:
+                    with contextlib.suppress(Exception):  # cleanup must not hide the original error
                         node.abort()
-                    except Exception:  # cleanup must not hide the original error
-                        pass
             self.emit(RunFinished(time.perf_counter() - start,
                                   {nid: NodeStats(s.node_type, s.runs, s.cache_hits, s.seconds)
                                    for nid, s in stats.items()}, status))
@@ -114,7 +116,7 @@ class Executor:
         return RunContext(
             node_id=pn.id, node_type=pn.cls.type_name, device=self.device, seed=seed, frames=frames,
             frame_count=len(frame_list) if frame_list is not None else None,
-            base_dir=plan.base_dir, output_dir=plan.output_dir, scratch_dir=scratch,
+            base_dir=plan.base_dir, output_dir=plan.output_dir, scratch_path=scratch,
             input_files=plan.input_files, cancel_token=self.cancel_token, listeners=tuple(self.listeners),
         )
 
@@ -201,6 +203,7 @@ class Executor:
             if hit is not None:
                 stat.cache_hits += 1
                 self.emit(NodeFinished(pn.id, pn.cls.type_name, time.perf_counter() - t0, where, frames))
+                self.emit(NodeOutputs(pn.id, hit, frames))
                 return hit
 
         inputs: dict[str, Any] = {}
@@ -230,6 +233,7 @@ class Executor:
             if pn.cls.expensive and self.disk is not None and self.disk.put(key, outputs):
                 self.disk.drop_scratch(pn.key)
         self.emit(NodeFinished(pn.id, pn.cls.type_name, seconds, None, frames))
+        self.emit(NodeOutputs(pn.id, outputs, frames))
         return outputs
 
     @staticmethod

@@ -276,13 +276,12 @@ class Graph:
             raise KeyError(f"no node {node_id!r} in graph")
         return NodeRef(self, node_id)
 
-    def add(self, type_name: str, id: str | None = None, **kwargs: Any) -> NodeRef:  # noqa: A002
+    def add(self, type_name: str, id: str | None = None, **kwargs: Any) -> NodeRef:
         """Add a node. Keyword arguments that are node outputs connect inputs; the rest are params."""
         if type_name not in self.registry:
             close = self.registry.closest(type_name)
             hint = f"; did you mean {', '.join(close)}?" if close else ""
             raise KeyError(f"unknown node type {type_name!r}{hint}")
-        cls = self.registry.get(type_name)
         node_id = id or self._fresh_id(type_name)
         if node_id in self.spec.nodes:
             raise ValueError(f"node id {node_id!r} is already used")

@@ -121,8 +121,8 @@ class Node:
         """Compute the outputs from the inputs. Time-varying nodes get ``ctx.frames``."""
         raise NotImplementedError
 
-    def finish(self, ctx: RunContext) -> None:  # noqa: B027 - optional hook
+    def finish(self, ctx: RunContext) -> None:
         """Called once after the last batch of a successful run (close files, rename temps)."""
 
-    def abort(self) -> None:  # noqa: B027 - optional hook
+    def abort(self) -> None:
         """Called when the run fails or is cancelled: remove temporary files."""

@@ -9,6 +9,7 @@ output folder, never allowed to equal an input file), or that a tuple is a colou
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Annotated, Any
 
@@ -82,5 +83,6 @@ def field_role(model: type[BaseModel], name: str) -> str | None:
     return None
 
 
-def fields_with_role(model: type[BaseModel], role: str) -> list[str]:
-    return [name for name in model.model_fields if field_role(model, name) == role]
+@functools.cache
+def fields_with_role(model: type[BaseModel], role: str) -> tuple[str, ...]:
+    return tuple(name for name in model.model_fields if field_role(model, name) == role)

@@ -90,7 +90,8 @@ def build_plan(spec: GraphSpec, registry: Registry, *, base_dir: Path, output_di
     needed: set[str] = set(targets)
     for t in targets:
         needed |= nx.ancestors(vg.dag, t)
-    order = list(nx.lexicographical_topological_sort(vg.dag.subgraph(needed), key=list(spec.nodes).index))
+    position = {nid: i for i, nid in enumerate(spec.nodes)}  # ties keep the file's order
+    order = [n for n in nx.lexicographical_topological_sort(vg.dag, key=position.__getitem__) if n in needed]
 
     nodes: dict[str, PlannedNode] = {}
     frame_counts: dict[str, int] = {}

@@ -9,6 +9,7 @@ files exist and no output path would overwrite an input file.
 from __future__ import annotations
 
 import difflib
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -150,7 +151,8 @@ def validate_graph(spec: GraphSpec, registry: Registry, *, base_dir: Path,
     for name, edge in spec.outputs.items():
         resolve_edge(edge, None, f"outputs.{name}")
 
-    for cycle in list(nx.simple_cycles(dag))[:5]:
+    cycles = [] if nx.is_directed_acyclic_graph(dag) else list(itertools.islice(nx.simple_cycles(dag), 5))
+    for cycle in cycles:
         ring = " -> ".join([*cycle, cycle[0]])
         problems.append(Problem(f"cycle: {ring}", node=cycle[0], field="inputs",
                                 hint="a graph must be acyclic; remove one of these connections"))
