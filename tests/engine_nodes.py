@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import weakref
 from collections import Counter
 from pathlib import Path
@@ -175,11 +176,13 @@ class Slow(Node):
     class Params(NodeParams):
         seed: int = 0
         steps: int = 3
+        sleep: float = 0.0
 
     def run(self, ctx, image=None):
         CALLS[ctx.node_id] += 1
         g = ctx.generator()
         for i in range(self.params.steps):
+            time.sleep(self.params.sleep)
             ctx.progress(i + 1, self.params.steps, f"step {i + 1}")
         return {"image": torch.rand((1, 3, 4, 4), generator=g).to(ctx.device)}
 

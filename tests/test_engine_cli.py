@@ -112,3 +112,29 @@ def test_nodes_schema_cache_commands(tmp_path, capsys, monkeypatch):
     assert main(["cache", "clear"]) == 0
     assert main(["cache", "info"]) == 0
     assert "entries: 0" in capsys.readouterr().out
+
+
+def test_ctrl_c_stops_a_long_node_cleanly(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    graph = write(tmp_path, {
+        "slow": {"type": "Slow", "params": {"steps": 200, "sleep": 0.05}},
+        "out": {"type": "CountSink", "params": {"path": "n.txt"}, "inputs": {"image": {"node": "slow", "output": "image"}}},
+    })
+    code = ("import sys; sys.path.insert(0, 'tests'); import engine_nodes, nodeflow.registry as r; "
+            "r._default = engine_nodes.make_registry(); from nodeflow.cli import main; "
+            f"sys.exit(main(['run', {graph!r}, '--output-dir', {str(tmp_path)!r}]))")
+    proc = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "NODEFLOW_CACHE_DIR": str(tmp_path / "cache")})
+    first = proc.stderr.readline()  # the run log's first line: the slow node has started
+    assert "slow (Slow)" in first
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "cancelling" in err and "Traceback" not in err
+    assert not (tmp_path / "n.txt").exists()
