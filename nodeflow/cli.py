@@ -142,7 +142,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         listeners.append(PreviewWriter(args.preview))
     with reporter, cancel_on_sigint(session, console):
         results = session.run_plan(plan, frames=frames, device=args.device, batch_size=args.batch_size,
-                                   use_cache=not args.no_cache, listeners=listeners)
+                                   use_cache=not args.no_cache, listeners=listeners, executor=args.executor,
+                                   workers=args.workers, scheduler=args.scheduler)
     console.print(reporter.summary())
     for name, value in results.items():
         shape = tuple(value.shape) if hasattr(value, "shape") else None
@@ -350,6 +351,10 @@ def build_parser(with_train: bool = True) -> argparse.ArgumentParser:
     run.add_argument("--output", action="append", help="graph output to compute (default: all + sinks)")
     run.add_argument("--no-cache", action="store_true", help="neither read nor write cached results")
     run.add_argument("--preview", metavar="DIR", help="write a small PNG of every Image/Mask output to DIR")
+    run.add_argument("--executor", choices=["local", "dask"], default="local",
+                     help="local (default) or dask: frame batches in parallel on a Dask cluster")
+    run.add_argument("--workers", type=int, default=2, help="dask: threads of the local cluster (default 2)")
+    run.add_argument("--scheduler", help="dask: address of a running scheduler instead of a local cluster")
     run.set_defaults(func=cmd_run)
 
     val = sub.add_parser("validate", help="check a graph file and list every problem")

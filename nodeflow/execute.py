@@ -145,33 +145,9 @@ class Executor:
                                                   frame_list, stats[pn.id])
 
         collected: dict[tuple[str, str], list[Any]] = {w: [] for w in wanted}
-        tv_nodes = plan.time_varying
-        if tv_nodes and frame_list is not None:
-            consumers: dict[str, int] = {pn.id: 0 for pn in tv_nodes}
-            for pn in tv_nodes:
-                for c in pn.connections:
-                    if c.source.node in consumers:
-                        consumers[c.source.node] += 1
-            batch_size = max(1, int(batch_size))
-            for i in range(0, len(frame_list), batch_size):
-                frames = tuple(frame_list[i:i + batch_size])
-                values: dict[str, dict[str, Any]] = dict(static_values)
-                remaining = dict(consumers)
-                for pn in tv_nodes:
-                    self._check_cancelled()
-                    values[pn.id] = self._evaluate(plan, pn, instances[pn.id], values, frames, frame_list,
-                                                   stats[pn.id])
-                    for out_name in pn.cls.outputs:
-                        if (pn.id, out_name.name) in wanted:
-                            collected[(pn.id, out_name.name)].append(values[pn.id][out_name.name])
-                    for c in pn.connections:  # free what no later node of this batch needs
-                        src = c.source.node
-                        if src in remaining:
-                            remaining[src] -= 1
-                            if remaining[src] == 0:
-                                values.pop(src, None)
-                del values
-                self.emit(FramesDone(min(i + batch_size, len(frame_list)), len(frame_list)))
+        if plan.time_varying and frame_list is not None:
+            self._run_batches(plan, instances, stats, static_values, frame_list, max(1, int(batch_size)),
+                              collected)
 
         results: dict[str, Any] = {}
         for name, edge in plan.outputs.items():
@@ -182,6 +158,44 @@ class Executor:
             else:
                 results[name] = static_values[edge.node][edge.output]
         return results
+
+    def _run_batches(self, plan: Plan, instances: dict[str, Node], stats: dict[str, _Stat],
+                     static_values: dict[str, dict[str, Any]], frame_list: list[int], batch_size: int,
+                     collected: dict[tuple[str, str], list[Any]]) -> None:
+        """Evaluate the time-varying nodes batch after batch, in frame order."""
+        tv_nodes = plan.time_varying
+        for i in range(0, len(frame_list), batch_size):
+            frames = tuple(frame_list[i:i + batch_size])
+            self._run_batch(plan, tv_nodes, instances, stats, static_values, frames, frame_list, collected)
+            self.emit(FramesDone(min(i + batch_size, len(frame_list)), len(frame_list)))
+
+    def _run_batch(self, plan: Plan, nodes: list[PlannedNode], instances: dict[str, Node],
+                   stats: dict[str, _Stat], given: dict[str, dict[str, Any]], frames: tuple[int, ...],
+                   frame_list: list[int], collected: dict[tuple[str, str], list[Any]]) -> dict[str, dict[str, Any]]:
+        """Run ``nodes`` (in order) for one frame batch.
+
+        A node's values are dropped as soon as its last consumer among ``nodes`` has run; the
+        values of ``nodes`` still alive afterwards (those consumed outside ``nodes``) are returned.
+        """
+        consumers = {pn.id: 0 for pn in nodes}
+        for pn in nodes:
+            for c in pn.connections:
+                if c.source.node in consumers:
+                    consumers[c.source.node] += 1
+        values: dict[str, dict[str, Any]] = dict(given)
+        for pn in nodes:
+            self._check_cancelled()
+            values[pn.id] = self._evaluate(plan, pn, instances[pn.id], values, frames, frame_list, stats[pn.id])
+            for sock in pn.cls.outputs:
+                if (pn.id, sock.name) in collected:
+                    collected[(pn.id, sock.name)].append(values[pn.id][sock.name])
+            for c in pn.connections:  # free what no later node of this batch needs
+                src = c.source.node
+                if src in consumers:
+                    consumers[src] -= 1
+                    if consumers[src] == 0:
+                        values.pop(src, None)
+        return {nid: values[nid] for nid in consumers if nid in values}
 
     def _check_cancelled(self) -> None:
         if self.cancel_token.cancelled:

@@ -55,14 +55,24 @@ class Session:
                              listeners=listeners)
 
     def run_plan(self, plan: Plan, *, frames: Iterable[int] | None = None, device: str | torch.device = "auto",
-                 batch_size: int = 8, use_cache: bool = True, listeners: Sequence[Listener] = ()) -> dict[str, Any]:
+                 batch_size: int = 8, use_cache: bool = True, listeners: Sequence[Listener] = (),
+                 executor: str = "local", workers: int = 2, scheduler: str | None = None) -> dict[str, Any]:
+        """Run a plan. ``executor="dask"`` computes frame batches in parallel on a Dask cluster
+        (``scheduler`` address, or a local one with ``workers`` threads)."""
         self.cancel_token.reset()
         self.last_plan = plan
-        executor = Executor(device=resolve_device(device), memory=self.memory, disk=self.disk,
-                            use_cache=use_cache, listeners=tuple(listeners), cancel_token=self.cancel_token,
-                            reason=self._reason)
+        common = dict(device=resolve_device(device), memory=self.memory, disk=self.disk, use_cache=use_cache,
+                      listeners=tuple(listeners), cancel_token=self.cancel_token, reason=self._reason)
+        if executor == "local":
+            runner: Executor = Executor(**common)
+        elif executor == "dask":
+            from nodeflow.execute_dask import DaskExecutor
+
+            runner = DaskExecutor(**common, workers=workers, scheduler=scheduler)
+        else:
+            raise ValueError(f"unknown executor {executor!r}; use 'local' or 'dask'")
         try:
-            return executor.run(plan, frames=frames, batch_size=batch_size)
+            return runner.run(plan, frames=frames, batch_size=batch_size)
         finally:
             for nid, pn in plan.nodes.items():
                 self._seen[nid] = _Seen(pn.key, pn.params_data, pn.input_keys, pn.cls.version)

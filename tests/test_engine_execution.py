@@ -233,3 +233,21 @@ def test_output_type_is_checked(tmp_path):
     g.output("x", g.add("Liar").image)
     with pytest.raises(NodeExecutionError, match=r"node liar \(Liar\): output 'image' \(Image\): expected C in"):
         g.run(device="cpu")
+
+
+def test_dask_executor_gives_the_local_result_in_frame_order(tmp_path):
+    results = {}
+    for executor in ("local", "dask"):
+        reset()
+        g = new_graph(tmp_path)
+        f = g.add("Frames", count=23)
+        amount = g.add("Const", value=0.25)
+        mixed = g.add("Offset", image=f.image, amount=amount.value)
+        g.add("CountSink", image=mixed.image, path=f"{executor}.txt")
+        g.output("clip", mixed.image)
+        plan = g.session.plan(g.spec, base_dir=tmp_path, output_dir=tmp_path)
+        results[executor] = g.session.run_plan(plan, device="cpu", batch_size=5, executor=executor, workers=2)
+        assert (tmp_path / f"{executor}.txt").read_text() == "23"
+        assert CountSink.received == [tuple(range(i, min(i + 5, 23))) for i in range(0, 23, 5)]
+        assert CALLS["const"] == 1
+    assert torch.equal(results["local"]["clip"], results["dask"]["clip"])
