@@ -168,6 +168,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_nodes(args: argparse.Namespace) -> int:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from nodeflow.registry import default_registry
@@ -179,17 +180,17 @@ def cmd_nodes(args: argparse.Namespace) -> int:
             close = registry.closest(args.type)
             raise UsageError(f"unknown node type {args.type!r}" + (f"; did you mean {', '.join(close)}?"
                                                                      if close else ""))
-        console.print(describe_node(registry.get(args.type)))
+        console.print(describe_node(registry.get(args.type)), markup=False, highlight=False)
         return EXIT_OK
     table = Table(title=f"{len(registry)} node types")
     for col in ("type", "category", "summary"):
         table.add_column(col)
     for name in sorted(registry, key=lambda n: (registry.get(n).category, n)):
         cls = registry.get(name)
-        table.add_row(name, cls.category, cls.summary())
+        table.add_row(escape(name), escape(cls.category), escape(cls.summary()))
     console.print(table)
     for f in registry.failures:
-        console.print(f"[yellow]skipped node package {f.name}: {f.error}[/]")
+        console.print(f"[yellow]skipped node package {escape(f.name)}: {escape(f.error)}[/]")
     return EXIT_OK
 
 

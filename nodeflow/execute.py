@@ -68,6 +68,10 @@ class Executor:
         stats = {nid: _Stat(pn.cls.type_name) for nid, pn in plan.nodes.items()}
         status = "failed"
         try:
+            for nid, pn in plan.nodes.items():
+                if type(instances[nid]).check is not Node.check:
+                    ctx = self._ctx(plan, pn, None, frame_list)
+                    self._call(pn, lambda node=instances[nid], ctx=ctx: node.check(ctx))
             results = self._execute(plan, instances, stats, frame_list, batch_size)
             for nid, pn in plan.nodes.items():
                 node = instances[nid]

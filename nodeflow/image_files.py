@@ -35,9 +35,38 @@ def pil_to_array(img: Image.Image) -> np.ndarray:
     return np.asarray(img, dtype=np.float32) / 255.0
 
 
+def png_bit_depth(path: Path) -> int | None:
+    """The bit depth in a PNG's header (IHDR), None for other files."""
+    with path.open("rb") as f:
+        head = f.read(25)
+    if len(head) < 25 or head[:8] != b"\x89PNG\r\n\x1a\n":
+        return None
+    return head[24]
+
+
+def _read_png16(path: Path) -> np.ndarray | None:
+    """16-bit PNG (grey, grey+alpha, RGB, RGBA) -> float ``(H, W, 3|4)``; Pillow cannot hold 16-bit RGB."""
+    import cv2
+
+    arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if arr is None or arr.dtype != np.uint16:
+        return None
+    if arr.ndim == 2:
+        arr = np.repeat(arr[..., None], 3, axis=2)
+    elif arr.shape[2] == 2:
+        arr = np.concatenate([np.repeat(arr[..., :1], 3, axis=2), arr[..., 1:]], axis=2)
+    else:
+        arr = cv2.cvtColor(arr, cv2.COLOR_BGRA2RGBA if arr.shape[2] == 4 else cv2.COLOR_BGR2RGB)
+    return arr.astype(np.float32) / 65535.0
+
+
 def read_image(path: str | Path) -> torch.Tensor:
     """Read an image file -> ``(1, C, H, W)`` float32 in [0, 1] (C = 3, or 4 with alpha)."""
     path = Path(path)
+    if path.suffix.lower() == ".png" and png_bit_depth(path) == 16:
+        arr16 = _read_png16(path)
+        if arr16 is not None:
+            return array_to_tensor(arr16)
     with Image.open(path) as img:
         img.load()
         if img.mode in ("I;16", "I;16B", "I;16L") or path.suffix.lower() in {".tif", ".tiff"}:
@@ -105,9 +134,19 @@ def write_image(image: torch.Tensor, path: str | Path, *, bits: int = 8, quality
         if bits == 16:
             if suffix not in {".png", ".tif", ".tiff"}:
                 raise ValueError(f"16-bit output needs .png or .tif, not {suffix}")
+            arr = tensor_to_array(image, 16)
+            if suffix == ".png":  # Pillow cannot write 16-bit RGB(A); OpenCV can
+                import cv2
+
+                if arr.shape[2] in (3, 4):
+                    arr = cv2.cvtColor(arr, cv2.COLOR_RGBA2BGRA if arr.shape[2] == 4 else cv2.COLOR_RGB2BGR)
+                ok, data = cv2.imencode(".png", arr)
+                if not ok:
+                    raise ValueError(f"could not encode {path.name} as 16-bit PNG")
+                tmp.write_bytes(data.tobytes())
+                return
             import imageio.v3 as iio
 
-            arr = tensor_to_array(image, 16)
             iio.imwrite(tmp, arr[..., 0] if arr.shape[2] == 1 else arr, extension=suffix)
             return
         pil = tensor_to_pil(image)

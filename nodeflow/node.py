@@ -117,6 +117,11 @@ class Node:
         """Number of frames a frame source provides (frame sources only; ``ctx.frames`` is None)."""
         raise NotImplementedError(f"{self.type_name} is not a frame source")
 
+    def check(self, ctx: RunContext) -> None:
+        """Called for every planned node before anything runs: raise ``NodeError`` for problems that
+        can be seen from params alone (an output file that exists without ``overwrite``), so they
+        surface before a long training upstream rather than after it."""
+
     def run(self, ctx: RunContext, **inputs: Any) -> dict[str, Any]:
         """Compute the outputs from the inputs. Time-varying nodes get ``ctx.frames``."""
         raise NotImplementedError

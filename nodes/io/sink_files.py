@@ -1,0 +1,114 @@
+"""What every exporter shares: output-path checks, temp-then-rename files, frames of a batch."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+
+from nodeflow.context import RunContext
+from nodeflow.errors import NodeError
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+FILE_MODE = 0o666 & ~_UMASK
+"""Permissions of written files: what ``open()`` would give (mkstemp makes them private)."""
+
+
+def output_target(ctx: RunContext, value: str, field: str, overwrite: bool,
+                  suffixes: tuple[str, ...] | None = None) -> Path:
+    """Resolve an output path and refuse what must not be written (see :func:`check_writable`)."""
+    path = ctx.output_path(value)
+    if suffixes is not None and path.suffix.lower() not in suffixes:
+        raise NodeError(f"unsupported file type {path.suffix or '(none)'!r} for {path.name}", field=field,
+                        hint=f"use one of {', '.join(suffixes)}")
+    check_writable(ctx, path, field, overwrite)
+    return path
+
+
+def check_writable(ctx: RunContext, path: Path, field: str, overwrite: bool) -> None:
+    """An input file of the graph is never written; an existing file only with ``overwrite``."""
+    resolved = path.resolve()
+    if resolved in ctx.input_files:
+        raise NodeError(f"refusing to write {path}: it is an input file of this graph", field=field,
+                        hint="choose another output path; inputs are never overwritten")
+    if path.exists() and not overwrite:
+        raise NodeError(f"{path} already exists", field=field,
+                        hint="set overwrite to true to replace it, or choose another path")
+    if path.is_dir():
+        raise NodeError(f"{path} is a folder", field=field, hint="give a file name")
+
+
+class PendingFile:
+    """A temporary file beside ``target``, renamed onto it by :meth:`commit`.
+
+    The temp name keeps the target's suffix (format-sniffing writers such as ffmpeg need it)
+    and starts with a dot, so a half-written file is never mistaken for an output.
+    """
+
+    def __init__(self, target: Path):
+        self.target = target
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.tmp-", suffix=target.suffix, dir=target.parent)
+        os.close(fd)
+        self.tmp = Path(tmp)
+
+    def commit(self) -> Path:
+        os.chmod(self.tmp, FILE_MODE)
+        os.replace(self.tmp, self.target)
+        return self.target
+
+    def discard(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.tmp.unlink()
+
+
+class PendingFolder:
+    """A temporary folder inside ``folder`` collecting files renamed into it by :meth:`commit`."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        self.tmp = Path(tempfile.mkdtemp(prefix=".nodeflow-tmp-", dir=folder))
+        self.names: list[str] = []
+
+    def path(self, name: str) -> Path:
+        """Where to write the file that will become ``folder / name``."""
+        self.names.append(name)
+        return self.tmp / name
+
+    def commit(self) -> list[Path]:
+        done = []
+        for name in self.names:
+            os.chmod(self.tmp / name, FILE_MODE)
+            os.replace(self.tmp / name, self.folder / name)
+            done.append(self.folder / name)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        return done
+
+    def discard(self) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def frames_of(image: torch.Tensor, ctx: RunContext) -> list[tuple[int, torch.Tensor]]:
+    """Pair each ``(1, C, H, W)`` frame with its number: the run frame for a clip, the batch
+    index for a static batch. A still (batch of 1) in a clip repeats for every frame."""
+    if ctx.frames is None:
+        return [(i, image[i:i + 1]) for i in range(image.shape[0])]
+    if image.shape[0] == len(ctx.frames):
+        return [(f, image[i:i + 1]) for i, f in enumerate(ctx.frames)]
+    if image.shape[0] == 1:
+        return [(f, image) for f in ctx.frames]
+    raise NodeError(f"got {image.shape[0]} images for {len(ctx.frames)} frames", field="image",
+                    hint="connect one clip or one still")
+
+
+def flatten_alpha(image: torch.Tensor) -> torch.Tensor:
+    """RGBA -> RGB over black (premultiplied colour), for formats without alpha; RGB unchanged."""
+    if image.shape[1] == 4:
+        return image[:, :3] * image[:, 3:4]
+    return image

@@ -1,0 +1,159 @@
+"""Image sequences: pattern parsing, natural order, ranges, missing frames, atomic export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from nodeflow.errors import NodeError, NodeExecutionError
+from nodeflow.graph import Graph
+from nodeflow.node import Input, Node, Output
+from nodeflow.nodes import color, composite, io, matte
+from nodeflow.nodes.io.frames import natural_key
+from nodeflow.nodes.io.sequence_pattern import parse_pattern, sequence_files
+from nodeflow.registry import Registry
+from nodeflow.types import IMAGE
+
+
+class FailAtFrame(Node):
+    """Test node: passes frames through and fails on run frame 5."""
+
+    inputs = (Input("image", IMAGE),)
+    outputs = (Output("image", IMAGE),)
+
+    def run(self, ctx, image):
+        if 5 in ctx.frames:
+            raise NodeError("boom at frame 5")
+        return {"image": image}
+
+
+def graph(tmp_path) -> Graph:
+    r = Registry()
+    for family in (io, matte, composite, color):
+        for c in family.NODES:
+            r.register(c)
+    r.register(FailAtFrame)
+    return Graph(registry=r, base_dir=tmp_path)
+
+
+def write_frames(folder: Path, names: list[str], size: tuple[int, int] = (6, 4)) -> None:
+    """Frame i is a flat grey of value 10 * (i + 1)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, name in enumerate(names):
+        Image.fromarray(np.full((size[1], size[0]), 10 * (i + 1), np.uint8), "L").save(folder / name)
+
+
+def values(image: torch.Tensor) -> list[int]:
+    return [round(v * 255) for v in image[:, 0, 0, 0].tolist()]
+
+
+def test_pattern_parsing():
+    p = parse_pattern(Path("shots/frame_%04d.png"))
+    assert p is not None and (p.prefix, p.width, p.suffix) == ("frame_", 4, ".png")
+    assert p.name(7) == "frame_0007.png" and p.name(12345) == "frame_12345.png"
+    assert p.number("frame_0042.png") == 42 and p.number("frame_42.png") is None
+    assert p.number("frame_0042.jpg") is None and p.number("xframe_0042.png") is None
+    q = parse_pattern(Path("f%d.tif"))
+    assert q is not None and q.width == 0 and q.number("f10.tif") == 10 and q.number("f010.tif") is None
+    assert parse_pattern(Path("plain.png")) is None
+    with pytest.raises(NodeError, match="more than one"):
+        parse_pattern(Path("a%02d_%04d.png"))
+    with pytest.raises(NodeError, match="file name"):
+        parse_pattern(Path("shot%02d/frame.png"))
+
+
+def test_natural_sort():
+    names = ["f10.png", "f2.png", "f1.png", "F3.png"]
+    assert sorted(names, key=natural_key) == ["f1.png", "f2.png", "F3.png", "f10.png"]
+
+
+def test_pattern_range_step_and_missing_frame(tmp_path):
+    write_frames(tmp_path, [f"frame_{n:04d}.png" for n in (1, 2, 3, 4, 5, 6)])
+    files = sequence_files(tmp_path / "frame_%04d.png", None, None, 1)
+    assert [f.name for f in files] == [f"frame_{n:04d}.png" for n in range(1, 7)]
+    files = sequence_files(tmp_path / "frame_%04d.png", 2, 6, 2)
+    assert [f.name for f in files] == ["frame_0002.png", "frame_0004.png", "frame_0006.png"]
+    (tmp_path / "frame_0004.png").unlink()
+    with pytest.raises(NodeError, match=r"missing frame 4: .*frame_0004\.png"):
+        sequence_files(tmp_path / "frame_%04d.png", None, None, 1)
+    assert len(sequence_files(tmp_path / "frame_%04d.png", 1, 3, 1)) == 3  # a range without the gap
+
+
+def test_folder_and_glob_in_natural_order(tmp_path):
+    write_frames(tmp_path / "shot", ["s1.png", "s2.png", "s10.png"])
+    (tmp_path / "shot" / "notes.txt").write_text("ignored")
+    g = graph(tmp_path)
+    seq = g.add("LoadImageSequence", path="shot")
+    g.output("clip", seq.image)
+    assert values(g.run(device="cpu")["clip"]) == [10, 20, 30]
+    g.set("load_image_sequence", path="shot/s*.png", first=1)
+    assert values(g.run(device="cpu")["clip"]) == [20, 30]
+
+
+def test_load_sequence_in_batches_and_missing_frame_through_the_graph(tmp_path):
+    write_frames(tmp_path / "f", [f"frame_{n:03d}.png" for n in range(7)])
+    g = graph(tmp_path)
+    seq = g.add("LoadImageSequence", path="f/frame_%03d.png", first=1, step=2)
+    g.output("clip", seq.image)
+    clip = g.run(device="cpu", batch_size=2)["clip"]
+    assert clip.shape == (3, 3, 4, 6) and values(clip) == [20, 40, 60]
+    (tmp_path / "f" / "frame_003.png").unlink()
+    with pytest.raises(NodeExecutionError, match=r"path: missing frame 3: .*frame_003\.png"):
+        g.run(device="cpu")
+
+
+def test_frames_of_another_size_are_named(tmp_path):
+    write_frames(tmp_path, ["a_1.png", "a_2.png"])
+    write_frames(tmp_path / "odd", ["x.png"], size=(5, 5))
+    (tmp_path / "odd" / "x.png").rename(tmp_path / "a_3.png")
+    g = graph(tmp_path)
+    seq = g.add("LoadImageSequence", path="a_%d.png")
+    g.output("clip", seq.image)
+    with pytest.raises(NodeExecutionError, match=r"frame a_3\.png is 5x5, the first is 6x4"):
+        g.run(device="cpu")
+
+
+def test_save_sequence_round_trip_with_start_number(tmp_path):
+    write_frames(tmp_path / "in", [f"{n}.png" for n in range(5)])
+    g = graph(tmp_path)
+    seq = g.add("LoadImageSequence", path="in")
+    g.add("SaveImageSequence", image=seq.image, path="out/shot_%05d.png", start_number=1)
+    g.run(device="cpu", batch_size=2, output_dir=tmp_path)
+    out = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert out == [f"shot_{n:05d}.png" for n in range(1, 6)]  # and no temp folder left
+    r = graph(tmp_path)
+    back = r.add("LoadImageSequence", path="out/shot_%05d.png")
+    r.output("clip", back.image)
+    assert values(r.run(device="cpu")["clip"]) == [10, 20, 30, 40, 50]
+
+
+def test_save_sequence_failure_mid_run_leaves_no_partial_files(tmp_path):
+    write_frames(tmp_path / "in", [f"{n}.png" for n in range(8)])
+    g = graph(tmp_path)
+    seq = g.add("LoadImageSequence", path="in")
+    fail = g.add("FailAtFrame", image=seq.image)
+    g.add("SaveImageSequence", image=fail.image, path="out/f_%03d.png")
+    with pytest.raises(NodeExecutionError, match="boom"):
+        g.run(device="cpu", batch_size=2, output_dir=tmp_path)  # frames 0-3 were already written
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_save_sequence_overwrite_and_pattern_checks(tmp_path):
+    write_frames(tmp_path / "in", ["0.png", "1.png"])
+    write_frames(tmp_path / "out", ["f_1.png"])
+    g = graph(tmp_path)
+    seq = g.add("LoadImageSequence", path="in")
+    g.add("SaveImageSequence", id="save", image=seq.image, path="out/f_%d.png")
+    with pytest.raises(NodeExecutionError, match=r"path: .*f_1\.png already exists"):
+        g.run(device="cpu", output_dir=tmp_path)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["f_1.png"]
+    g.set("save", overwrite=True)
+    g.run(device="cpu", output_dir=tmp_path)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["f_0.png", "f_1.png"]
+    g.set("save", path="out/frame.png")
+    with pytest.raises(NodeExecutionError, match="has no frame number"):
+        g.run(device="cpu", output_dir=tmp_path)
