@@ -41,6 +41,28 @@ OutputPath = Annotated[str, Field(min_length=1, json_schema_extra={ROLE_KEY: OUT
 """A file or folder the node writes. Relative paths are relative to the run's output folder."""
 
 
+OutputPathOrEmpty = Annotated[str, Field(json_schema_extra={ROLE_KEY: OUTPUT_PATH})]
+"""Like :data:`OutputPath` but may be left empty (the node then writes nothing there)."""
+
+
+class NotInCacheKey:
+    """Marks a param that cannot change a node's result (how often to checkpoint, where to put
+    previews): changing it does not invalidate cached results. Use as
+    ``Annotated[int, NOT_IN_CACHE_KEY]``."""
+
+    def __repr__(self) -> str:
+        return "NOT_IN_CACHE_KEY"
+
+
+NOT_IN_CACHE_KEY = NotInCacheKey()
+
+
+@functools.cache
+def fields_not_in_cache_key(model: type[BaseModel]) -> frozenset[str]:
+    return frozenset(name for name, info in model.model_fields.items()
+                     if any(isinstance(m, NotInCacheKey) for m in info.metadata))
+
+
 _HEX = re.compile(r"^#?([0-9a-fA-F]{6}|[0-9a-fA-F]{8})$")
 
 

@@ -20,7 +20,7 @@ from nodeflow.errors import GraphValidationError, NodeError, NodeExecutionError,
 from nodeflow.fingerprint import path_fingerprint
 from nodeflow.graph import EdgeRef, GraphSpec
 from nodeflow.node import Node
-from nodeflow.params import NodeParams
+from nodeflow.params import NodeParams, fields_not_in_cache_key
 from nodeflow.registry import Registry
 from nodeflow.validate import Connection, ValidatedGraph, validate_graph
 
@@ -103,7 +103,9 @@ def build_plan(spec: GraphSpec, registry: Registry, *, base_dir: Path, output_di
         params_data = params.model_dump(mode="json")
         input_keys = {c.input: f"{nodes[c.source.node].key}:{c.source.output}" for c in conns}
         files = {k: path_fingerprint(p) for k, p in vg.input_files.get(nid, {}).items()}
-        key = cache_key(cls.type_name, cls.version, params_data, files, input_keys)
+        neutral = fields_not_in_cache_key(cls.Params)
+        key_params = {k: v for k, v in params_data.items() if k not in neutral} if neutral else params_data
+        key = cache_key(cls.type_name, cls.version, key_params, files, input_keys)
         nodes[nid] = PlannedNode(nid, cls, params, conns, tv, key, params_data, input_keys,
                                  frozenset(vg.input_files.get(nid, {}).values()))
         if cls.frame_source:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import pytest
 import torch
-from engine_nodes import CALLS, LIVE, CountSink, make_registry, reset
+from engine_nodes import CALLS, LIVE, CountSink, Slow, make_registry, reset
 
 from nodeflow.cache import DiskCache
 from nodeflow.errors import Cancelled, NodeExecutionError
 from nodeflow.events import NodeStarted
 from nodeflow.graph import Graph
+from nodeflow.params import NOT_IN_CACHE_KEY, NodeParams
 from nodeflow.session import Session
 from nodeflow.types import (
     COLOR,
@@ -251,3 +254,27 @@ def test_dask_executor_gives_the_local_result_in_frame_order(tmp_path):
         assert CountSink.received == [tuple(range(i, min(i + 5, 23))) for i in range(0, 23, 5)]
         assert CALLS["const"] == 1
     assert torch.equal(results["local"]["clip"], results["dask"]["clip"])
+
+
+def test_params_marked_not_in_cache_key_do_not_invalidate(tmp_path):
+    class Trainer(Slow):
+        """Slow with a checkpoint interval that cannot change its result."""
+
+        type_name = "Trainer"
+
+        class Params(NodeParams):
+            seed: int = 0
+            steps: int = 3
+            sleep: float = 0.0
+            checkpoint_every: Annotated[int, NOT_IN_CACHE_KEY] = 10
+
+    g = new_graph(tmp_path, cache_dir=tmp_path / "cache")
+    g.registry.register(Trainer)
+    g.output("x", g.add("Trainer").image)
+    g.run(device="cpu")
+    g.set("trainer", checkpoint_every=99)
+    g.run(device="cpu")
+    assert CALLS["trainer"] == 1
+    g.set("trainer", steps=4)
+    g.run(device="cpu")
+    assert CALLS["trainer"] == 2

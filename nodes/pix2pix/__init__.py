@@ -1,0 +1,8 @@
+"""Pix2Pix: paired image-to-image translation and colorization (L -> ab), reference-compatible."""
+
+from .handle import Pix2PixHandle
+from .nodes import Colorize, LoadPix2Pix, TrainPix2Pix, Translate
+
+NODES = (TrainPix2Pix, LoadPix2Pix, Colorize, Translate)
+
+__all__ = ["NODES", "Colorize", "LoadPix2Pix", "Pix2PixHandle", "TrainPix2Pix", "Translate"]
