@@ -253,6 +253,20 @@ def cmd_cache(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_edit(args: argparse.Namespace) -> int:
+    try:
+        from nodeflow.gui.app import main as edit_main
+    except ImportError as exc:
+        raise UsageError(f"the editor needs the [gui] extra (PyQt6, NodeGraphQt): "
+                         f"pip install -e '.[gui]' ({exc})") from None
+    argv = [args.graph] if args.graph else []
+    if args.output_dir:
+        argv += ["--output-dir", args.output_dir]
+    if args.cache_dir:
+        argv += ["--cache-dir", args.cache_dir]
+    return int(edit_main(argv))
+
+
 # -- train: one command per training node type, built from the node's params -------------------
 
 
@@ -373,6 +387,12 @@ def build_parser(with_train: bool = True) -> argparse.ArgumentParser:
     cache = sub.add_parser("cache", help="inspect or clear the disk cache")
     cache.add_argument("action", choices=["info", "clear"])
     cache.set_defaults(func=cmd_cache)
+
+    edit = sub.add_parser("edit", help="open the node editor (needs the [gui] extra)")
+    edit.add_argument("graph", nargs="?", help="graph file to open (created on save if missing)")
+    edit.add_argument("--output-dir", help="folder that relative output paths resolve against "
+                                           "(default: the graph file's folder)")
+    edit.set_defaults(func=cmd_edit)
 
     train = sub.add_parser("train", help="train a model and save it to a folder")
     kinds = train.add_subparsers(dest="kind", required=True, metavar="KIND")

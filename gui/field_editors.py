@@ -1,0 +1,304 @@
+"""One editor widget per param field, chosen from the pydantic field (type, bounds, role).
+
+Every editor shows and emits the param's JSON value: numbers with their ranges, ``Literal`` and
+``Enum`` choices as combo boxes, bools as check boxes, paths as a line edit with a file picker,
+colours as a colour button (``"#rrggbb[aa]"``), anything else as JSON text.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import math
+import typing
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic.fields import FieldInfo
+from PyQt6.QtCore import pyqtSignal
+from PyQt6.QtGui import QColor
+from PyQt6.QtWidgets import (
+    QCheckBox,
+    QColorDialog,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QWidget,
+)
+
+from nodeflow.params import COLOR, INPUT_PATH, OUTPUT_PATH, parse_color
+
+INT_LIMIT = 2**31 - 1
+FLOAT_LIMIT = 1e9
+
+
+class FieldEditor(QWidget):
+    """Base: ``set_value`` shows a value silently; a user edit emits ``edited(value)``."""
+
+    edited = pyqtSignal(object)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._layout = QHBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+
+    def set_value(self, value: Any) -> None:
+        raise NotImplementedError
+
+    def value(self) -> Any:
+        raise NotImplementedError
+
+
+class BoolEditor(FieldEditor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.box = QCheckBox()
+        self._layout.addWidget(self.box)
+        self._layout.addStretch(1)
+        self.box.toggled.connect(lambda on: self.edited.emit(bool(on)))
+
+    def set_value(self, value: Any) -> None:
+        self.box.blockSignals(True)
+        self.box.setChecked(bool(value))
+        self.box.blockSignals(False)
+
+    def value(self) -> bool:
+        return self.box.isChecked()
+
+
+class ChoiceEditor(FieldEditor):
+    def __init__(self, choices: list[Any]) -> None:
+        super().__init__()
+        self.combo = QComboBox()
+        for choice in choices:
+            self.combo.addItem(str(choice), choice)
+        self._layout.addWidget(self.combo, 1)
+        self.combo.activated.connect(lambda i: self.edited.emit(self.combo.itemData(i)))
+
+    def set_value(self, value: Any) -> None:
+        self.combo.blockSignals(True)
+        index = next((i for i in range(self.combo.count()) if self.combo.itemData(i) == value), -1)
+        if index < 0 and value is not None:  # an invalid value from the file: show it as it is
+            self.combo.addItem(f"{value} (invalid)", value)
+            index = self.combo.count() - 1
+        self.combo.setCurrentIndex(index)
+        self.combo.blockSignals(False)
+
+    def value(self) -> Any:
+        return self.combo.currentData()
+
+
+class IntEditor(FieldEditor):
+    def __init__(self, lo: float | None, hi: float | None) -> None:
+        super().__init__()
+        self.spin = QSpinBox()
+        self.spin.setKeyboardTracking(False)
+        lo_i = -INT_LIMIT if lo is None else max(-INT_LIMIT, math.ceil(lo))
+        hi_i = INT_LIMIT if hi is None else min(INT_LIMIT, math.floor(hi))
+        self.spin.setRange(lo_i, hi_i)
+        self._layout.addWidget(self.spin, 1)
+        self.spin.valueChanged.connect(lambda v: self.edited.emit(int(v)))
+
+    def set_value(self, value: Any) -> None:
+        self.spin.blockSignals(True)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            self.spin.setValue(int(value))
+        self.spin.blockSignals(False)
+
+    def value(self) -> int:
+        return self.spin.value()
+
+
+class FloatEditor(FieldEditor):
+    def __init__(self, lo: float | None, hi: float | None, decimals: int = 4) -> None:
+        super().__init__()
+        self.spin = QDoubleSpinBox()
+        self.spin.setKeyboardTracking(False)
+        self.spin.setDecimals(decimals)
+        self.spin.setRange(-FLOAT_LIMIT if lo is None else lo, FLOAT_LIMIT if hi is None else hi)
+        span = (hi - lo) if lo is not None and hi is not None else 100.0
+        self.spin.setSingleStep(0.01 if span <= 2 else 0.1 if span <= 20 else 1.0)
+        self._layout.addWidget(self.spin, 1)
+        self.spin.valueChanged.connect(lambda v: self.edited.emit(round(float(v), decimals)))
+
+    def set_value(self, value: Any) -> None:
+        self.spin.blockSignals(True)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            self.spin.setValue(float(value))
+        self.spin.blockSignals(False)
+
+    def value(self) -> float:
+        return self.spin.value()
+
+
+class TextEditor(FieldEditor):
+    """Plain text; ``required`` turns an empty text into None (unset)."""
+
+    def __init__(self, required: bool = False) -> None:
+        super().__init__()
+        self.required = required
+        self.line = QLineEdit()
+        if required:
+            self.line.setPlaceholderText("required")
+        self._layout.addWidget(self.line, 1)
+        self.line.editingFinished.connect(self._finished)
+        self._shown: Any = None
+
+    def _finished(self) -> None:
+        value = self.value()
+        if value != self._shown:
+            self._shown = value
+            self.edited.emit(value)
+
+    def set_value(self, value: Any) -> None:
+        self._shown = value
+        self.line.setText("" if value is None else str(value))
+
+    def value(self) -> Any:
+        text = self.line.text()
+        return None if (self.required and not text) else text
+
+
+class PathEditor(TextEditor):
+    """A path with a file picker; a picked file under ``base_dir()`` is stored relative to it."""
+
+    def __init__(self, save: bool, base_dir: Callable[[], Path], required: bool = False) -> None:
+        super().__init__(required)
+        self.save = save
+        self.base_dir = base_dir
+        self.button = QPushButton("…")
+        self.button.setToolTip("choose a file to write" if save else "choose a file to read")
+        self.button.setFixedWidth(28)
+        self._layout.addWidget(self.button)
+        self.button.clicked.connect(self._pick)
+
+    def _pick(self) -> None:
+        base = self.base_dir()
+        start = str(base / self.line.text()) if self.line.text() else str(base)
+        if self.save:
+            chosen, _ = QFileDialog.getSaveFileName(self, "Output file", start)
+        else:
+            chosen, _ = QFileDialog.getOpenFileName(self, "Input file", start)
+        if chosen:
+            self.line.setText(relative_to(Path(chosen), base))
+            self._finished()
+
+
+def relative_to(path: Path, base: Path) -> str:
+    """``path`` relative to ``base`` when inside it (POSIX separators), else absolute."""
+    try:
+        return path.resolve().relative_to(base.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+class ColorEditor(FieldEditor):
+    """A colour swatch button; values are ``"#rrggbb"`` (``"#rrggbbaa"`` with alpha)."""
+
+    def __init__(self, alpha: bool) -> None:
+        super().__init__()
+        self.alpha = alpha
+        self.button = QPushButton()
+        self._layout.addWidget(self.button, 1)
+        self.button.clicked.connect(self._pick)
+        self._value: Any = None
+
+    def _pick(self) -> None:
+        options = QColorDialog.ColorDialogOption.ShowAlphaChannel if self.alpha else \
+            QColorDialog.ColorDialogOption(0)
+        color = QColorDialog.getColor(self._qcolor(), self, "Colour", options)
+        if color.isValid():
+            self.set_color(color)
+
+    def set_color(self, color: QColor) -> None:
+        """Take a colour as if the user picked it."""
+        rgb = f"#{color.red():02x}{color.green():02x}{color.blue():02x}"
+        if self.alpha:
+            rgb += f"{color.alpha():02x}"
+        self.set_value(rgb)
+        self.edited.emit(rgb)
+
+    def _qcolor(self) -> QColor:
+        try:
+            comps = parse_color(self._value)
+        except (ValueError, TypeError):
+            return QColor(0, 0, 0)
+        color = QColor.fromRgbF(*comps[:3])
+        if len(comps) == 4:
+            color.setAlphaF(comps[3])
+        return color
+
+    def set_value(self, value: Any) -> None:
+        self._value = value
+        color = self._qcolor()
+        text = value if isinstance(value, str) else json.dumps(value)
+        fg = "#000" if color.lightnessF() > 0.5 else "#fff"
+        self.button.setText(text)
+        self.button.setStyleSheet(f"background-color: {color.name()}; color: {fg};")
+
+    def value(self) -> Any:
+        return self._value
+
+
+class JsonEditor(TextEditor):
+    """Any other value as JSON text (empty = unset); text that is not JSON is taken as a string."""
+
+    def __init__(self) -> None:
+        super().__init__(required=False)
+        self.line.setPlaceholderText("default")
+
+    def set_value(self, value: Any) -> None:
+        self._shown = value
+        self.line.setText("" if value is None else json.dumps(value))
+
+    def value(self) -> Any:
+        text = self.line.text().strip()
+        if not text:
+            return None
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            return text
+
+
+def _bounds(info: FieldInfo) -> tuple[float | None, float | None]:
+    lo = hi = None
+    for meta in info.metadata:
+        if getattr(meta, "ge", None) is not None:
+            lo = meta.ge
+        if getattr(meta, "gt", None) is not None:
+            lo = meta.gt + (1 if info.annotation is int else 1e-4)
+        if getattr(meta, "le", None) is not None:
+            hi = meta.le
+        if getattr(meta, "lt", None) is not None:
+            hi = meta.lt - (1 if info.annotation is int else 1e-4)
+    return lo, hi
+
+
+def make_editor(info: FieldInfo, role: str | None, base_dir: Callable[[], Path]) -> FieldEditor:
+    """The editor for one param field."""
+    ann = info.annotation
+    required = info.is_required()
+    if role == COLOR:
+        default = info.get_default(call_default_factory=True) if not required else None
+        return ColorEditor(alpha=isinstance(default, tuple | list) and len(default) == 4)
+    if role in (INPUT_PATH, OUTPUT_PATH):
+        return PathEditor(save=role == OUTPUT_PATH, base_dir=base_dir, required=required)
+    if ann is bool:
+        return BoolEditor()
+    if typing.get_origin(ann) is typing.Literal:
+        return ChoiceEditor(list(typing.get_args(ann)))
+    if isinstance(ann, type) and issubclass(ann, enum.Enum):
+        return ChoiceEditor([m.value for m in ann])
+    if ann is int:
+        return IntEditor(*_bounds(info))
+    if ann is float:
+        return FloatEditor(*_bounds(info))
+    if ann is str:
+        return TextEditor(required=required)
+    return JsonEditor()

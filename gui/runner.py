@@ -1,0 +1,195 @@
+"""Runs graphs in a worker thread through one long-lived :class:`~nodeflow.session.Session`.
+
+The session's memory cache survives between runs, so after a param change only that node and
+what depends on it run again. Engine events arrive on the worker thread; they are passed on as
+Qt signals (queued to the GUI thread), with progress events thinned out and previews already
+converted to ``QImage``. Every node is evaluated (not only what sinks and graph outputs need), so
+each one has a preview; requested graph outputs are returned as usual.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+from PyQt6.QtCore import QObject, QThread, pyqtSignal
+from PyQt6.QtGui import QImage
+
+from nodeflow.errors import Cancelled, GraphValidationError, NodeExecutionError, NodeflowError, Problem
+from nodeflow.events import Event, NodeOutputs, NodeProgress, RunStarted
+from nodeflow.graph import EdgeRef, GraphSpec
+from nodeflow.plan import Plan
+from nodeflow.preview import preview_image
+from nodeflow.registry import Registry
+from nodeflow.session import Session
+
+PREVIEW_OUTPUT_PREFIX = "__editor_preview__:"
+PREVIEW_TYPES = ("Image", "Mask")
+PROGRESS_INTERVAL_S = 0.05
+
+
+def pil_to_qimage(img: Image.Image) -> QImage:
+    """A deep-copied RGBA QImage (safe to hand to the GUI thread)."""
+    rgba = img.convert("RGBA")
+    data = rgba.tobytes("raw", "RGBA")
+    return QImage(data, rgba.width, rgba.height, rgba.width * 4, QImage.Format.Format_RGBA8888).copy()
+
+
+def with_preview_targets(spec: GraphSpec, registry: Registry) -> GraphSpec:
+    """A copy of ``spec`` that also requests every node's first output, so every node is planned."""
+    spec = spec.model_copy(deep=True)
+    for nid, node in spec.nodes.items():
+        if node.type in registry:
+            outputs = registry.get(node.type).outputs
+            if outputs:
+                spec.outputs[PREVIEW_OUTPUT_PREFIX + nid] = EdgeRef(node=nid, output=outputs[0].name)
+    return spec
+
+
+class _RunJob(QThread):
+    def __init__(self, runner: Runner, spec: GraphSpec, kwargs: dict[str, Any]):
+        super().__init__()
+        self.runner = runner
+        self.spec = spec
+        self.kwargs = kwargs
+
+    def run(self) -> None:
+        self.runner._execute(self.spec, **self.kwargs)
+
+
+class Runner(QObject):
+    """One run at a time; signals are delivered on the GUI thread."""
+
+    event = pyqtSignal(object)
+    """Engine events (RunStarted, NodeStarted, NodeProgress, NodeFinished, FramesDone, RunFinished,
+    LogMessage); NodeOutputs are turned into ``preview`` instead."""
+    preview = pyqtSignal(str, str, object, QImage)
+    """(node id, output name, first frame or None, image) for each node's first Image/Mask output."""
+    succeeded = pyqtSignal(dict)
+    """The requested graph outputs."""
+    failed = pyqtSignal(str, list, list)
+    """(message, problems, node ids at fault): ``node <id> (<Type>): ...`` or the validation problems."""
+    cancelled = pyqtSignal()
+    done = pyqtSignal(str)
+    """Last signal of every run: 'ok', 'failed' or 'cancelled'."""
+
+    def __init__(self, registry: Registry, session: Session | None = None, parent: QObject | None = None):
+        super().__init__(parent)
+        self.registry = registry
+        self.session = session if session is not None else Session(registry=registry)
+        self._job: _RunJob | None = None
+        self._running = False
+        self._cancel_requested = False
+        self.preview_size = 384
+
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    def start(self, spec: GraphSpec, *, base_dir: str | Path, output_dir: str | Path | None = None,
+              frames: tuple[int, int | None, int] | None = None, device: str = "auto",
+              batch_size: int = 8) -> bool:
+        """Start a run of ``spec``; False (and nothing happens) while another run is going."""
+        if self._running:
+            return False
+        if self._job is not None:
+            self._job.wait()
+        self._running = True
+        self._cancel_requested = False
+        kwargs = dict(base_dir=Path(base_dir), output_dir=Path(output_dir) if output_dir else Path(base_dir),
+                      frames=frames, device=device, batch_size=batch_size)
+        self._job = _RunJob(self, spec, kwargs)
+        self._job.start()
+        return True
+
+    def cancel(self) -> None:
+        """Ask the running graph to stop at its next cancellation point (thread-safe)."""
+        if self._running:
+            self._cancel_requested = True
+            self.session.cancel()
+
+    def wait(self, ms: int = 30000) -> bool:
+        """Block until the worker thread has ended (for shutdown and tests)."""
+        return self._job.wait(ms) if self._job is not None else True
+
+    # -- worker thread -------------------------------------------------------------------------
+    def _execute(self, spec: GraphSpec, *, base_dir: Path, output_dir: Path,
+                 frames: tuple[int, int | None, int] | None, device: str, batch_size: int) -> None:
+        status = "failed"
+        try:
+            plan = self.session.plan(with_preview_targets(spec, self.registry), base_dir=base_dir,
+                                     output_dir=output_dir)
+            plan.outputs = {k: e for k, e in plan.outputs.items() if not k.startswith(PREVIEW_OUTPUT_PREFIX)}
+            if self._cancel_requested:
+                raise Cancelled()
+            listener = _Listener(self, plan)
+            results = self.session.run_plan(plan, frames=self._frames(plan, frames), device=device,
+                                            batch_size=batch_size, listeners=[listener])
+            status = "ok"
+            self.succeeded.emit(results)
+        except GraphValidationError as exc:
+            n = len(exc.problems)
+            self.failed.emit(f"graph has {n} problem{'s' if n != 1 else ''}", list(exc.problems),
+                             sorted({p.node for p in exc.problems if p.node}))
+        except Cancelled:
+            status = "cancelled"
+            self.cancelled.emit()
+        except NodeExecutionError as exc:
+            self.failed.emit(str(exc), [], [exc.node_id])
+        except NodeflowError as exc:
+            self.failed.emit(str(exc), [], [])
+        except Exception as exc:  # a bug must not take the editor down
+            self.failed.emit(f"internal error: {type(exc).__name__}: {exc}",
+                             [Problem(line) for line in traceback.format_exc().splitlines()[-6:]], [])
+        finally:
+            self._running = False
+            self.done.emit(status)
+
+    @staticmethod
+    def _frames(plan: Plan, frames: tuple[int, int | None, int] | None) -> range | None:
+        if frames is None or plan.frame_count is None:
+            return None
+        start, stop, step = frames
+        stop = plan.frame_count if stop is None else min(stop, plan.frame_count)
+        if start >= stop:
+            raise NodeflowError(f"frames {start}:{stop}: the sources provide frames 0..{plan.frame_count - 1}")
+        return range(start, stop, step)
+
+
+class _Listener:
+    """Engine listener on the worker thread: thins progress, converts previews, emits signals."""
+
+    def __init__(self, runner: Runner, plan: Plan):
+        self.runner = runner
+        self.plan = plan
+        self.previewed: set[str] = set()
+        self.last_progress: dict[str, float] = {}
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, NodeOutputs):
+            self._preview(event)
+            return
+        if isinstance(event, RunStarted) and self.runner._cancel_requested:
+            self.runner.session.cancel()  # asked before run_plan reset the token
+        if isinstance(event, NodeProgress) and event.done < event.total:
+            now = time.monotonic()
+            if now - self.last_progress.get(event.node_id, 0.0) < PROGRESS_INTERVAL_S:
+                return
+            self.last_progress[event.node_id] = now
+        self.runner.event.emit(event)
+
+    def _preview(self, event: NodeOutputs) -> None:
+        if event.node_id in self.previewed or event.node_id not in self.plan.nodes:
+            return
+        for sock in self.plan.nodes[event.node_id].cls.outputs:
+            if sock.type.name not in PREVIEW_TYPES:
+                continue
+            img = preview_image(event.outputs.get(sock.name), self.runner.preview_size)
+            if img is not None:
+                self.previewed.add(event.node_id)
+                frame = event.frames[0] if event.frames else None
+                self.runner.preview.emit(event.node_id, sock.name, frame, pil_to_qimage(img))
+                return
