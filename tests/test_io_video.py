@@ -201,3 +201,23 @@ def test_existing_output_is_refused_before_upstream_runs(tmp_path):
         g.run(device="cpu", output_dir=tmp_path)
     assert CALLS["slow"] == 0
     assert (tmp_path / "clip.mp4").read_bytes() == b"precious"
+
+
+def test_load_video_frame_is_a_static_still(tmp_path):
+    g = graph(tmp_path)
+    clip = moving_clip(g, frames=6, size=32)
+    g.add("SaveVideo", image=clip.image, path="c.mp4", fps=6, crf=0, pixel_format="yuv444p")
+    g.output("frames", clip.image)
+    original = g.run(device="cpu", output_dir=tmp_path)["frames"]
+
+    r = graph(tmp_path)
+    ref = r.add("LoadVideoFrame", path="c.mp4", frame=4)
+    r.output("ref", ref.image)
+    plan = r.session.plan(r.spec, base_dir=tmp_path)
+    assert plan.frame_count is None and not plan.nodes["load_video_frame"].time_varying
+    still = r.run(device="cpu")["ref"]
+    assert still.shape == (1, 3, 24, 32)
+    assert psnr(still, original[4:5]) > 40
+    r.set("load_video_frame", frame=6)
+    with pytest.raises(NodeExecutionError, match="has 6 frames; there is no frame 6"):
+        r.run(device="cpu")

@@ -10,6 +10,7 @@ from .hold import HoldFrames
 from .load_image import LoadImage
 from .load_sequence import LoadImageSequence
 from .load_video import LoadVideo
+from .load_video_frame import LoadVideoFrame
 from .sample import SampleImage
 from .save_gif import SaveGIF
 from .save_image import SaveImage
@@ -17,11 +18,11 @@ from .save_sequence import SaveImageSequence
 from .save_video import SaveVideo
 
 NODES: tuple[type[Node], ...] = (
-    LoadImage, LoadImageSequence, LoadVideo, HoldFrames, CameraMove, SampleImage,
+    LoadImage, LoadImageSequence, LoadVideo, LoadVideoFrame, HoldFrames, CameraMove, SampleImage,
     SaveImage, SaveImageSequence, SaveVideo, SaveGIF, ContactSheet,
 )
 
 __all__ = [
-    "NODES", "CameraMove", "ContactSheet", "HoldFrames", "LoadImage", "LoadImageSequence", "LoadVideo",
+    "NODES", "CameraMove", "ContactSheet", "HoldFrames", "LoadImage", "LoadImageSequence", "LoadVideo", "LoadVideoFrame",
     "SampleImage", "SaveGIF", "SaveImage", "SaveImageSequence", "SaveVideo",
 ]
