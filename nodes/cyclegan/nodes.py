@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import Field
 
 from nodeflow.context import RunContext
-from nodeflow.errors import NodeError
 from nodeflow.node import Input, Node, Output
-from nodeflow.params import NOT_IN_CACHE_KEY, InputPath, InputPathOrEmpty, NodeParams, OutputPathOrEmpty
+from nodeflow.params import InputPath, InputPathOrEmpty, NodeParams
 from nodeflow.types import CYCLEGAN, IMAGE, luminance
 
 from ..gan.inference import resize, run_generator
-from ..gan.params import PRECISION_DOC, PrecisionField, keep_alpha
+from ..gan.params import PRECISION_DOC, GANTrainingParams, PrecisionField, check_schedule, keep_alpha
 from ..gan.training import run_training
 from ..pix2pix.networks import GeneratorName
 from .handle import CycleGANHandle
@@ -36,46 +35,22 @@ class TrainCycleGAN(Node):
     cli_positional = ("dataroot",)
     outputs = (Output("model", CYCLEGAN, "both generators (A -> B and B -> A)"),)
 
-    class Params(NodeParams):
+    class Params(GANTrainingParams):
         dataroot: InputPath = Field(description="folder with trainA/ and trainB/")
         generator: GeneratorName = Field("resnet_9blocks", description="generator architecture")
-        ngf: int = Field(64, ge=1, le=512, description="generator filters in the first layer")
-        discriminator: Literal["basic", "n_layers", "pixel"] = Field(
-            "basic", description="basic: 70x70 PatchGAN; n_layers: PatchGAN with n_layers_d; pixel: 1x1")
-        ndf: int = Field(64, ge=1, le=512, description="discriminator filters in the first layer")
-        n_layers_d: int = Field(3, ge=1, le=8, description="PatchGAN layers (discriminator n_layers)")
         norm: Literal["batch", "instance", "none"] = Field("instance", description="normalisation layers")
         dropout: bool = Field(False, description="dropout in the generators (off in the reference CycleGAN)")
-        init_type: Literal["normal", "xavier", "kaiming", "orthogonal"] = Field("normal", description="weight init")
-        init_gain: float = Field(0.02, gt=0, le=1, description="scale of normal/xavier/orthogonal init")
         gan_mode: Literal["lsgan", "vanilla", "wgangp"] = Field("lsgan", description="GAN objective")
         lambda_a: float = Field(10.0, ge=0, le=1000, description="cycle weight A -> B -> A")
         lambda_b: float = Field(10.0, ge=0, le=1000, description="cycle weight B -> A -> B")
         lambda_identity: float = Field(0.5, ge=0, le=100, description="identity loss, relative to the cycle "
                                                                       "weights (0: off)")
         pool_size: int = Field(50, ge=0, le=10_000, description="fake images kept for the discriminators")
-        lr: float = Field(2e-4, gt=0, le=1, description="Adam learning rate")
-        beta1: float = Field(0.5, ge=0, lt=1, description="Adam beta1")
-        niter: int = Field(2000, ge=0, le=10_000_000, description="steps at the initial learning rate")
-        niter_decay: int = Field(2000, ge=0, le=10_000_000, description="steps of linear decay to zero")
         batch_size: int = Field(1, ge=1, le=1024, description="images per domain per step")
-        load_size: int = Field(286, ge=8, le=8192, description="resize images to this square first")
-        crop_size: int = Field(256, ge=8, le=8192, description="random crop size = network input size")
-        preprocess: Literal["resize_and_crop", "crop", "resize"] = Field(
-            "resize_and_crop", description="resize to load_size then crop | crop only | resize to crop_size")
-        flip: bool = Field(True, description="random horizontal flips")
-        checkpoint_every: Annotated[int, NOT_IN_CACHE_KEY] = Field(500, ge=0, le=10_000_000, description="steps between resumable checkpoints")
-        preview_every: Annotated[int, NOT_IN_CACHE_KEY] = Field(250, ge=0, le=10_000_000, description="steps between preview images (0: none)")
-        preview_dir: Annotated[OutputPathOrEmpty, NOT_IN_CACHE_KEY] = Field(
-            "", description="folder for previews (A, G_A(A), rec A, B, G_B(B), rec B rows); empty: scratch folder")
-        seed: int = Field(0, ge=0, description="seed for init, sampling, augmentation and the pools")
 
     def run(self, ctx: RunContext) -> dict:
         p = self.params
-        if p.niter + p.niter_decay < 1:
-            raise NodeError("niter + niter_decay must be at least 1", field="niter")
-        if p.crop_size > p.load_size and p.preprocess == "resize_and_crop":
-            raise NodeError(f"crop_size {p.crop_size} exceeds load_size {p.load_size}", field="crop_size")
+        check_schedule(p)
         opts = CycleGANOptions.from_params(p)
         trainer = CycleGANTrainer(opts, ctx.input_path(p.dataroot), ctx.device)
         run_training(trainer, ctx, total_steps=opts.total_steps, checkpoint_every=p.checkpoint_every,

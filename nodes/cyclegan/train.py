@@ -21,14 +21,14 @@ from ..gan.discriminators import define_D
 from ..gan.image_pool import ImagePool
 from ..gan.losses import GANLoss, gradient_penalty
 from ..gan.schedule import linear_decay_scheduler
-from ..gan.training import stack_preview
+from ..gan.training import OptionsFromParams, stack_preview
 from ..pix2pix.networks import GeneratorSpec
 from ..pix2pix.train import check_crop
 from .handle import CycleGANHandle
 
 
 @dataclass(frozen=True)
-class CycleGANOptions:
+class CycleGANOptions(OptionsFromParams):
     generator: str = "resnet_9blocks"
     ngf: int = 64
     discriminator: str = "basic"
@@ -54,14 +54,6 @@ class CycleGANOptions:
     flip: bool = True
     seed: int = 0
 
-    @classmethod
-    def from_params(cls, params: Any) -> CycleGANOptions:
-        names = set(cls.__dataclass_fields__)
-        return cls(**{k: v for k, v in params.model_dump().items() if k in names})
-
-    @property
-    def total_steps(self) -> int:
-        return self.niter + self.niter_decay
 
 
 class CycleGANTrainer:

@@ -93,6 +93,22 @@ def stack_preview(rows: list[Tensor], max_images: int = 4) -> Tensor:
     return torch.cat(lines, dim=-2).unsqueeze(0)
 
 
+class OptionsFromParams:
+    """Mixin for a trainer's frozen options dataclass: built from a node's params, step count."""
+
+    niter: int
+    niter_decay: int
+
+    @classmethod
+    def from_params(cls, params: Any) -> Any:
+        names = set(cls.__dataclass_fields__)  # type: ignore[attr-defined]
+        return cls(**{k: v for k, v in params.model_dump().items() if k in names})
+
+    @property
+    def total_steps(self) -> int:
+        return self.niter + self.niter_decay
+
+
 def _scratch(ctx: RunContext) -> Path | None:
     """The node's scratch folder, or None when the run has no disk cache (then no resuming)."""
     try:

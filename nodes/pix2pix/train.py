@@ -26,13 +26,13 @@ from ..gan.discriminators import define_D
 from ..gan.lab import lab_norm_to_rgb, rgb_to_lab_norm
 from ..gan.losses import GANLoss, gradient_penalty
 from ..gan.schedule import linear_decay_scheduler
-from ..gan.training import stack_preview
+from ..gan.training import OptionsFromParams, stack_preview
 from .handle import Pix2PixHandle
 from .networks import GeneratorSpec
 
 
 @dataclass(frozen=True)
-class Pix2PixOptions:
+class Pix2PixOptions(OptionsFromParams):
     """Training options (the TrainPix2Pix node's params minus file/bookkeeping ones)."""
 
     mode: str = "aligned"
@@ -60,18 +60,10 @@ class Pix2PixOptions:
     flip: bool = True
     seed: int = 0
 
-    @classmethod
-    def from_params(cls, params: Any) -> Pix2PixOptions:
-        names = set(cls.__dataclass_fields__)
-        return cls(**{k: v for k, v in params.model_dump().items() if k in names})
-
     @property
     def channels(self) -> tuple[int, int]:
         return {"colorization": (1, 2), "gray2rgb": (1, 3)}.get(self.mode, (3, 3))
 
-    @property
-    def total_steps(self) -> int:
-        return self.niter + self.niter_decay
 
 
 def check_crop(spec: GeneratorSpec, crop_size: int) -> None:
