@@ -354,6 +354,8 @@ def build_parser(with_train: bool = True) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nodeflow", description="Compositor-style node graphs for film work.")
     parser.add_argument("--verbose", "-v", action="store_true", help="tracebacks and per-batch logs")
     parser.add_argument("--cache-dir", help="disk cache folder (default $NODEFLOW_CACHE_DIR or the user cache)")
+    parser.add_argument("--threads", type=int, metavar="N",
+                        help="CPU threads for torch (default: all cores; 1 is faster on a busy machine)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="run a graph file")
@@ -416,6 +418,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser = build_parser(with_train="train" in argv[:3])
         args = parser.parse_args(argv)
         args.verbose = args.verbose or verbose
+        if args.threads:
+            import torch
+
+            torch.set_num_threads(max(1, args.threads))
         return int(args.func(args))
     except NodeflowError as exc:
         if verbose:

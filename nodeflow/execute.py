@@ -236,6 +236,9 @@ class Executor:
             if sock.name not in inputs and not sock.required:
                 inputs[sock.name] = sock.default_value()
 
+        fresh_scratch = pn.cls.expensive and not self.use_cache and self.disk is not None
+        if fresh_scratch:  # --no-cache: no resuming from an earlier run's checkpoints either
+            self.disk.drop_scratch(pn.key)
         ctx = self._ctx(plan, pn, frames, frame_list)
         reason = "sink (always runs)" if pn.cls.sink else ("--no-cache" if not self.use_cache else self.reason(pn))
         self.emit(NodeStarted(pn.id, pn.cls.type_name, reason, frames))
@@ -243,6 +246,8 @@ class Executor:
         outputs = self._call(pn, lambda: node.run(ctx, **inputs))
         seconds = time.perf_counter() - t0
         outputs = self._check_outputs(pn, outputs)
+        if fresh_scratch:
+            self.disk.drop_scratch(pn.key)
         stat.runs += 1
         stat.seconds += seconds
         if cacheable:

@@ -1,12 +1,16 @@
-"""Shared test set-up: every test gets its own disk cache and a headless Qt."""
+"""Shared test set-up: every test gets its own disk cache, a headless Qt and one torch thread."""
 
 from __future__ import annotations
 
 import os
 
 import pytest
+import torch
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# The tests' tensors are tiny: one thread is faster for them and immune to a busy machine
+# (several OpenMP threads on fewer free cores spin-wait and slow down by orders of magnitude).
+torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)

@@ -278,3 +278,25 @@ def test_params_marked_not_in_cache_key_do_not_invalidate(tmp_path):
     g.set("trainer", steps=4)
     g.run(device="cpu")
     assert CALLS["trainer"] == 2
+
+
+def test_no_cache_run_starts_from_a_fresh_scratch_folder(tmp_path):
+    class Resumable(Slow):
+        """Counts how many earlier runs left a checkpoint in its scratch folder."""
+
+        type_name = "Resumable"
+        seen: list[bool] = []
+
+        def run(self, ctx, image=None):
+            marker = ctx.scratch_dir / "checkpoint"
+            Resumable.seen.append(marker.exists())
+            marker.write_text("step 3")
+            return super().run(ctx, image)
+
+    g = new_graph(tmp_path, cache_dir=tmp_path / "cache")
+    g.registry.register(Resumable)
+    g.output("x", g.add("Resumable").image)
+    g.run(device="cpu", use_cache=False)
+    g.run(device="cpu", use_cache=False)
+    assert Resumable.seen == [False, False]
+    assert not (tmp_path / "cache" / "scratch").exists() or not any((tmp_path / "cache" / "scratch").iterdir())
