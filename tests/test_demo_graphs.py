@@ -18,7 +18,7 @@ from nodeflow.nodes.io.video_reader import count_frames
 GRAPHS = Path(__file__).resolve().parent.parent / "graphs"
 
 COMMON = [
-    "film.frames=3", "film.width=48", "film.height=32", "person.max_size=48",
+    "film.frames=3", "film.width=48", "film.height=32", "photo.max_size=64",
     "harmonizer.max_size=40", "harmonizer.iterations=4", "harmonize.scale=1",
 ]
 TOY = {
