@@ -1,0 +1,152 @@
+"""The trained SinGAN pyramid as a socket value (``SinGAN`` handle) and its file format.
+
+On disk (our format), a folder with two files, both readable without unpickling anything:
+
+- ``singan.safetensors``: every trained scale's generator (``G{k}.<param>``, BatchNorm running
+  statistics included), the fixed reconstruction noise ``Z{k}`` (zero-padded, ``(1, 3, h+10, w+10)``,
+  like the reference's ``Zs``), the pyramid ``real{k}`` (``(1, 3, h, w)`` in [-1, 1]) and the noise
+  amplitudes ``noise_amp`` (float64, one per scale);
+- ``singan.json``: format tag, scale factor, first trained scale, the generators' widths and
+  training metadata (preset, timings, reconstruction errors).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+
+from nodeflow.checkpoint import load_json, load_safetensors, save_json, save_safetensors
+from nodeflow.errors import NodeflowError
+from nodeflow.handles import ModelHandle
+
+from .networks import Generator
+
+FORMAT = "nodeflow-singan/1"
+WEIGHTS = "singan.safetensors"
+OPTIONS = "singan.json"
+
+
+@dataclass
+class SinGANModel(ModelHandle):
+    """A trained pyramid: scales 0 (coarsest) … N (finest).
+
+    Scales below ``first_scale`` have no generator (a model trained only for injection at
+    ``n ≥ first_scale``); ``generators[k]``, ``z_rec[k]`` are None there.
+    """
+
+    kind: ClassVar[str] = "SinGAN"
+
+    generators: list[Generator | None]
+    z_rec: list[torch.Tensor | None]
+    """Padded reconstruction noise per scale, ``(1, 3, h + 2p, w + 2p)``."""
+    noise_amp: list[float]
+    reals: list[torch.Tensor]
+    """``(1, 3, h, w)`` in [-1, 1], coarsest first."""
+    scale_factor: float
+    first_scale: int = 0
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for g in self.generators:
+            if g is not None:
+                g.eval()
+                g.requires_grad_(False)
+
+    # -- shape facts ---------------------------------------------------------------------------
+    @property
+    def num_scales(self) -> int:
+        return len(self.reals)
+
+    @property
+    def N(self) -> int:
+        """Index of the finest scale (the reference's ``len(reals) - 1``)."""
+        return len(self.reals) - 1
+
+    @property
+    def sizes(self) -> list[tuple[int, int]]:
+        return [(int(r.shape[2]), int(r.shape[3])) for r in self.reals]
+
+    @property
+    def pad(self) -> int:
+        g = next(g for g in self.generators if g is not None)
+        return g.pad
+
+    @property
+    def device(self) -> torch.device:
+        return self.reals[0].device
+
+    # -- handle protocol -----------------------------------------------------------------------
+    def to(self, device: torch.device | str) -> SinGANModel:
+        device = torch.device(device)
+        if device == self.device:
+            return self
+        return SinGANModel(
+            generators=[None if g is None else g.to(device) for g in self.generators],
+            z_rec=[None if z is None else z.to(device) for z in self.z_rec],
+            noise_amp=list(self.noise_amp),
+            reals=[r.to(device) for r in self.reals],
+            scale_factor=self.scale_factor, first_scale=self.first_scale, meta=dict(self.meta))
+
+    def save(self, folder: Path) -> None:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        tensors: dict[str, torch.Tensor] = {
+            "noise_amp": torch.tensor(self.noise_amp, dtype=torch.float64)}
+        widths: list[list[int] | None] = []
+        for k, g in enumerate(self.generators):
+            tensors[f"real{k}"] = self.reals[k]
+            if g is None:
+                widths.append(None)
+                continue
+            widths.append(list(g.widths))
+            for name, t in g.state_dict().items():
+                tensors[f"G{k}.{name}"] = t
+            z = self.z_rec[k]
+            assert z is not None
+            tensors[f"Z{k}"] = z
+        save_safetensors(folder / WEIGHTS, tensors)
+        save_json(folder / OPTIONS, {
+            "format": FORMAT, "scale_factor": self.scale_factor, "first_scale": self.first_scale,
+            "num_scales": self.num_scales, "widths": widths,
+            "ker": next(g for g in self.generators if g is not None).ker, "meta": self.meta})
+
+    @classmethod
+    def load(cls, folder: Path, device: torch.device | str = "cpu") -> SinGANModel:
+        folder = Path(folder)
+        opts = load_json(folder / OPTIONS)
+        if opts.get("format") != FORMAT:
+            raise NodeflowError(f"{folder}: not a nodeflow SinGAN model (format {opts.get('format')!r})")
+        tensors = load_safetensors(folder / WEIGHTS, device="cpu")
+        gens: list[Generator | None] = []
+        zs: list[torch.Tensor | None] = []
+        for k, widths in enumerate(opts["widths"]):
+            if widths is None:
+                gens.append(None)
+                zs.append(None)
+                continue
+            g = Generator(widths, nc=3, ker=int(opts["ker"]))
+            prefix = f"G{k}."
+            g.load_state_dict({n[len(prefix):]: t for n, t in tensors.items() if n.startswith(prefix)},
+                              strict=True)
+            gens.append(g)
+            zs.append(tensors[f"Z{k}"])
+        model = cls(generators=gens, z_rec=zs, noise_amp=[float(a) for a in tensors["noise_amp"].tolist()],
+                    reals=[tensors[f"real{k}"] for k in range(int(opts["num_scales"]))],
+                    scale_factor=float(opts["scale_factor"]), first_scale=int(opts["first_scale"]),
+                    meta=dict(opts.get("meta") or {}))
+        return model.to(device)
+
+    # -- conveniences --------------------------------------------------------------------------
+    def check_scale(self, n: int, field: str = "scale", low: int = 1) -> None:
+        """Raise a NodeError unless ``n`` is a scale this model can start generating at."""
+        from nodeflow.errors import NodeError
+
+        lo = max(low, self.first_scale)
+        if not lo <= n <= self.N:
+            hint = f"this model has scales 0…{self.N}; use {lo} ≤ {field} ≤ {self.N}"
+            if self.first_scale > low:
+                hint += f" (it was trained from scale {self.first_scale} up only)"
+            raise NodeError(f"scale {n} is out of range {lo}…{self.N}", field=field, hint=hint)

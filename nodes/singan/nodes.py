@@ -1,0 +1,355 @@
+"""SinGAN nodes: train on a scene, load/import, harmonize at scale n, and the other applications.
+
+Scale numbers follow the reference: 0 is the coarsest scale, N the finest; injection-based
+applications (harmonize, edit, paint) start at 1 ≤ n ≤ N: small n keeps only the composite's
+coarse layout and regenerates more, large n keeps more of it and only adjusts fine texture.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Literal
+
+import torch
+from pydantic import Field
+
+from nodeflow.errors import NodeError
+from nodeflow.image_files import read_image
+from nodeflow.node import Input, Node, Output
+from nodeflow.params import InputPath, InputPathOrEmpty, NodeParams
+from nodeflow.types import FLOAT, IMAGE, MASK, SINGAN
+
+from .applications import animate, paint_to_image, resize_to, sample, super_resolution
+from .generate import reconstruct, to_unit
+from .handle import OPTIONS, SinGANModel
+from .harmonize import harmonize, harmonize_all_scales, valid_scales
+from .pyramid import plan_pyramid
+from .reference import import_reference, is_reference_folder
+from .train import PRESETS, describe, make_config, train_singan
+
+CATEGORY = "singan"
+_PROGRESS_SECONDS = 0.25
+
+
+def _model(ctx, model: SinGANModel) -> SinGANModel:
+    return model.to(ctx.device)
+
+
+def _plain(t: torch.Tensor) -> torch.Tensor:
+    """A normal tensor for downstream nodes (inference-mode tensors refuse later in-place ops)."""
+    return t.clone() if t.is_inference() else t
+
+
+def _check_same_size(image: torch.Tensor, mask: torch.Tensor, image_name: str) -> None:
+    if mask.shape[-2:] != image.shape[-2:] and mask.shape[-2:] != (1, 1):
+        raise NodeError(f"mask is {tuple(mask.shape[-2:])} but {image_name} is {tuple(image.shape[-2:])}",
+                        field="mask", hint=f"give a mask of the {image_name}'s size (H, W)")
+    if mask.shape[0] not in (1, image.shape[0]):
+        raise NodeError(f"mask has {mask.shape[0]} frames but {image_name} has {image.shape[0]}",
+                        field="mask", hint="give one mask, or one per frame")
+
+
+def _full_mask(mask: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+    if mask.shape[-2:] == (1, 1):
+        return mask.expand(mask.shape[0], 1, *image.shape[-2:])
+    return mask
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+class TrainSinGAN(Node):
+    """Train SinGAN on one scene image (the background of the shot): a pyramid of generators.
+
+    Preset ``fast`` (ConSinGAN-style: fewer scales, two stages trained together, fewer steps)
+    takes minutes on a CPU; ``faithful`` is the paper's recipe (2000 iterations per scale, 3
+    critic + 3 generator steps) and takes hours on a CPU. The result is cached by content: running
+    the graph again never retrains, and an interrupted training resumes at the next scale. For
+    a clip, train on one reference frame (connect a still, not the clip). ``first_scale`` > 0
+    trains only the scales that harmonization from that n uses (no random samples/animation then).
+    """
+
+    category = CATEGORY
+    expensive = True
+    cli_train = "singan"
+    cli_positional = ("image",)
+    inputs = (Input("scene", IMAGE, optional=True, doc="the scene; when unconnected the image file is read"),)
+    outputs = (Output("model", SINGAN, "the trained pyramid"),
+               Output("reconstruction", IMAGE, "the pyramid fed its fixed noise (should equal the scene)"),
+               Output("rmse", FLOAT, "reconstruction RMSE at the finest scale, in [-1, 1] units"))
+
+    class Params(NodeParams):
+        image: InputPathOrEmpty = Field("", description="scene image file, used when the scene socket is unconnected")
+        preset: Literal["fast", "faithful"] = Field("fast", description="fast (minutes, ConSinGAN-style) or "
+                                                    "faithful (the paper's recipe, hours on a CPU)")
+        iterations: int | None = Field(None, ge=1, le=100_000, description="iterations per scale (preset default)")
+        max_size: int = Field(250, ge=16, le=4096, description="longest side of the finest scale")
+        min_size: int = Field(25, ge=11, le=512, description="shortest side of the coarsest scale (> 10: the critic sees 11×11 patches)")
+        scale_factor: float | None = Field(None, ge=0.3, le=0.95,
+                                           description="initial pyramid factor: lower = fewer scales "
+                                                       "(preset: fast 0.55, faithful 0.75)")
+        first_scale: int = Field(0, ge=0, le=64, description="train scales ≥ this only (0 = all; "
+                                 "harmonization/editing/paint at n ≥ first_scale still work)")
+        d_steps: int | None = Field(None, ge=1, le=10, description="critic steps per iteration (preset)")
+        g_steps: int | None = Field(None, ge=1, le=10, description="generator steps per iteration (preset)")
+        concurrent: int | None = Field(None, ge=1, le=6, description="stages trained together (preset)")
+        rec_steps: int | None = Field(None, ge=0, le=20, description="extra reconstruction-only generator steps "
+                                      "per iteration (preset)")
+        alpha: float | None = Field(None, ge=0, le=1000, description="reconstruction loss weight (10; 100 for "
+                                    "super-resolution models)")
+        frame: int = Field(0, ge=0, description="frame of the scene batch to train on")
+        amp: bool = Field(False, description="bfloat16 autocast on CUDA")
+        seed: int = Field(0, ge=0, description="random seed (same seed -> same model)")
+
+    def run(self, ctx, scene: torch.Tensor | None = None):
+        p = self.params
+        if scene is None:
+            if not p.image:
+                raise NodeError("no scene: connect the scene socket or set image", field="image",
+                                hint="nodeflow train singan IMAGE")
+            scene = read_image(ctx.input_path(p.image))
+        if p.frame >= scene.shape[0]:
+            raise NodeError(f"frame {p.frame} of a batch of {scene.shape[0]}", field="frame")
+        scene = scene[p.frame:p.frame + 1, :3].float()
+        cfg = make_config(p.preset, iterations=p.iterations, max_size=p.max_size, min_size=p.min_size,
+                          scale_factor=p.scale_factor, first_scale=p.first_scale, d_steps=p.d_steps,
+                          g_steps=p.g_steps, concurrent=p.concurrent, rec_steps=p.rec_steps, alpha=p.alpha,
+                          amp=p.amp)
+        try:
+            plan = plan_pyramid(scene.shape[2], scene.shape[3], min_size=cfg.min_size, max_size=cfg.max_size,
+                                scale_factor=cfg.scale_factor)
+        except ValueError as exc:
+            raise NodeError(str(exc), field="min_size") from None
+        if cfg.first_scale > plan.stop_scale:
+            raise NodeError(f"first_scale {cfg.first_scale} but this image has scales 0…{plan.stop_scale}",
+                            field="first_scale", hint=f"use 0…{plan.stop_scale}")
+        ctx.logger.info(describe(cfg, plan))
+
+        last = {"t": 0.0, "scale": ""}
+
+        def progress(done: int, total: int, msg: str) -> None:
+            # one event per scale start, then at most a few per second (also the cancellation point)
+            now = time.monotonic()
+            scale = msg.split(" iteration")[0]
+            if scale != last["scale"] or now - last["t"] >= _PROGRESS_SECONDS or done == total:
+                last.update(t=now, scale=scale)
+                ctx.progress(done, total, msg)
+            else:
+                ctx.check_cancelled()
+
+        model = train_singan(scene, cfg, seed=ctx.seed, device=ctx.device, checkpoint_dir=ctx.scratch_dir,
+                             progress=progress, log=ctx.logger.info)
+        with torch.inference_mode():
+            rec = reconstruct(model)
+        assert isinstance(rec, torch.Tensor)
+        return {"model": model, "reconstruction": _plain(to_unit(rec)), "rmse": float(model.meta["rmse"])}
+
+
+class LoadSinGAN(Node):
+    """Load a trained SinGAN: a folder saved by nodeflow, or a reference TrainedModels folder.
+
+    Reference folders (``TrainedModels/<name>/scale_factor=…/`` with per-scale ``netG.pth`` and
+    ``Zs.pth``, ``reals.pth``, ``NoiseAmp.pth``) are read with weights-only loading; pickled
+    modules (``Gs.pth``) are never opened.
+    """
+
+    category = CATEGORY
+    outputs = (Output("model", SINGAN),)
+
+    class Params(NodeParams):
+        path: InputPath = Field(description="model folder (ours: singan.json + singan.safetensors; or the "
+                                            "reference's scale_factor=… folder or its parent)")
+        min_size: int = Field(25, ge=8, le=512, description="reference import: min_size it was trained with")
+        allow_pickle: bool = Field(False, description="reference import: allow pickled tensor lists "
+                                   "(only for files you trust)")
+
+    def run(self, ctx):
+        folder = ctx.input_path(self.params.path)
+        if (folder / OPTIONS).exists():
+            return {"model": SinGANModel.load(folder, device=ctx.device)}
+        if is_reference_folder(folder):
+            return {"model": import_reference(folder, min_size=self.params.min_size,
+                                              allow_pickle=self.params.allow_pickle, device=ctx.device)}
+        raise NodeError(f"{folder} holds neither a nodeflow SinGAN ({OPTIONS}) nor a reference model",
+                        field="path", hint="point at the folder `nodeflow train singan --out` wrote, or at "
+                        "TrainedModels/<name>/scale_factor=…")
+
+
+class Harmonize(Node):
+    """Make a pasted object look native: SinGAN harmonization at injection scale n.
+
+    The naive composite is taken down to scale n − 1 and regenerated from scale n to the finest by
+    the model trained on the scene, then blended in through the dilated, blurred mask. Pixels
+    outside that soft mask are bit-identical to the composite. All frames of a clip share one set
+    of seeded noise maps, so consecutive frames do not flicker. ``all_scales`` renders every n into
+    a labelled contact sheet to pick from (costs N generations per frame).
+    """
+
+    category = CATEGORY
+    inputs = (Input("model", SINGAN), Input("composite", IMAGE, "the naive composite (frame or clip)"),
+              Input("mask", MASK, "where the object was pasted"))
+    outputs = (Output("image", IMAGE, "harmonized composite"),
+               Output("mask", MASK, "the soft (dilated, blurred) mask that was blended through"),
+               Output("all_scales", IMAGE, "contact sheet of every n at training size (when all_scales; "
+                      "else the result at n)"))
+
+    class Params(NodeParams):
+        scale: int = Field(1, ge=1, le=64, description="injection scale n (1 = coarsest injection, N = finest)")
+        seed: int = Field(0, ge=0, description="noise seed (fixed across frames)")
+        radius: int = Field(7, ge=0, le=100, description="mask dilation disk radius (training pixels)")
+        sigma: float = Field(5.0, ge=0, le=50, description="mask blur sigma (training pixels)")
+        output_size: Literal["frame", "training"] = Field("frame", description="frame: back at the composite's "
+                                                          "resolution; training: the model's finest size")
+        upsample: Literal["generated", "detail"] = Field("generated", description="at frame size, paste the "
+                                                         "upscaled generated pixels, or add only the upscaled "
+                                                         "change to the full-resolution composite")
+        all_scales: bool = Field(False, description="also render every n as a contact sheet")
+
+    def run(self, ctx, model: SinGANModel, composite: torch.Tensor, mask: torch.Tensor):
+        p = self.params
+        model = _model(ctx, model)
+        _check_same_size(composite, mask, "composite")
+        mask = _full_mask(mask, composite)
+        model.check_scale(p.scale)
+        res = harmonize(model, composite, mask, p.scale, generator=ctx.generator(), radius=p.radius,
+                        sigma=p.sigma, frame_size=p.output_size == "frame", upsample=p.upsample)
+        if p.all_scales:
+            sheet = harmonize_all_scales(model, composite, mask, seed=ctx.seed, radius=p.radius, sigma=p.sigma)
+        else:
+            sheet = res.training
+        return {"image": _plain(res.image), "mask": _plain(res.mask), "all_scales": _plain(sheet)}
+
+
+class SinGANEdit(Node):
+    """Edit an image by rough copy-paste and let SinGAN blend it: injection at scale n, mask dilated by 20.
+
+    Outputs the masked result (edited image outside the soft mask) and the raw regenerated image.
+    """
+
+    category = CATEGORY
+    inputs = (Input("model", SINGAN), Input("image", IMAGE, "the roughly edited image"),
+              Input("mask", MASK, "where it was edited"))
+    outputs = (Output("image", IMAGE, "edited image blended through the soft mask"),
+               Output("unmasked", IMAGE, "the regenerated image (training size)"),
+               Output("mask", MASK, "the soft mask"))
+
+    class Params(NodeParams):
+        scale: int = Field(1, ge=1, le=64, description="injection scale n")
+        seed: int = Field(0, ge=0, description="noise seed")
+        radius: int = Field(20, ge=0, le=200, description="mask dilation disk radius (training pixels)")
+        sigma: float = Field(5.0, ge=0, le=50, description="mask blur sigma (training pixels)")
+        output_size: Literal["frame", "training"] = Field("training", description="output resolution")
+
+    def run(self, ctx, model: SinGANModel, image: torch.Tensor, mask: torch.Tensor):
+        p = self.params
+        model = _model(ctx, model)
+        _check_same_size(image, mask, "image")
+        model.check_scale(p.scale)
+        res = harmonize(model, image, _full_mask(mask, image), p.scale, generator=ctx.generator(),
+                        radius=p.radius, sigma=p.sigma, frame_size=p.output_size == "frame")
+        return {"image": _plain(res.image), "unmasked": _plain(res.generated), "mask": _plain(res.mask)}
+
+
+class SinGANPaint(Node):
+    """Paint-to-image: a rough painting/clip-art injected at scale n becomes a realistic image."""
+
+    category = CATEGORY
+    inputs = (Input("model", SINGAN), Input("paint", IMAGE, "the painting"))
+    outputs = (Output("image", IMAGE, "realistic image (training size, or the painting's size)"),)
+
+    class Params(NodeParams):
+        scale: int = Field(1, ge=1, le=64, description="injection scale n")
+        seed: int = Field(0, ge=0, description="noise seed")
+        output_size: Literal["frame", "training"] = Field("training", description="output resolution")
+
+    def run(self, ctx, model: SinGANModel, paint: torch.Tensor):
+        p = self.params
+        model = _model(ctx, model)
+        model.check_scale(p.scale)
+        out = paint_to_image(model, paint, p.scale, generator=ctx.generator())
+        if p.output_size == "frame":
+            out = resize_to(out, tuple(paint.shape[-2:]))
+        return {"image": _plain(out)}
+
+
+class SinGANSample(Node):
+    """Random samples from a trained model, at the training size or any size/aspect."""
+
+    category = CATEGORY
+    inputs = (Input("model", SINGAN),)
+    outputs = (Output("image", IMAGE, "a batch of samples"),)
+
+    class Params(NodeParams):
+        count: int = Field(4, ge=1, le=256, description="number of samples (the output batch)")
+        start_scale: int = Field(0, ge=0, le=64, description="scales below use the reconstruction noise "
+                                 "(keeps the training image's layout)")
+        scale_h: float = Field(1.0, ge=0.25, le=8, description="width factor")
+        scale_v: float = Field(1.0, ge=0.25, le=8, description="height factor")
+        seed: int = Field(0, ge=0, description="noise seed")
+
+    def run(self, ctx, model: SinGANModel):
+        p = self.params
+        model = _model(ctx, model)
+        if model.first_scale:
+            raise NodeError("this model was trained from scale "
+                            f"{model.first_scale} up only; random samples need every scale", field="model",
+                            hint="train with first_scale 0")
+        if p.start_scale > model.N:
+            raise NodeError(f"start_scale {p.start_scale} > N = {model.N}", field="start_scale")
+        if (p.scale_h, p.scale_v) != (1.0, 1.0) and p.start_scale:
+            raise NodeError("samples at another size need start_scale 0", field="start_scale")
+        return {"image": _plain(sample(model, p.count, generator=ctx.generator(), start_scale=p.start_scale,
+                                       scale_v=p.scale_v, scale_h=p.scale_h))}
+
+
+class SinGANAnimate(Node):
+    """Animation: a random walk in noise space around the reconstruction noise -> a frame sequence."""
+
+    category = CATEGORY
+    inputs = (Input("model", SINGAN),)
+    outputs = (Output("frames", IMAGE, "the frames as one batch (T, 3, h, w)"),)
+
+    class Params(NodeParams):
+        frames: int = Field(100, ge=2, le=2000, description="number of frames")
+        alpha: float = Field(0.1, ge=0, le=1, description="pull towards the reconstruction noise")
+        beta: float = Field(0.9, ge=0, le=1, description="momentum of the walk (0.8-0.95)")
+        start_scale: int = Field(2, ge=0, le=64, description="scales below stay fixed")
+        seed: int = Field(0, ge=0, description="noise seed")
+
+    def run(self, ctx, model: SinGANModel):
+        p = self.params
+        model = _model(ctx, model)
+        if model.first_scale:
+            raise NodeError("animation needs a model trained from scale 0", field="model")
+        return {"frames": _plain(animate(model, p.frames, generator=ctx.generator(), alpha=p.alpha, beta=p.beta,
+                                         start_scale=p.start_scale))}
+
+
+class SinGANSuperResolution(Node):
+    """Super-resolution with the finest generator, in steps of about 2^(1/3).
+
+    Best with a model trained on the low-resolution image itself with scale_factor 0.79,
+    min_size 18 and alpha 100 (the reference's SR recipe).
+    """
+
+    category = CATEGORY
+    inputs = (Input("model", SINGAN), Input("image", IMAGE, "image to enlarge (default: the training image)",
+                                            optional=True))
+    outputs = (Output("image", IMAGE, "the enlarged image"),)
+
+    class Params(NodeParams):
+        factor: float = Field(4.0, ge=1.0, le=16.0, description="upscaling factor")
+        noise: bool = Field(True, description="add the finest scale's noise (reference) or not")
+        seed: int = Field(0, ge=0, description="noise seed")
+
+    def run(self, ctx, model: SinGANModel, image: torch.Tensor | None = None):
+        p = self.params
+        model = _model(ctx, model)
+        out = super_resolution(model, p.factor, generator=ctx.generator(), image=image, noise=p.noise)
+        return {"image": _plain(out)}
+
+
+NODES = (TrainSinGAN, LoadSinGAN, Harmonize, SinGANSample, SinGANAnimate, SinGANSuperResolution,
+         SinGANPaint, SinGANEdit)
+
+__all__ = ["NODES", "PRESETS", *[c.__name__ for c in NODES], "valid_scales"]
