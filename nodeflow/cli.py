@@ -368,6 +368,8 @@ def build_parser(with_train: bool = True) -> argparse.ArgumentParser:
     run.add_argument("--output", action="append", help="graph output to compute (default: all + sinks)")
     run.add_argument("--no-cache", action="store_true", help="neither read nor write cached results")
     run.add_argument("--preview", metavar="DIR", help="write a small PNG of every Image/Mask output to DIR")
+    run.add_argument("--threads", type=int, metavar="N", default=argparse.SUPPRESS,
+                     help="CPU threads for torch (same as the global option)")
     run.add_argument("--executor", choices=["local", "dask"], default="local",
                      help="local (default) or dask: frame batches in parallel on a Dask cluster")
     run.add_argument("--workers", type=int, default=2, help="dask: threads of the local cluster (default 2)")

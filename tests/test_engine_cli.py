@@ -138,3 +138,18 @@ def test_ctrl_c_stops_a_long_node_cleanly(tmp_path):
     assert proc.returncode == 130, err
     assert "cancelling" in err and "Traceback" not in err
     assert not (tmp_path / "n.txt").exists()
+
+
+def test_threads_option_before_or_after_the_command(tmp_path):
+    import torch
+
+    graph = write(tmp_path, CLIP)
+    before = torch.get_num_threads()
+    try:
+        assert main(["--threads", "1", "run", graph, "--output-dir", str(tmp_path)]) == 0
+        assert torch.get_num_threads() == 1
+        torch.set_num_threads(2)
+        assert main(["run", graph, "--threads", "1", "--output-dir", str(tmp_path / "b")]) == 0
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
