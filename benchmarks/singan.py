@@ -12,8 +12,9 @@ Results are merged into the JSON file (``--out``), so runs can be done one at a 
 
     python benchmarks/singan.py --quick                       # smoke run, ~3 min (singan_quick.json)
     python benchmarks/singan.py --runs fast@128 fast@250      # the fast preset at full length
-    python benchmarks/singan.py --runs faithful@128           # hours on a CPU
+    python benchmarks/singan.py --runs faithful@128           # hours on a CPU (--resume after a kill)
     python benchmarks/singan.py --runs faithful@250 --faithful-iterations 200   # lower bound
+    python benchmarks/singan.py --runs fast@128 --set iterations=160 rec_steps=6   # a variant
     python benchmarks/singan.py --flicker-only                # flicker from a saved fast@128 model
     python benchmarks/singan.py --table                       # print the table of what is stored
 
@@ -27,6 +28,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import time
@@ -113,9 +115,9 @@ def sample_quality(model: SinGANModel, count: int = 8, seed: int = 0) -> dict[st
 
 
 def run_training(preset: str, size: int, iterations: int | None, seed: int, image: str, key: str,
-                 ) -> dict[str, Any]:
+                 resume: bool = False, settings: dict[str, Any] | None = None) -> dict[str, Any]:
     img = scene(image)
-    overrides: dict[str, Any] = {"max_size": size}
+    overrides: dict[str, Any] = {**(settings or {}), "max_size": size}
     if iterations is not None:
         overrides.update(iterations=iterations)
     cfg = make_config(preset, **overrides)
@@ -134,8 +136,16 @@ def run_training(preset: str, size: int, iterations: int | None, seed: int, imag
             print(f"   {done}/{total} {msg} ({now - start:.0f} s)", flush=True)
             last[0] = now
 
-    model = train_singan(img, cfg, seed=seed, progress=progress, log=lambda m: print("  ", m, flush=True))
-    seconds = time.perf_counter() - start
+    # Checkpointed per scale: with --resume a killed faithful run (hours on a CPU) goes on at its
+    # next scale; the total is then the sum of the scales' own times, which the checkpoints keep.
+    checkpoints = MODELS / f"{key}.checkpoints"
+    if not resume:
+        shutil.rmtree(checkpoints, ignore_errors=True)
+    model = train_singan(img, cfg, seed=seed, progress=progress, log=lambda m: print("  ", m, flush=True),
+                         checkpoint_dir=checkpoints)
+    seconds = float(model.meta["seconds"])
+    resumed = seconds > time.perf_counter() - start + 1
+    shutil.rmtree(checkpoints, ignore_errors=True)
     t1, s1 = cpu_times()
     with torch.no_grad():
         rec = reconstruct(model)
@@ -147,11 +157,11 @@ def run_training(preset: str, size: int, iterations: int | None, seed: int, imag
             f.unlink()
     model.save(folder)
     return {
-        "preset": preset, "size": size, "image": image, "seed": seed,
+        "preset": preset, "size": size, "image": image, "seed": seed, "settings": settings or {},
         "scales": model.num_scales, "sizes": [list(s) for s in model.sizes],
         "iterations": cfg.iterations, "d_steps": cfg.d_steps, "g_steps": cfg.g_steps,
         "concurrent": cfg.concurrent, "scale_factor_init": cfg.scale_factor,
-        "seconds": seconds, "seconds_per_scale": model.meta["seconds_per_scale"],
+        "seconds": seconds, "resumed": resumed, "seconds_per_scale": model.meta["seconds_per_scale"],
         "rmse": rmse(rec, model.reals[-1]), "rmse_per_scale": model.meta["rmse_per_scale"],
         "rmse_at_finest_per_scale": model.meta["rmse_at_finest_per_scale"],
         **quality,
@@ -214,6 +224,24 @@ def flicker(model: SinGANModel, n: int | None = None, frames: int = 8, seed: int
     return out
 
 
+def parse_settings(items: list[str]) -> dict[str, Any]:
+    """``["iterations=160", "lr_drop=0.9"]`` -> TrainConfig overrides, each checked against its field."""
+    from dataclasses import fields
+
+    from nodeflow.nodes.singan.train import TrainConfig
+
+    types = {f.name: f.type for f in fields(TrainConfig)}
+    out: dict[str, Any] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or name not in types or name in ("preset", "max_size"):
+            raise SystemExit(f"--set {item!r}: expected FIELD=VALUE with FIELD one of "
+                             f"{', '.join(sorted(set(types) - {'preset', 'max_size'}))}")
+        kind = types[name] if isinstance(types[name], str) else types[name].__name__
+        out[name] = {"int": int, "float": float, "bool": lambda v: v.lower() in ("1", "true", "yes")}[kind](value)
+    return out
+
+
 def load(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.exists() else {"runs": {}, "flicker": None}
 
@@ -233,14 +261,15 @@ def store(path: Path, runs: dict[str, Any] | None = None, flicker_result: dict[s
 
 
 def table(results: dict[str, Any]) -> str:
-    lines = ["run                  scales  it/scale  total s   per-scale s (coarse->fine)            RMSE    "
-             "samples: patch SWD  diversity   steal", "-" * 130]
+    width = max([20, *(len(k) for k in results["runs"])])
+    lines = [f"{'run':<{width}} scales  it/scale  total s   per-scale s (coarse->fine)            RMSE    "
+             "samples: patch SWD  diversity   steal", "-" * (110 + width)]
     for key, r in sorted(results["runs"].items()):
         per = " ".join(f"{s:.0f}" if s is not None else "-" for s in r["seconds_per_scale"])
         steal = f"{100 * r['steal_share']:.0f}%" if r.get("steal_share") is not None else "?"
         swd = f"{r['samples_patch_swd']:.4f}" if r.get("samples_patch_swd") is not None else "-"
         div = f"{r['samples_diversity']:.4f}" if r.get("samples_diversity") is not None else "-"
-        lines.append(f"{key:<20} {r['scales']:>6}  {r['iterations']:>8}  {r['seconds']:>7.0f}   {per:<36}  "
+        lines.append(f"{key:<{width}} {r['scales']:>6}  {r['iterations']:>8}  {r['seconds']:>7.0f}   {per:<36}  "
                      f"{r['rmse']:.4f}  {swd:>18}  {div:>9}   {steal}")
     runs = results["runs"]
     for size in (128, 250):
@@ -276,6 +305,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quality-only", action="store_true",
                     help="recompute the samples' patch SWD/diversity of the stored runs' saved models")
     ap.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    ap.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE",
+                    help="override TrainConfig fields for every run, e.g. --set iterations=160 rec_steps=6 "
+                         "(the run is stored under a key that names them)")
+    ap.add_argument("--resume", action="store_true",
+                    help="go on from the per-scale checkpoints of an interrupted run (default: start afresh)")
     ap.add_argument("--image", default="coffee", help="scikit-image scene")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=None,
@@ -285,6 +319,7 @@ def main(argv: list[str] | None = None) -> int:
         args.out = RESULTS.with_name("singan_quick.json") if args.quick else RESULTS
     if args.threads:
         torch.set_num_threads(args.threads)
+    settings = parse_settings(args.set)
     results = load(args.out)
     if args.table:
         print(table(results))
@@ -312,7 +347,10 @@ def main(argv: list[str] | None = None) -> int:
     for preset, size, its in runs:
         its = args.iterations if args.iterations is not None else its
         key = f"{preset}@{size}" + ("-quick" if args.quick else "")
-        results = store(args.out, {key: run_training(preset, size, its, args.seed, args.image, key)})
+        if settings:
+            key += "[" + ",".join(f"{k}={v}" for k, v in settings.items()) + "]"
+        results = store(args.out, {key: run_training(preset, size, its, args.seed, args.image, key, args.resume,
+                                                     settings)})
     if runs or args.flicker_only:
         name = args.flicker_model + ("-quick" if args.quick else "")
         folder = MODELS / name

@@ -22,9 +22,10 @@ What differs from the reference code, on purpose:
 
 Fast (in the spirit of ConSinGAN): a coarser pyramid (initial factor 0.55 -> 4 scales at 128 px,
 5 at 250 px) of 32-channel stages, the top two stages trained together with the lower one's
-learning rate ×0.1, the lower scales' sample drawn once per iteration, 200 iterations of one
-critic and one generator step plus four reconstruction-only generator steps (no critic, about a
-sixth of a full step's cost: reconstruction needs many generator updates, the critic does not). ``first_scale`` trains only scales ``≥ first_scale``
+learning rate ×0.1, the lower scales' sample drawn once per iteration, 140 iterations of one
+critic and one generator step plus six reconstruction-only generator steps (no critic, about a
+fifth of a full step's cost: reconstruction needs many generator updates, the critic does not).
+``first_scale`` trains only scales ``≥ first_scale``
 (enough for harmonization/editing/paint at ``n ≥ first_scale``; the first trained scale then sees
 the coarser real image resized up, like the reference's super-resolution training).
 """
@@ -87,7 +88,7 @@ class TrainConfig:
     lr_scale: float = 0.1
     """Learning-rate factor per stage below the newest one when ``concurrent > 1``."""
     rec_steps: int = 0
-    """Extra reconstruction-only generator steps per iteration (no critic: about a sixth of a full
+    """Extra reconstruction-only generator steps per iteration (no critic: about a fifth of a full
     step's cost); 0 in the reference."""
     resample_per_d_step: bool = True
     """Draw a new sample from the lower scales for every critic step (reference) or once per
@@ -102,10 +103,12 @@ class TrainConfig:
 
 PRESETS: dict[str, TrainConfig] = {
     "faithful": TrainConfig(),
-    # Measured on the coffee scene (benchmarks/singan.py): 4 scales at 128 px / 5 at 250 px, 32 channels,
-    # 1 critic + 1 generator + 4 reconstruction-only steps, 200 iterations, 2 stages trained together.
-    "fast": TrainConfig(preset="fast", scale_factor=0.55, max_nfc=32, iterations=200, d_steps=1, g_steps=1,
-                        rec_steps=4, concurrent=2, lr_scale=0.1, resample_per_d_step=False),
+    # Measured on the coffee scene (benchmarks/singan.py, docs/singan.md "Measured"): 4 scales at 128 px /
+    # 5 at 250 px, 32 channels, 1 critic + 1 generator + 6 reconstruction-only steps, 140 iterations,
+    # 2 stages trained together. More reconstruction steps lower the RMSE but worsen the samples' patch
+    # statistics; fewer push the RMSE past faithful's (singan_variants.json has the sweep).
+    "fast": TrainConfig(preset="fast", scale_factor=0.55, max_nfc=32, iterations=140, d_steps=1, g_steps=1,
+                        rec_steps=6, concurrent=2, lr_scale=0.1, resample_per_d_step=False),
 }
 
 
