@@ -13,6 +13,7 @@ Results are merged into the JSON file (``--out``), so runs can be done one at a 
     python benchmarks/singan.py --quick                       # smoke run, ~3 min (singan_quick.json)
     python benchmarks/singan.py --runs fast@128 fast@250      # the fast preset at full length
     python benchmarks/singan.py --runs faithful@128           # hours on a CPU (--resume after a kill)
+    python benchmarks/singan.py --device cuda --runs faithful@250 fast@250   # on a GPU
     python benchmarks/singan.py --runs faithful@250 --faithful-iterations 200   # lower bound
     python benchmarks/singan.py --runs fast@128 --set iterations=160 rec_steps=6   # a variant
     python benchmarks/singan.py --flicker-only                # flicker from a saved fast@128 model
@@ -42,6 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from nodeflow.devices import resolve_device  # noqa: E402
 from nodeflow.nodes.singan.generate import reconstruct, rmse  # noqa: E402
 from nodeflow.nodes.singan.handle import SinGANModel  # noqa: E402
 from nodeflow.nodes.singan.harmonize import harmonize  # noqa: E402
@@ -109,13 +111,14 @@ def sample_quality(model: SinGANModel, count: int = 8, seed: int = 0) -> dict[st
 
     if model.first_scale:
         return {}
-    samples = sample(model, count, generator=torch.Generator().manual_seed(seed))
-    real = ((model.reals[-1] + 1) / 2).clamp(0, 1)
+    samples = sample(model, count, generator=torch.Generator().manual_seed(seed)).cpu()
+    real = ((model.reals[-1] + 1) / 2).clamp(0, 1).cpu()
     return {"samples_patch_swd": patch_swd(samples, real), "samples_diversity": float(samples.std(dim=0).mean())}
 
 
 def run_training(preset: str, size: int, iterations: int | None, seed: int, image: str, key: str,
-                 resume: bool = False, settings: dict[str, Any] | None = None) -> dict[str, Any]:
+                 resume: bool = False, settings: dict[str, Any] | None = None,
+                 device: torch.device | None = None) -> dict[str, Any]:
     img = scene(image)
     overrides: dict[str, Any] = {**(settings or {}), "max_size": size}
     if iterations is not None:
@@ -142,7 +145,7 @@ def run_training(preset: str, size: int, iterations: int | None, seed: int, imag
     if not resume:
         shutil.rmtree(checkpoints, ignore_errors=True)
     model = train_singan(img, cfg, seed=seed, progress=progress, log=lambda m: print("  ", m, flush=True),
-                         checkpoint_dir=checkpoints)
+                         checkpoint_dir=checkpoints, device=device or torch.device("cpu"))
     seconds = float(model.meta["seconds"])
     resumed = seconds > time.perf_counter() - start + 1
     shutil.rmtree(checkpoints, ignore_errors=True)
@@ -165,6 +168,8 @@ def run_training(preset: str, size: int, iterations: int | None, seed: int, imag
         "rmse": rmse(rec, model.reals[-1]), "rmse_per_scale": model.meta["rmse_per_scale"],
         "rmse_at_finest_per_scale": model.meta["rmse_at_finest_per_scale"],
         **quality,
+        "device": str(device or "cpu"),
+        "gpu": torch.cuda.get_device_name(device) if device is not None and device.type == "cuda" else None,
         "steal_share": (s1 - s0) / (t1 - t0) if t1 > t0 else None,
         "conditions_before": before, "conditions_after": conditions(),
         "model_folder": str(folder),
@@ -304,6 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--table", action="store_true", help="print the stored table and exit")
     ap.add_argument("--quality-only", action="store_true",
                     help="recompute the samples' patch SWD/diversity of the stored runs' saved models")
+    ap.add_argument("--device", default="cpu", help="cpu | cuda[:N] | auto (training device)")
     ap.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     ap.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE",
                     help="override TrainConfig fields for every run, e.g. --set iterations=160 rec_steps=6 "
@@ -320,6 +326,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     settings = parse_settings(args.set)
+    device = resolve_device(args.device)
     results = load(args.out)
     if args.table:
         print(table(results))
@@ -350,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
         if settings:
             key += "[" + ",".join(f"{k}={v}" for k, v in settings.items()) + "]"
         results = store(args.out, {key: run_training(preset, size, its, args.seed, args.image, key, args.resume,
-                                                     settings)})
+                                                     settings, device)})
     if runs or args.flicker_only:
         name = args.flicker_model + ("-quick" if args.quick else "")
         folder = MODELS / name
