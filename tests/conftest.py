@@ -14,5 +14,13 @@ torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """Every test starts and ends with one thread, even if it (or the CLI it runs) changed it."""
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(1)
+
+
+@pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("NODEFLOW_CACHE_DIR", str(tmp_path_factory.mktemp("nodeflow-cache")))

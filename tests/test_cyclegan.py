@@ -25,14 +25,6 @@ BLUE = (torch.tensor([0.05, 0.1, 0.4]), torch.tensor([0.45, 0.8, 1.0]))
 TINY = dict(generator="resnet_6blocks", ngf=8, ndf=8, batch_size=2, load_size=36, crop_size=32, pool_size=10)
 
 
-@pytest.fixture(autouse=True)
-def single_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def domains(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("unpaired")

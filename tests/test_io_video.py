@@ -50,6 +50,15 @@ def moving_clip(g: Graph, frames: int = 12, size: int = 64):
                  start_zoom=1.5, end_zoom=2.5, start_x=0.4, end_x=0.6)
 
 
+def write_lossless_clip(tmp_path, frames: int, size: int = 32):
+    """Write a moving clip to ``tmp_path/c.mp4`` (lossless H.264, fps = frames) and return its frames."""
+    g = graph(tmp_path)
+    clip = moving_clip(g, frames=frames, size=size)
+    g.add("SaveVideo", image=clip.image, path="c.mp4", fps=frames, crf=0, pixel_format="yuv444p")
+    g.output("frames", clip.image)
+    return g.run(device="cpu", output_dir=tmp_path)["frames"]
+
+
 def test_mp4_round_trip_count_size_psnr(tmp_path):
     g = graph(tmp_path)
     clip = moving_clip(g, size=128)
@@ -73,11 +82,7 @@ def test_mp4_round_trip_count_size_psnr(tmp_path):
 
 
 def test_video_range_step_and_streaming(tmp_path):
-    g = graph(tmp_path)
-    clip = moving_clip(g, frames=10, size=32)
-    g.add("SaveVideo", image=clip.image, path="c.mp4", fps=10, crf=0, pixel_format="yuv444p")
-    g.output("frames", clip.image)
-    original = g.run(device="cpu", output_dir=tmp_path)["frames"]
+    original = write_lossless_clip(tmp_path, frames=10)
 
     r = graph(tmp_path)
     src = r.add("LoadVideo", path="c.mp4", first=1, last=8, step=3)  # frames 1, 4, 7
@@ -204,11 +209,7 @@ def test_existing_output_is_refused_before_upstream_runs(tmp_path):
 
 
 def test_load_video_frame_is_a_static_still(tmp_path):
-    g = graph(tmp_path)
-    clip = moving_clip(g, frames=6, size=32)
-    g.add("SaveVideo", image=clip.image, path="c.mp4", fps=6, crf=0, pixel_format="yuv444p")
-    g.output("frames", clip.image)
-    original = g.run(device="cpu", output_dir=tmp_path)["frames"]
+    original = write_lossless_clip(tmp_path, frames=6)
 
     r = graph(tmp_path)
     ref = r.add("LoadVideoFrame", path="c.mp4", frame=4)

@@ -21,16 +21,6 @@ from nodeflow.nodes.pix2pix.apply import colorize, translate
 from nodeflow.nodes.pix2pix.handle import Pix2PixHandle
 from nodeflow.nodes.pix2pix.train import Pix2PixOptions, Pix2PixTrainer
 
-
-@pytest.fixture(autouse=True)
-def single_thread():
-    """The CI box has 2 shared cores: one intra-op thread avoids oversubscription stalls."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 TINY = dict(mode="colorization", generator="resnet_6blocks", ngf=8, ndf=8, norm="batch", batch_size=4,
             load_size=40, crop_size=32)
 

@@ -21,15 +21,6 @@ from nodeflow.params import NodeParams
 from nodeflow.registry import Registry
 from nodeflow.types import IMAGE, MASK
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 # -- test-only source nodes ----------------------------------------------------------------------
 
 TENSORS: dict[str, torch.Tensor] = {}
@@ -85,13 +76,8 @@ def tiny_scene(h: int = 24, w: int = 32) -> torch.Tensor:
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory) -> Path:
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        cfg = make_config("faithful", iterations=4, min_size=12, max_size=32)
-        model = train_singan(tiny_scene(), cfg, seed=0)
-    finally:
-        torch.set_num_threads(n)
+    cfg = make_config("faithful", iterations=4, min_size=12, max_size=32)
+    model = train_singan(tiny_scene(), cfg, seed=0)
     folder = tmp_path_factory.mktemp("singan") / "model"
     model.save(folder)
     return folder

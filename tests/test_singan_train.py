@@ -19,15 +19,6 @@ from nodeflow.nodes.singan.reference import import_reference
 from nodeflow.nodes.singan.train import make_config, train_singan
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Tiny convolutions are faster single-threaded (and much faster on an oversubscribed CPU).
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def tiny_image(h: int = 24, w: int = 32) -> torch.Tensor:
     """A structured tiny scene (smooth gradients + a few blobs), (1, 3, h, w) in [0, 1]."""
     yy, xx = torch.meshgrid(torch.linspace(0, 1, h), torch.linspace(0, 1, w), indexing="ij")

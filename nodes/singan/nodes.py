@@ -40,6 +40,13 @@ def _plain(t: torch.Tensor) -> torch.Tensor:
     return t.clone() if t.is_inference() else t
 
 
+def _require_every_scale(model: SinGANModel, what: str) -> None:
+    """Samples and animation start from scale 0: a model trained from a higher scale cannot make them."""
+    if model.first_scale:
+        raise NodeError(f"this model was trained from scale {model.first_scale} up only; {what} need every scale",
+                        field="model", hint="train with first_scale 0")
+
+
 def _check_same_size(image: torch.Tensor, mask: torch.Tensor, image_name: str) -> None:
     if mask.shape[-2:] != image.shape[-2:] and mask.shape[-2:] != (1, 1):
         raise NodeError(f"mask is {tuple(mask.shape[-2:])} but {image_name} is {tuple(image.shape[-2:])}",
@@ -290,10 +297,7 @@ class SinGANSample(Node):
     def run(self, ctx, model: SinGANModel):
         p = self.params
         model = _model(ctx, model)
-        if model.first_scale:
-            raise NodeError("this model was trained from scale "
-                            f"{model.first_scale} up only; random samples need every scale", field="model",
-                            hint="train with first_scale 0")
+        _require_every_scale(model, "random samples")
         if p.start_scale > model.N:
             raise NodeError(f"start_scale {p.start_scale} > N = {model.N}", field="start_scale")
         if (p.scale_h, p.scale_v) != (1.0, 1.0) and p.start_scale:
@@ -319,8 +323,7 @@ class SinGANAnimate(Node):
     def run(self, ctx, model: SinGANModel):
         p = self.params
         model = _model(ctx, model)
-        if model.first_scale:
-            raise NodeError("animation needs a model trained from scale 0", field="model")
+        _require_every_scale(model, "animation")
         return {"frames": _plain(animate(model, p.frames, generator=ctx.generator(), alpha=p.alpha, beta=p.beta,
                                          start_scale=p.start_scale))}
 
