@@ -88,9 +88,11 @@ class RunContext:
 
     @property
     def scratch_dir(self) -> Path:
-        """A folder kept between runs for this node's cache key: checkpoints of resumable work.
+        """Where this node keeps checkpoints of resumable work.
 
-        Only ``expensive`` nodes have one; it is removed once their result is in the disk cache.
+        Only ``expensive`` nodes have one. With the disk cache it belongs to the node's cache key,
+        survives an interrupted run and is removed once the result is stored; without caching it is
+        a fresh temporary folder (no resuming).
         """
         if self.scratch_path is None:
             raise RuntimeError(f"{self.node_type} has no scratch folder: only expensive nodes get one")

@@ -9,10 +9,12 @@ remove their temporary files, and nothing half-written remains.
 from __future__ import annotations
 
 import contextlib
+import tempfile
 import time
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -112,17 +114,33 @@ class Executor:
         return chosen
 
     def _ctx(self, plan: Plan, pn: PlannedNode, frames: tuple[int, ...] | None,
-             frame_list: list[int] | None) -> RunContext:
+             frame_list: list[int] | None, scratch: Path | None = None) -> RunContext:
         seed = getattr(pn.params, "seed", None)
         if not isinstance(seed, int):
             seed = zlib.crc32(pn.id.encode())
-        scratch = self.disk.scratch_dir(pn.key) if (pn.cls.expensive and self.disk is not None) else None
         return RunContext(
             node_id=pn.id, node_type=pn.cls.type_name, device=self.device, seed=seed, frames=frames,
             frame_count=len(frame_list) if frame_list is not None else None,
             base_dir=plan.base_dir, output_dir=plan.output_dir, scratch_path=scratch,
             input_files=plan.input_files, cancel_token=self.cancel_token, listeners=tuple(self.listeners),
         )
+
+    @contextlib.contextmanager
+    def _scratch(self, pn: PlannedNode) -> Iterator[Path | None]:
+        """The folder an expensive node keeps checkpoints in while it runs.
+
+        With the disk cache it is the cache's folder for the node's key, kept until the result is
+        stored, so an interrupted run resumes. Without caching (``--no-cache``, a memory-only or
+        worker executor) it is a temporary folder removed afterwards: the node starts from step 0
+        and an earlier run's checkpoints are left alone for a later cached run to resume from.
+        """
+        if not pn.cls.expensive:
+            yield None
+        elif self.use_cache and self.disk is not None:
+            yield self.disk.scratch_dir(pn.key)
+        else:
+            with tempfile.TemporaryDirectory(prefix="nodeflow-scratch-") as tmp:
+                yield Path(tmp)
 
     def _call(self, pn: PlannedNode, fn: Callable[[], Any]) -> Any:
         try:
@@ -236,18 +254,14 @@ class Executor:
             if sock.name not in inputs and not sock.required:
                 inputs[sock.name] = sock.default_value()
 
-        fresh_scratch = pn.cls.expensive and not self.use_cache and self.disk is not None
-        if fresh_scratch:  # --no-cache: no resuming from an earlier run's checkpoints either
-            self.disk.drop_scratch(pn.key)
-        ctx = self._ctx(plan, pn, frames, frame_list)
         reason = "sink (always runs)" if pn.cls.sink else ("--no-cache" if not self.use_cache else self.reason(pn))
         self.emit(NodeStarted(pn.id, pn.cls.type_name, reason, frames))
         t0 = time.perf_counter()
-        outputs = self._call(pn, lambda: node.run(ctx, **inputs))
+        with self._scratch(pn) as scratch:
+            ctx = self._ctx(plan, pn, frames, frame_list, scratch)
+            outputs = self._call(pn, lambda: node.run(ctx, **inputs))
         seconds = time.perf_counter() - t0
         outputs = self._check_outputs(pn, outputs)
-        if fresh_scratch:
-            self.disk.drop_scratch(pn.key)
         stat.runs += 1
         stat.seconds += seconds
         if cacheable:

@@ -280,23 +280,56 @@ def test_params_marked_not_in_cache_key_do_not_invalidate(tmp_path):
     assert CALLS["trainer"] == 2
 
 
-def test_no_cache_run_starts_from_a_fresh_scratch_folder(tmp_path):
+def _resumable_graph(tmp_path, **session_kwargs):
     class Resumable(Slow):
-        """Counts how many earlier runs left a checkpoint in its scratch folder."""
+        """Records whether an earlier run left a checkpoint in its scratch folder; can fail mid-way."""
 
         type_name = "Resumable"
         seen: list[bool] = []
+        fail = False
 
         def run(self, ctx, image=None):
             marker = ctx.scratch_dir / "checkpoint"
             Resumable.seen.append(marker.exists())
             marker.write_text("step 3")
+            if Resumable.fail:
+                raise RuntimeError("interrupted")
             return super().run(ctx, image)
 
-    g = new_graph(tmp_path, cache_dir=tmp_path / "cache")
+    g = new_graph(tmp_path, **session_kwargs)
     g.registry.register(Resumable)
     g.output("x", g.add("Resumable").image)
+    return g, Resumable
+
+
+def _scratch_entries(cache_dir) -> int:
+    return DiskCache(cache_dir).info().scratch_entries
+
+
+def test_no_cache_run_starts_from_a_fresh_scratch_folder(tmp_path):
+    g, node = _resumable_graph(tmp_path, cache_dir=tmp_path / "cache")
     g.run(device="cpu", use_cache=False)
     g.run(device="cpu", use_cache=False)
-    assert Resumable.seen == [False, False]
-    assert not (tmp_path / "cache" / "scratch").exists() or not any((tmp_path / "cache" / "scratch").iterdir())
+    assert node.seen == [False, False]
+    assert _scratch_entries(tmp_path / "cache") == 0
+
+
+def test_no_cache_run_leaves_an_interrupted_runs_checkpoints_alone(tmp_path):
+    g, node = _resumable_graph(tmp_path, cache_dir=tmp_path / "cache")
+    node.fail = True
+    with pytest.raises(NodeExecutionError, match="interrupted"):
+        g.run(device="cpu")
+    assert _scratch_entries(tmp_path / "cache") == 1
+    node.fail = False
+    g.run(device="cpu", use_cache=False)  # starts over in a temporary folder ...
+    assert _scratch_entries(tmp_path / "cache") == 1  # ... and the checkpoint is still there
+    g.run(device="cpu")
+    assert node.seen == [False, False, True]  # the cached run resumed from it
+    assert _scratch_entries(tmp_path / "cache") == 0
+
+
+def test_memory_only_run_gives_expensive_nodes_a_scratch_folder(tmp_path):
+    g, node = _resumable_graph(tmp_path)  # no disk cache (as a dask worker's executor)
+    g.run(device="cpu")
+    g.run(device="cpu", use_cache=False)
+    assert node.seen == [False, False]

@@ -109,23 +109,14 @@ class OptionsFromParams:
         return self.niter + self.niter_decay
 
 
-def _scratch(ctx: RunContext) -> Path | None:
-    """The node's scratch folder, or None when the run has no disk cache (then no resuming)."""
-    try:
-        return ctx.scratch_dir
-    except RuntimeError:
-        return None
-
-
 def run_training(trainer: Trainer, ctx: RunContext, *, total_steps: int, checkpoint_every: int,
                  preview_every: int, preview_dir: Path | None, label: str) -> list[dict[str, float]]:
     """Train from the last checkpoint (or step 0) to ``total_steps``; returns this run's loss history."""
-    scratch = _scratch(ctx)
-    state_path = scratch / STATE_FILE if scratch is not None else None
-    if preview_dir is None and scratch is not None:
-        preview_dir = scratch / "previews"
+    state_path = ctx.scratch_dir / STATE_FILE
+    if preview_dir is None:
+        preview_dir = ctx.scratch_dir / "previews"
     start = 0
-    state = load_train_state(state_path) if state_path is not None else None
+    state = load_train_state(state_path)
     if state is not None and 0 < state["step"] <= total_steps:
         trainer.load_state_dict(state["trainer"])
         set_rng_state(state["rng"])
@@ -140,18 +131,17 @@ def run_training(trainer: Trainer, ctx: RunContext, *, total_steps: int, checkpo
             losses = {k: float(v) for k, v in trainer.train_step(step).items()}
             done = step + 1
             history.append(losses)
-            if state_path is not None and checkpoint_every > 0 and done % checkpoint_every == 0 \
-                    and done < total_steps:
+            if checkpoint_every > 0 and done % checkpoint_every == 0 and done < total_steps:
                 save_train_state(state_path, done, trainer)
                 saved = done
-            if preview_dir is not None and preview_every > 0 and (done % preview_every == 0 or done == total_steps):
+            if preview_every > 0 and (done % preview_every == 0 or done == total_steps):
                 write_image(trainer.preview(), preview_dir / f"step_{done:07d}.png")
             rate = (done - start) / max(time.perf_counter() - t0, 1e-9)
             text = " ".join(f"{k} {v:.3f}" for k, v in losses.items())
             ctx.progress(done, total_steps, f"{label} step {done}/{total_steps} · {text} · {rate:.2f} it/s · "
                                             f"ETA {format_eta((total_steps - done) / rate)}")
     except Cancelled:
-        if state_path is not None and done > saved:
+        if done > saved:
             save_train_state(state_path, done, trainer)
             ctx.logger.info("%s: cancelled at step %d; saved a checkpoint to resume from", label, done)
         raise
