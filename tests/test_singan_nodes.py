@@ -231,6 +231,22 @@ def test_harmonize_clip_frames_share_noise(model_dir: Path):
     assert torch.allclose(single[0], frames[0], atol=1e-5)  # batch size only changes float rounding
 
 
+def test_harmonize_softens_a_still_mask_once_for_every_frame(model_dir: Path):
+    model = SinGANModel.load(model_dir)
+    comp, mask = composite_and_mask(scale=2)
+    clip = torch.cat([comp, comp.flip(-1), comp * 0.5])  # three different frames, one still mask
+
+    def run(m: torch.Tensor):
+        return harmonize(model, clip, m, 2, generator=torch.Generator().manual_seed(4), radius=2, sigma=1.0)
+
+    still, per_frame = run(mask), run(mask.expand(3, -1, -1, -1))
+    assert still.mask.shape == (3, 1, *comp.shape[-2:])
+    assert torch.allclose(still.mask, per_frame.mask, atol=1e-6)  # batch size only changes float rounding
+    assert torch.allclose(still.image, per_frame.image, atol=1e-5)
+    outside = (still.mask == 0).expand_as(clip)
+    assert outside.any() and torch.equal(still.image[outside], clip[outside])
+
+
 def test_harmonize_same_seed_same_output(model_dir: Path):
     comp, mask = composite_and_mask()
     a = harmonize_graph(model_dir, comp, mask, scale=1, seed=1).run(device="cpu", use_cache=False)["image"]

@@ -16,7 +16,7 @@ from nodeflow.nodes.singan.handle import SinGANModel
 from nodeflow.nodes.singan.harmonize import harmonize
 from nodeflow.nodes.singan.networks import Generator, block_widths, init_weights
 from nodeflow.nodes.singan.reference import import_reference
-from nodeflow.nodes.singan.train import make_config, train_singan
+from nodeflow.nodes.singan.train import TrainProgress, make_config, train_singan
 
 
 def tiny_image(h: int = 24, w: int = 32) -> torch.Tensor:
@@ -84,8 +84,8 @@ def test_resume_after_interruption_equals_uninterrupted_run(tmp_path: Path, pres
     full_dir, part_dir = tmp_path / "full", tmp_path / "part"
     full = train_singan(tiny_image(), cfg, seed=3, checkpoint_dir=full_dir)
 
-    def stop_at_scale_2(done: int, total: int, msg: str) -> None:
-        if msg.startswith("scale 2/"):
+    def stop_at_scale_2(p: TrainProgress) -> None:
+        if p.scale == 2:
             raise Interrupt
     with pytest.raises(Interrupt):
         train_singan(tiny_image(), cfg, seed=3, checkpoint_dir=part_dir, progress=stop_at_scale_2)
@@ -93,7 +93,7 @@ def test_resume_after_interruption_equals_uninterrupted_run(tmp_path: Path, pres
 
     seen: list[str] = []
     resumed = train_singan(tiny_image(), cfg, seed=3, checkpoint_dir=part_dir,
-                           progress=lambda d, t, m: seen.append(m))
+                           progress=lambda p: seen.append(p.message))
     assert seen[0].startswith("scale 2/")  # nothing before scale 2 was trained again
     assert resumed.num_scales == full.num_scales
     assert sorted(p.name for p in part_dir.iterdir()) == sorted(p.name for p in full_dir.iterdir())
@@ -108,6 +108,15 @@ def test_model_save_load_round_trip_is_weights_only(tmp_path: Path):
     assert back.sizes == model.sizes and back.noise_amp == model.noise_amp
     assert back.scale_factor == model.scale_factor
     assert torch.equal(reconstruct(back), reconstruct(model))
+
+
+def test_model_moves_to_a_device_in_place():
+    model = train_singan(tiny_image(), tiny_config(iterations=1), seed=0)
+    moved = model.to("meta")
+    assert moved is model
+    tensors = [*model.reals, *(z for z in model.z_rec if z is not None),
+               *(p for g in model.generators if g is not None for p in g.parameters())]
+    assert {t.device.type for t in tensors} == {"meta"}
 
 
 def test_first_scale_trains_only_the_upper_scales(tmp_path: Path):

@@ -57,14 +57,14 @@ class Mix(Node):
     def run(self, ctx: RunContext, a: torch.Tensor, b: torch.Tensor,
             factor_mask: torch.Tensor | None = None) -> dict[str, Any]:
         p = self.params
-        check_same_size(a, b, "a and b")
+        check_same_size(a, b, "a and b", field="b")
         a_rgb, a_alpha = split_alpha(a)
         b_rgb, b_alpha = split_alpha(b)
         fac = torch.full_like(b_rgb[:, :1], p.factor)
         if b_alpha is not None:
             fac = fac * b_alpha
         if factor_mask is not None:
-            check_same_size(a, factor_mask, "a and factor_mask")
+            check_same_size(a, factor_mask, "a and factor_mask", field="factor_mask")
             fac, factor_mask = broadcast_batch(fac, factor_mask, names=("b", "factor_mask"))
             fac = fac * factor_mask
         try:

@@ -94,9 +94,10 @@ def resize_mask(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(mask, size=size, mode="bilinear", align_corners=False, antialias=True).clamp(0, 1)
 
 
-def check_same_size(a: torch.Tensor, b: torch.Tensor, what: str, hint: str | None = None) -> None:
-    """Raise :class:`NodeError` unless the spatial sizes match (1x1 constants broadcast)."""
+def check_same_size(a: torch.Tensor, b: torch.Tensor, what: str, hint: str | None = None,
+                    field: str | None = None) -> None:
+    """Raise :class:`NodeError` (naming ``field``) unless the spatial sizes match (1x1 constants broadcast)."""
     sa, sb = tuple(a.shape[-2:]), tuple(b.shape[-2:])
     if sa != sb and (1, 1) not in (sa, sb):
-        raise NodeError(f"{what}: sizes differ ({sa[1]}x{sa[0]} vs {sb[1]}x{sb[0]})",
+        raise NodeError(f"{what}: sizes differ ({sa[1]}x{sa[0]} vs {sb[1]}x{sb[0]})", field=field,
                         hint=hint or "put a Resize node (with a reference input) in front of one of them")

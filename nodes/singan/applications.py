@@ -11,9 +11,10 @@ import math
 
 import torch
 
-from .generate import from_unit, inject, noise_map, pad, run_pyramid, seeded_noise, to_unit
+from .generate import from_unit, noise_map, pad, regenerate, run_pyramid, seeded_noise, to_unit
 from .handle import SinGANModel
-from .imresize import imresize
+from .imresize import imresize, resize_to
+from .pyramid import upsample_to
 
 
 def sample(model: SinGANModel, num: int, *, generator: torch.Generator, start_scale: int = 0,
@@ -80,9 +81,7 @@ def animate(model: SinGANModel, frames: int, *, generator: torch.Generator, alph
             if prev_imgs is None:
                 i_prev = torch.zeros((frames, 3, hz, wz), device=device)
             else:
-                h, w = model.sizes[k]
-                up = imresize(prev_imgs, 1.0 / model.scale_factor).clamp(-1, 1)[..., :h, :w]
-                i_prev = pad(up, model.pad)
+                i_prev = pad(upsample_to(prev_imgs, model.scale_factor, model.sizes[k]), model.pad)
             outs = [g(model.noise_amp[k] * zs[i:i + chunk] + i_prev[i:i + chunk], i_prev[i:i + chunk])
                     for i in range(0, frames, chunk)]
             prev_imgs = torch.cat(outs, dim=0)
@@ -132,26 +131,7 @@ def paint_to_image(model: SinGANModel, paint: torch.Tensor, n: int, *, generator
     ``(B, 3|4, H, W)`` in [0, 1] -> ``(B, 3, h_N, w_N)`` at training resolution.
     """
     model.check_scale(n)
-    size = model.sizes[-1]
-    x = paint[:, :3]
-    if tuple(x.shape[-2:]) != size:
-        x = imresize(x, size=size).clamp(0, 1)
-    noise = seeded_noise(generator, model.device, batch=1)
-    noises = {k: noise(k, model.sizes[k]) for k in range(n, model.N + 1)}
-    out = []
-    with torch.inference_mode():
-        for i in range(0, x.shape[0], chunk):
-            y = run_pyramid(model, n, inject(model, from_unit(x[i:i + chunk]), n), lambda k, s: noises[k])
-            assert isinstance(y, torch.Tensor)
-            out.append(to_unit(y))
-    return torch.cat(out, dim=0)
+    return regenerate(model, resize_to(paint[:, :3], model.sizes[-1]), n, generator=generator, chunk=chunk)
 
 
-def resize_to(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Bicubic (MATLAB-style) resize of ``[0, 1]`` images, clamped."""
-    if tuple(x.shape[-2:]) == size:
-        return x
-    return imresize(x, size=size).clamp(0, 1)
-
-
-__all__ = ["animate", "paint_to_image", "resize_to", "sample", "sr_steps", "super_resolution"]
+__all__ = ["animate", "paint_to_image", "sample", "sr_steps", "super_resolution"]

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from .handle import SinGANModel
 from .imresize import imresize
-from .pyramid import upsample_to
+from .pyramid import first_input, upsample_to
 
 
 def pad(x: torch.Tensor, p: int) -> torch.Tensor:
@@ -69,9 +69,7 @@ def run_pyramid(model: SinGANModel, start: int, in_s: torch.Tensor, noise: Noise
         h, w = model.sizes[k]
         th, tw = (h, w) if (sv, sh) == (1.0, 1.0) else (round(sv * h), round(sh * w))
         if k > start:
-            x = imresize(x, 1.0 / model.scale_factor).clamp(-1, 1)[..., :th, :tw]
-            if tuple(x.shape[-2:]) != (th, tw):
-                x = F.interpolate(x, size=(th, tw), mode="bilinear", align_corners=True)
+            x = upsample_to(x, model.scale_factor, (th, tw))
         if k < rec_below:
             z_rec = model.z_rec[k]
             assert z_rec is not None
@@ -91,20 +89,12 @@ def reconstruct(model: SinGANModel, *, keep: bool = False) -> torch.Tensor | lis
     From the first trained scale ``s``; for ``s > 0`` the input is ``reals[s-1]`` resized up.
     """
     s = model.first_scale
-    in_s = start_input(model)
+    in_s = first_input(model.reals, s, model.scale_factor)
 
     def no_noise(k: int, size: tuple[int, int]) -> torch.Tensor:
         raise AssertionError("reconstruction uses the fixed noise")
 
     return run_pyramid(model, s, in_s, no_noise, rec_below=model.N + 1, keep=keep)
-
-
-def start_input(model: SinGANModel) -> torch.Tensor:
-    """What the first trained scale sees: zeros at scale 0, else the coarser real resized up."""
-    s = model.first_scale
-    if s == 0:
-        return torch.zeros_like(model.reals[0])
-    return upsample_to(model.reals[s - 1], model.scale_factor, model.sizes[s])
 
 
 def inject(model: SinGANModel, image: torch.Tensor, n: int) -> torch.Tensor:
@@ -119,6 +109,25 @@ def inject(model: SinGANModel, image: torch.Tensor, n: int) -> torch.Tensor:
     return upsample_to(x, model.scale_factor, model.sizes[n])
 
 
+def regenerate(model: SinGANModel, images: torch.Tensor, n: int, *, generator: torch.Generator,
+               chunk: int = 8) -> torch.Tensor:
+    """Inject images at scale ``n`` and generate up to the finest scale (harmonize, edit, paint).
+
+    ``images``: ``(B, 3, h_N, w_N)`` in [0, 1] at training resolution -> the same shape in [0, 1].
+    One noise map per scale, drawn from ``generator``, is shared by all B images (identical frames
+    give identical results, so a clip does not flicker); B is processed ``chunk`` at a time.
+    """
+    draw = seeded_noise(generator, model.device, batch=1)
+    noises = {k: draw(k, model.sizes[k]) for k in range(n, model.N + 1)}
+    out = []
+    with torch.inference_mode():
+        for i in range(0, images.shape[0], chunk):
+            x = run_pyramid(model, n, inject(model, from_unit(images[i:i + chunk]), n), lambda k, s: noises[k])
+            assert isinstance(x, torch.Tensor)
+            out.append(to_unit(x))
+    return torch.cat(out, dim=0)
+
+
 def rmse(a: torch.Tensor, b: torch.Tensor) -> float:
     return float(torch.sqrt(F.mse_loss(a.float(), b.float())))
 
@@ -131,13 +140,6 @@ def to_unit(x: torch.Tensor) -> torch.Tensor:
 def from_unit(x: torch.Tensor) -> torch.Tensor:
     """[0, 1] -> [-1, 1] (the reference's ``norm``)."""
     return (x * 2 - 1).clamp(-1, 1)
-
-
-def batched(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, chunk: int) -> torch.Tensor:
-    """Apply ``fn`` to ``x`` in batch chunks (bounds activation memory for long clips)."""
-    if x.shape[0] <= chunk:
-        return fn(x)
-    return torch.cat([fn(x[i:i + chunk]) for i in range(0, x.shape[0], chunk)], dim=0)
 
 
 def upsample_chain(model: SinGANModel, images: Sequence[torch.Tensor]) -> torch.Tensor:

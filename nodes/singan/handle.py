@@ -80,15 +80,15 @@ class SinGANModel(ModelHandle):
 
     # -- handle protocol -----------------------------------------------------------------------
     def to(self, device: torch.device | str) -> SinGANModel:
+        """Move in place (modules move in place anyway; the tensors follow) and return self."""
         device = torch.device(device)
-        if device == self.device:
-            return self
-        return SinGANModel(
-            generators=[None if g is None else g.to(device) for g in self.generators],
-            z_rec=[None if z is None else z.to(device) for z in self.z_rec],
-            noise_amp=list(self.noise_amp),
-            reals=[r.to(device) for r in self.reals],
-            scale_factor=self.scale_factor, first_scale=self.first_scale, meta=dict(self.meta))
+        if device != self.device:
+            for g in self.generators:
+                if g is not None:
+                    g.to(device)
+            self.z_rec = [None if z is None else z.to(device) for z in self.z_rec]
+            self.reals = [r.to(device) for r in self.reals]
+        return self
 
     def save(self, folder: Path) -> None:
         folder = Path(folder)

@@ -24,9 +24,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .generate import from_unit, inject, run_pyramid, seeded_noise, to_unit
+from .generate import regenerate
 from .handle import SinGANModel
-from .imresize import imresize
+from .imresize import imresize, resize_to
 
 Upsample = Literal["generated", "detail"]
 
@@ -70,17 +70,11 @@ def soft_mask(mask: torch.Tensor, radius: int = 7, sigma: float = 5.0) -> torch.
     return out.clamp(0, 1)
 
 
-def _to_training_size(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    if tuple(x.shape[-2:]) == size:
-        return x
-    return imresize(x, size=size).clamp(0, 1)
-
-
 class Harmonized(NamedTuple):
     image: torch.Tensor
     """``(B, C, H, W)`` at frame size (or training size when not ``frame_size``)."""
     mask: torch.Tensor
-    """The soft mask at the same size as ``image``."""
+    """The soft mask ``(B, 1, ·, ·)`` at the same size as ``image``."""
     generated: torch.Tensor
     """Raw pyramid output at training size ``(B, 3, h_N, w_N)`` in [0, 1]."""
     training: torch.Tensor
@@ -93,32 +87,24 @@ def harmonize(model: SinGANModel, composite: torch.Tensor, mask: torch.Tensor, n
     """Harmonize a batch of composites at injection scale ``n`` (1 ≤ n ≤ N).
 
     composite: ``(B, C, H, W)`` in [0, 1] (C = 3 or 4; alpha passes through);
-    mask: ``(B or 1, 1, H, W)``. One noise map per scale, drawn from ``generator``, is shared by
-    all frames, so identical frames give identical results.
+    mask: ``(B or 1, 1, H or 1, W or 1)``: a still mask is softened once and shared by all frames.
+    One noise map per scale, drawn from ``generator``, is shared by all frames, so identical
+    frames give identical results.
     """
     model.check_scale(n)
     B, C, H, W = composite.shape
     size = model.sizes[-1]
     rgb = composite[:, :3]
-    comp_t = _to_training_size(rgb, size)
-    mask_b = mask.expand(B, 1, H, W) if mask.shape[0] == 1 else mask
-    m_t = soft_mask(_to_training_size(mask_b, size), radius, sigma)
-    noise = seeded_noise(generator, composite.device, batch=1)
-    noises = {k: noise(k, model.sizes[k]) for k in range(n, model.N + 1)}
-
-    def gen(x: torch.Tensor) -> torch.Tensor:
-        out = run_pyramid(model, n, inject(model, from_unit(x), n), lambda k, s: noises[k])
-        assert isinstance(out, torch.Tensor)
-        return to_unit(out)
-
+    comp_t = resize_to(rgb, size)
+    m_t = soft_mask(resize_to(mask.expand(-1, 1, H, W), size), radius, sigma)
+    generated = regenerate(model, comp_t, n, generator=generator, chunk=chunk)
     with torch.inference_mode():
-        generated = torch.cat([gen(comp_t[i:i + chunk]) for i in range(0, B, chunk)], dim=0)
         blend_t = torch.where(m_t > 0, (1 - m_t) * comp_t + m_t * generated, comp_t)
         if not frame_size or size == (H, W):
             out = blend_t
             if C == 4:
-                out = torch.cat([out, _to_training_size(composite[:, 3:], size)], dim=1)
-            return Harmonized(out, m_t, generated, blend_t)
+                out = torch.cat([out, resize_to(composite[:, 3:], size)], dim=1)
+            return Harmonized(out, m_t.expand(B, -1, -1, -1), generated, blend_t)
         m_f = imresize(m_t, size=(H, W)).clamp(0, 1)
         if upsample == "detail":
             gen_f = (rgb + imresize(generated - comp_t, size=(H, W))).clamp(0, 1)
@@ -127,7 +113,7 @@ def harmonize(model: SinGANModel, composite: torch.Tensor, mask: torch.Tensor, n
         out = torch.where(m_f > 0, (1 - m_f) * rgb + m_f * gen_f, rgb)
         if C == 4:
             out = torch.cat([out, composite[:, 3:]], dim=1)
-        return Harmonized(out, m_f, generated, blend_t)
+        return Harmonized(out, m_f.expand(B, -1, -1, -1), generated, blend_t)
 
 
 def valid_scales(model: SinGANModel) -> list[int]:
@@ -167,16 +153,21 @@ def _text_strip(text: str, width: int, height: int) -> torch.Tensor:
 
 
 def harmonize_all_scales(model: SinGANModel, composite: torch.Tensor, mask: torch.Tensor, *,
-                         seed: int, radius: int = 7, sigma: float = 5.0) -> torch.Tensor:
+                         seed: int, radius: int = 7, sigma: float = 5.0,
+                         done: dict[int, torch.Tensor] | None = None) -> torch.Tensor:
     """Harmonization for every valid n at training size, as a labelled contact sheet.
 
-    Each n uses a generator seeded with ``seed`` so the sheet matches the single-n outputs.
+    Each n uses a generator seeded with ``seed`` so the sheet matches the single-n outputs;
+    ``done`` maps scales already harmonized (their ``Harmonized.training``) to reuse them.
     """
     tiles, labels = [], []
     for n in valid_scales(model):
-        g = torch.Generator()
-        g.manual_seed(seed)
-        res = harmonize(model, composite, mask, n, generator=g, radius=radius, sigma=sigma, frame_size=False)
-        tiles.append(res.training)
+        tile = (done or {}).get(n)
+        if tile is None:
+            g = torch.Generator()
+            g.manual_seed(seed)
+            tile = harmonize(model, composite, mask, n, generator=g, radius=radius, sigma=sigma,
+                             frame_size=False).training
+        tiles.append(tile)
         labels.append(f"scale = {n}")
     return contact_sheet(tiles, labels)

@@ -59,18 +59,17 @@ def resize_weights(in_len: int, out_len: int, scale: float, antialias: bool = Tr
     return mat
 
 
-_DEVICE_CACHE: dict[tuple, torch.Tensor] = {}
-
-
+@lru_cache(maxsize=512)
 def _matrix(in_len: int, out_len: int, scale: float, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    key = (in_len, out_len, scale, str(device), dtype)
-    mat = _DEVICE_CACHE.get(key)
-    if mat is None:
-        if len(_DEVICE_CACHE) > 512:
-            _DEVICE_CACHE.clear()
-        mat = torch.from_numpy(resize_weights(in_len, out_len, scale)).to(device=device, dtype=dtype)
-        _DEVICE_CACHE[key] = mat
-    return mat
+    """The ``(out_len, in_len)`` weights on ``device`` (training reuses a handful of them every step)."""
+    return torch.from_numpy(resize_weights(in_len, out_len, scale)).to(device=device, dtype=dtype)
+
+
+def resize_to(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Resize ``[0, 1]`` images ``(B, C, H, W)`` to ``size = (h, w)``, clamped (unchanged at that size)."""
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    return imresize(x, size=size).clamp(0, 1)
 
 
 def output_size(size: tuple[int, int], scale: float) -> tuple[int, int]:

@@ -19,13 +19,15 @@ from nodeflow.node import Input, Node, Output
 from nodeflow.params import InputPath, InputPathOrEmpty, NodeParams
 from nodeflow.types import FLOAT, IMAGE, MASK, SINGAN
 
-from .applications import animate, paint_to_image, resize_to, sample, super_resolution
+from ..composite.tensor_ops import check_same_size
+from .applications import animate, paint_to_image, sample, super_resolution
 from .generate import reconstruct, to_unit
 from .handle import OPTIONS, SinGANModel
 from .harmonize import harmonize, harmonize_all_scales, valid_scales
+from .imresize import resize_to
 from .pyramid import plan_pyramid
 from .reference import import_reference, is_reference_folder
-from .train import PRESETS, describe, make_config, train_singan
+from .train import PRESETS, TrainProgress, describe, make_config, train_singan
 
 CATEGORY = "singan"
 _PROGRESS_SECONDS = 0.25
@@ -47,19 +49,13 @@ def _require_every_scale(model: SinGANModel, what: str) -> None:
                         field="model", hint="train with first_scale 0")
 
 
-def _check_same_size(image: torch.Tensor, mask: torch.Tensor, image_name: str) -> None:
-    if mask.shape[-2:] != image.shape[-2:] and mask.shape[-2:] != (1, 1):
-        raise NodeError(f"mask is {tuple(mask.shape[-2:])} but {image_name} is {tuple(image.shape[-2:])}",
-                        field="mask", hint=f"give a mask of the {image_name}'s size (H, W)")
+def _check_mask(image: torch.Tensor, mask: torch.Tensor, image_name: str) -> None:
+    """The mask must match the image's size (or be a 1×1 constant) and have 1 or B frames."""
+    check_same_size(mask, image, f"mask and {image_name}", field="mask",
+                    hint=f"give a mask of the {image_name}'s size (a Resize node with a reference input)")
     if mask.shape[0] not in (1, image.shape[0]):
         raise NodeError(f"mask has {mask.shape[0]} frames but {image_name} has {image.shape[0]}",
                         field="mask", hint="give one mask, or one per frame")
-
-
-def _full_mask(mask: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
-    if mask.shape[-2:] == (1, 1):
-        return mask.expand(mask.shape[0], 1, *image.shape[-2:])
-    return mask
 
 
 # ---------------------------------------------------------------------------------------------
@@ -132,15 +128,15 @@ class TrainSinGAN(Node):
                             field="first_scale", hint=f"use 0…{plan.stop_scale}")
         ctx.logger.info(describe(cfg, plan))
 
-        last = {"t": 0.0, "scale": ""}
+        last_event = 0.0
 
-        def progress(done: int, total: int, msg: str) -> None:
-            # one event per scale start, then at most a few per second (also the cancellation point)
+        def progress(p: TrainProgress) -> None:
+            # an event at each scale's start, then at most a few per second; always a cancellation point
+            nonlocal last_event
             now = time.monotonic()
-            scale = msg.split(" iteration")[0]
-            if scale != last["scale"] or now - last["t"] >= _PROGRESS_SECONDS or done == total:
-                last.update(t=now, scale=scale)
-                ctx.progress(done, total, msg)
+            if p.iteration == 1 or p.done == p.total or now - last_event >= _PROGRESS_SECONDS:
+                last_event = now
+                ctx.progress(p.done, p.total, p.message)
             else:
                 ctx.check_cancelled()
 
@@ -215,13 +211,12 @@ class Harmonize(Node):
     def run(self, ctx, model: SinGANModel, composite: torch.Tensor, mask: torch.Tensor):
         p = self.params
         model = _model(ctx, model)
-        _check_same_size(composite, mask, "composite")
-        mask = _full_mask(mask, composite)
-        model.check_scale(p.scale)
+        _check_mask(composite, mask, "composite")
         res = harmonize(model, composite, mask, p.scale, generator=ctx.generator(), radius=p.radius,
                         sigma=p.sigma, frame_size=p.output_size == "frame", upsample=p.upsample)
         if p.all_scales:
-            sheet = harmonize_all_scales(model, composite, mask, seed=ctx.seed, radius=p.radius, sigma=p.sigma)
+            sheet = harmonize_all_scales(model, composite, mask, seed=ctx.seed, radius=p.radius, sigma=p.sigma,
+                                         done={p.scale: res.training})
         else:
             sheet = res.training
         return {"image": _plain(res.image), "mask": _plain(res.mask), "all_scales": _plain(sheet)}
@@ -250,9 +245,8 @@ class SinGANEdit(Node):
     def run(self, ctx, model: SinGANModel, image: torch.Tensor, mask: torch.Tensor):
         p = self.params
         model = _model(ctx, model)
-        _check_same_size(image, mask, "image")
-        model.check_scale(p.scale)
-        res = harmonize(model, image, _full_mask(mask, image), p.scale, generator=ctx.generator(),
+        _check_mask(image, mask, "image")
+        res = harmonize(model, image, mask, p.scale, generator=ctx.generator(),
                         radius=p.radius, sigma=p.sigma, frame_size=p.output_size == "frame")
         return {"image": _plain(res.image), "unmasked": _plain(res.generated), "mask": _plain(res.mask)}
 
@@ -272,7 +266,6 @@ class SinGANPaint(Node):
     def run(self, ctx, model: SinGANModel, paint: torch.Tensor):
         p = self.params
         model = _model(ctx, model)
-        model.check_scale(p.scale)
         out = paint_to_image(model, paint, p.scale, generator=ctx.generator())
         if p.output_size == "frame":
             out = resize_to(out, tuple(paint.shape[-2:]))

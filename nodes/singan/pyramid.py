@@ -21,6 +21,7 @@ import math
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
 from .imresize import imresize
 
@@ -78,10 +79,20 @@ def build_pyramid(image: torch.Tensor, plan: PyramidPlan) -> list[torch.Tensor]:
     return reals
 
 
+def first_input(reals: list[torch.Tensor], first_scale: int, scale_factor: float) -> torch.Tensor:
+    """What the first trained scale sees: zeros at scale 0, else the coarser real one step up."""
+    if first_scale == 0:
+        return torch.zeros_like(reals[0])
+    return upsample_to(reals[first_scale - 1], scale_factor, (reals[first_scale].shape[-2], reals[first_scale].shape[-1]))
+
+
 def upsample_to(x: torch.Tensor, scale_factor: float, size: tuple[int, int]) -> torch.Tensor:
     """One step up the pyramid: resize by ``1/scale_factor``, clamp, crop to ``size``.
 
-    ``ceil(h_i / r) ≥ h_{i+1}`` always holds for the planned sizes, so the crop never pads.
+    ``ceil(h_i / r) ≥ h_{i+1}`` always holds for the planned sizes, so the crop never pads; samples
+    at another size/aspect can fall a pixel short, and are then stretched to ``size``.
     """
-    up = imresize(x, 1.0 / scale_factor).clamp(-1, 1)
-    return up[..., : size[0], : size[1]]
+    up = imresize(x, 1.0 / scale_factor).clamp(-1, 1)[..., : size[0], : size[1]]
+    if tuple(up.shape[-2:]) != tuple(size):
+        up = F.interpolate(up, size=tuple(size), mode="bilinear", align_corners=True)
+    return up

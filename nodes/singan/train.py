@@ -38,8 +38,9 @@ import time
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, replace
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -49,10 +50,28 @@ from nodeflow.checkpoint import load_json, load_safetensors, save_json, save_saf
 from .generate import noise_map, pad, reconstruct, rmse, upsample_chain
 from .handle import SinGANModel
 from .networks import Discriminator, Generator, block_widths, init_weights, scale_width
-from .pyramid import PyramidPlan, build_pyramid, plan_pyramid, upsample_to
+from .pyramid import PyramidPlan, build_pyramid, first_input, plan_pyramid, upsample_to
 
-Progress = Callable[[int, int, str], None]
-"""``(iterations done, iterations in total, message)``; may raise to cancel."""
+
+class TrainProgress(NamedTuple):
+    """Where a training is: reported after every iteration."""
+
+    done: int
+    """Iterations done over all scales trained by this call (counting the resumed ones)."""
+    total: int
+    scale: int
+    iteration: int
+    """1-based, within ``scale``."""
+    iterations: int
+    finest: int
+
+    @property
+    def message(self) -> str:
+        return f"scale {self.scale}/{self.finest} iteration {self.iteration}/{self.iterations}"
+
+
+Progress = Callable[[TrainProgress], None]
+"""Called after every iteration; may raise to cancel."""
 
 
 @dataclass(frozen=True)
@@ -154,6 +173,11 @@ class _Run:
     @property
     def N(self) -> int:
         return self.plan.stop_scale
+
+    @cached_property
+    def start(self) -> torch.Tensor:
+        """What the first trained scale sees (fixed for the whole run)."""
+        return first_input(self.reals, self.cfg.first_scale, self.plan.scale_factor)
 
     def model(self, meta: dict[str, Any] | None = None) -> SinGANModel:
         n = self.done + 1
@@ -279,21 +303,11 @@ def _train_scale(run: _Run, k: int, progress: Progress | None, total: int) -> No
         g.eval()
         g.requires_grad_(False)
 
-    # Fixed inputs: the reconstruction input at `low`, and the noise amplitude at k.
+    # Fixed inputs: the reconstruction input at `low`, and the noise amplitude at k (from the
+    # reconstruction of the scales below as they are before this round).
     with torch.no_grad():
         rec_in_low = _rec_input(run, low)
-        if k == 0:
-            amp_k = 1.0
-        else:
-            z_prev = rec_in_low
-            for j in range(low, k):
-                if j > low:
-                    z_prev = upsample_to(z_prev, sf, run.plan.sizes[j])
-                z_prev = _stage(run, j, run.generators[j], z_prev, run.z_rec[j], eval_mode=True)  # type: ignore[arg-type]
-            if low < k:
-                z_prev = upsample_to(z_prev, sf, size)
-            amp_k = cfg.noise_amp * rmse(real, z_prev)
-    run.noise_amp[k] = amp_k
+        run.noise_amp[k] = 1.0 if k == 0 else cfg.noise_amp * rmse(real, _rec_input(run, k))
     z_opt = torch.zeros((1, 3, size[0] + 2 * p, size[1] + 2 * p), device=device)
 
     groups = [{"params": g.parameters(), "lr": cfg.lr_g * cfg.lr_scale ** (k - j)}
@@ -368,7 +382,7 @@ def _train_scale(run: _Run, k: int, progress: Progress | None, total: int) -> No
             loss.backward()
             optG.step()
         if progress is not None:
-            progress(done_before + it + 1, total, f"scale {k}/{run.N} iteration {it + 1}/{iters}")
+            progress(TrainProgress(done_before + it + 1, total, k, it + 1, iters, run.N))
 
     for g in stages:
         g.eval()
@@ -399,16 +413,9 @@ def _stage(run: _Run, k: int, g: Generator, x: torch.Tensor, z: torch.Tensor, *,
     return out
 
 
-def _first_input(run: _Run) -> torch.Tensor:
-    s = run.cfg.first_scale
-    if s == 0:
-        return torch.zeros_like(run.reals[0])
-    return upsample_to(run.reals[s - 1], run.plan.scale_factor, run.plan.sizes[s])
-
-
 def _rec_input(run: _Run, k: int) -> torch.Tensor:
     """Reconstruction input at scale ``k``: the trained scales below fed their fixed noise."""
-    x = _first_input(run)
+    x = run.start
     for j in range(run.cfg.first_scale, k):
         if j > run.cfg.first_scale:
             x = upsample_to(x, run.plan.scale_factor, run.plan.sizes[j])
@@ -420,7 +427,7 @@ def _rec_input(run: _Run, k: int) -> torch.Tensor:
 
 def _rand_input(run: _Run, k: int) -> torch.Tensor:
     """Random input at scale ``k``: a fresh sample of the (frozen) scales below, resized up."""
-    x = _first_input(run)
+    x = run.start
     for j in range(run.cfg.first_scale, k):
         if j > run.cfg.first_scale:
             x = upsample_to(x, run.plan.scale_factor, run.plan.sizes[j])
@@ -509,4 +516,4 @@ def describe(cfg: TrainConfig, plan: PyramidPlan) -> str:
             f"{cfg.iterations} it/scale, {cfg.d_steps}D+{cfg.g_steps}G, concurrent {cfg.concurrent}")
 
 
-__all__ = ["PRESETS", "TrainConfig", "make_config", "train_singan"]
+__all__ = ["PRESETS", "TrainConfig", "TrainProgress", "make_config", "train_singan"]
