@@ -8,9 +8,10 @@ import pytest
 import torch
 from engine_nodes import CALLS, LIVE, CountSink, Slow, make_registry, reset
 
-from nodeflow.cache import DiskCache
+from nodeflow.cache import DiskCache, MemoryCache
 from nodeflow.errors import Cancelled, NodeExecutionError
 from nodeflow.events import NodeStarted
+from nodeflow.execute import Executor
 from nodeflow.graph import Graph
 from nodeflow.params import NOT_IN_CACHE_KEY, NodeParams
 from nodeflow.session import Session
@@ -328,8 +329,10 @@ def test_no_cache_run_leaves_an_interrupted_runs_checkpoints_alone(tmp_path):
     assert _scratch_entries(tmp_path / "cache") == 0
 
 
-def test_memory_only_run_gives_expensive_nodes_a_scratch_folder(tmp_path):
-    g, node = _resumable_graph(tmp_path)  # no disk cache (as a dask worker's executor)
-    g.run(device="cpu")
-    g.run(device="cpu", use_cache=False)
+def test_executor_without_disk_cache_gives_expensive_nodes_a_scratch_folder(tmp_path):
+    g, node = _resumable_graph(tmp_path)
+    plan = g.session.plan(g.spec, base_dir=tmp_path)
+    for use_cache in (True, False):  # memory only, as a dask worker's executor
+        out = Executor(device=torch.device("cpu"), memory=MemoryCache(1 << 20), use_cache=use_cache).run(plan)
+        assert out["x"].shape[0] == 1
     assert node.seen == [False, False]
