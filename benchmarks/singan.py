@@ -43,12 +43,13 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from nodeflow.atomic import write_text_atomic  # noqa: E402
 from nodeflow.devices import resolve_device  # noqa: E402
 from nodeflow.nodes.singan.generate import reconstruct, rmse  # noqa: E402
 from nodeflow.nodes.singan.handle import SinGANModel  # noqa: E402
 from nodeflow.nodes.singan.harmonize import harmonize  # noqa: E402
 from nodeflow.nodes.singan.pyramid import plan_pyramid  # noqa: E402
-from nodeflow.nodes.singan.train import make_config, train_singan  # noqa: E402
+from nodeflow.nodes.singan.train import TrainProgress, make_config, train_singan  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "singan.json"
 MODELS = Path(tempfile.gettempdir()) / "nodeflow-singan-bench"
@@ -133,10 +134,10 @@ def run_training(preset: str, size: int, iterations: int | None, seed: int, imag
     start = time.perf_counter()
     last = [start]
 
-    def progress(done: int, total: int, msg: str) -> None:
+    def progress(p: TrainProgress) -> None:
         now = time.perf_counter()
         if now - last[0] > 30:
-            print(f"   {done}/{total} {msg} ({now - start:.0f} s)", flush=True)
+            print(f"   {p.done}/{p.total} {p.message} ({now - start:.0f} s)", flush=True)
             last[0] = now
 
     # Checkpointed per scale: with --resume a killed faithful run (hours on a CPU) goes on at its
@@ -259,9 +260,7 @@ def store(path: Path, runs: dict[str, Any] | None = None, flicker_result: dict[s
     if flicker_result is not None:
         current["flicker"] = flicker_result
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".json") as f:
-        json.dump(current, f, indent=1)
-    os.replace(f.name, path)
+    write_text_atomic(path, json.dumps(current, indent=1))
     return current
 
 
