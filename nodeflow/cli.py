@@ -408,6 +408,8 @@ def build_parser(with_train: bool = True) -> argparse.ArgumentParser:
             p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
             p.add_argument("--device", default="auto")
             p.add_argument("--no-cache", action="store_true")
+            p.add_argument("--threads", type=int, metavar="N", default=argparse.SUPPRESS,
+                           help="CPU threads for torch (same as the global option)")
             p.set_defaults(func=cmd_train, train_cls=cls)
     return parser
 

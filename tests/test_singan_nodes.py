@@ -155,8 +155,13 @@ def test_cli_train_singan(tmp_path: Path, monkeypatch):
     write_image(tiny_scene(), tmp_path / "scene.png")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(cli, "training_nodes", lambda: {"singan": NODES[0]})
-    code = cli.main(["train", "singan", "scene.png", "--preset", "fast", "--iterations", "2", "--max-size", "32",
-                     "--min-size", "12", "--out", str(tmp_path / "out")])
+    threads = torch.get_num_threads()
+    try:
+        code = cli.main(["train", "singan", "scene.png", "--preset", "fast", "--iterations", "2", "--max-size", "32",
+                         "--min-size", "12", "--out", str(tmp_path / "out"), "--threads", "2"])
+        assert torch.get_num_threads() == 2  # --threads after the command works as for `run`
+    finally:
+        torch.set_num_threads(threads)
     assert code == 0
     model = SinGANModel.load(tmp_path / "out")
     assert model.sizes[-1] == (24, 32)
