@@ -40,17 +40,31 @@ def default_cache_dir() -> Path:
 
 
 def value_nbytes(value: Any) -> int:
+    """Bytes a cached value keeps alive: tensor storage, model parameters and buffers.
+
+    Model handles report their own size (:meth:`ModelHandle.nbytes`), so the memory budget bounds
+    model weights too; anything else with an ``nbytes`` (numpy arrays) counts that; other Python
+    values a nominal 64 bytes.
+    """
     if isinstance(value, torch.Tensor):
         return value.element_size() * value.nelement()
+    if isinstance(value, ModelHandle):
+        return max(64, int(value.nbytes()))
     if isinstance(value, dict):
         return sum(value_nbytes(v) for v in value.values())
     if isinstance(value, list | tuple):
         return sum(value_nbytes(v) for v in value)
+    nbytes = getattr(value, "nbytes", None)
+    if isinstance(nbytes, int):
+        return nbytes
     return 64
 
 
 class MemoryCache:
-    """LRU of node results keyed by cache key, bounded by total tensor bytes."""
+    """LRU of node results keyed by cache key, bounded by the bytes they hold (:func:`value_nbytes`).
+
+    A budget of 0 keeps nothing.
+    """
 
     def __init__(self, max_bytes: int = 2 << 30):
         self.max_bytes = max_bytes
@@ -83,6 +97,13 @@ class MemoryCache:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._entries
+
+    def keys(self) -> list[str]:
+        """Cached keys, least recently used first (for tests and the editor's cache view)."""
+        return list(self._entries)
 
 
 def _sha256(path: Path) -> str:

@@ -143,11 +143,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     with reporter, cancel_on_sigint(session, console):
         results = session.run_plan(plan, frames=frames, device=args.device, batch_size=args.batch_size,
                                    use_cache=not args.no_cache, listeners=listeners, executor=args.executor,
-                                   workers=args.workers, scheduler=args.scheduler)
+                                   workers=args.workers, scheduler=args.scheduler, collect_outputs=False)
     console.print(reporter.summary())
     for name, value in results.items():
-        shape = tuple(value.shape) if hasattr(value, "shape") else None
-        console.print(f"output {name}: {shape if shape is not None else value!r}")
+        shape = getattr(value, "shape", None)
+        console.print(f"output {name}: {tuple(shape) if shape is not None else value!r}")
     return EXIT_OK
 
 

@@ -2,7 +2,11 @@
 
 Values stay on the run's device from source to sink. A frame batch's values are dropped as
 soon as their last consumer has run, so memory stays flat in the clip length; sinks see each
-batch as it comes. On failure or cancellation every node instance gets ``abort()`` so sinks can
+batch as it comes. Static results are kept in the memory cache (``memory``); per-batch results
+only in ``frame_memory``, a separate budget (0 by default, the editor's scrubbing cache when set),
+so a long clip never fills the cache. Time-varying graph outputs are concatenated over the clip
+only when ``collect_outputs`` is set (the Python API); otherwise a :class:`ClipSummary` says what
+they were (the CLI). On failure or cancellation every node instance gets ``abort()`` so sinks can
 remove their temporary files, and nothing half-written remains.
 """
 
@@ -11,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import tempfile
 import time
-import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,9 +36,33 @@ from nodeflow.events import (
     RunStarted,
 )
 from nodeflow.node import Node
-from nodeflow.plan import Plan, PlannedNode
+from nodeflow.plan import Plan, PlannedNode, batch_key, node_seed
 
 ReasonFn = Callable[[PlannedNode], str]
+
+
+@dataclass
+class ClipSummary:
+    """What a time-varying output was over the run, without keeping its frames."""
+
+    frames: int = 0
+    frame_shape: tuple[int, ...] | None = None
+    """Shape of one frame (a batch's shape without its first axis), for tensors."""
+    dtype: str | None = None
+
+    def append(self, value: Any) -> None:
+        """Count one batch's value and let it go (the same interface as the list it replaces)."""
+        if isinstance(value, torch.Tensor) and value.ndim >= 1:
+            self.frames += int(value.shape[0])
+            self.frame_shape = tuple(value.shape[1:])
+            self.dtype = str(value.dtype).removeprefix("torch.")
+        else:
+            self.frames += 1
+
+    @property
+    def shape(self) -> tuple[int, ...] | None:
+        """The shape the concatenated output would have had."""
+        return None if self.frame_shape is None else (self.frames, *self.frame_shape)
 
 
 @dataclass
@@ -50,6 +77,11 @@ class _Stat:
 class Executor:
     device: torch.device
     memory: MemoryCache | None = None
+    """Results of static nodes (photos, trained models), bounded in bytes."""
+    frame_memory: MemoryCache | None = None
+    """Per-batch results of time-varying nodes; None keeps none (flat memory over any clip length)."""
+    collect_outputs: bool = True
+    """Concatenate time-varying graph outputs over the clip; False returns a ClipSummary each."""
     disk: DiskCache | None = None
     """Where expensive nodes' results live; also gives them a scratch folder for resuming."""
     use_cache: bool = True
@@ -115,11 +147,9 @@ class Executor:
 
     def _ctx(self, plan: Plan, pn: PlannedNode, frames: tuple[int, ...] | None,
              frame_list: list[int] | None, scratch: Path | None = None) -> RunContext:
-        seed = getattr(pn.params, "seed", None)
-        if not isinstance(seed, int):
-            seed = zlib.crc32(pn.id.encode())
         return RunContext(
-            node_id=pn.id, node_type=pn.cls.type_name, device=self.device, seed=seed, frames=frames,
+            node_id=pn.id, node_type=pn.cls.type_name, device=self.device, seed=node_seed(pn.id, pn.params),
+            frames=frames,
             frame_count=len(frame_list) if frame_list is not None else None,
             base_dir=plan.base_dir, output_dir=plan.output_dir, scratch_path=scratch,
             input_files=plan.input_files, cancel_token=self.cancel_token, listeners=tuple(self.listeners),
@@ -166,7 +196,7 @@ class Executor:
             static_values[pn.id] = self._evaluate(plan, pn, instances[pn.id], static_values, None,
                                                   frame_list, stats[pn.id])
 
-        collected: dict[tuple[str, str], list[Any]] = {w: [] for w in wanted}
+        collected: dict[tuple[str, str], Any] = {w: [] if self.collect_outputs else ClipSummary() for w in wanted}
         if plan.time_varying and frame_list is not None:
             self._run_batches(plan, instances, stats, static_values, frame_list, max(1, int(batch_size)),
                               collected)
@@ -176,6 +206,9 @@ class Executor:
             pn = plan.nodes[edge.node]
             if pn.time_varying:
                 parts = collected[(edge.node, edge.output)]
+                if isinstance(parts, ClipSummary):
+                    results[name] = parts
+                    continue
                 results[name] = torch.cat(parts, dim=0) if parts and isinstance(parts[0], torch.Tensor) else parts
             else:
                 results[name] = static_values[edge.node][edge.output]
@@ -225,17 +258,18 @@ class Executor:
 
     def _evaluate(self, plan: Plan, pn: PlannedNode, node: Node, values: dict[str, dict[str, Any]],
                   frames: tuple[int, ...] | None, frame_list: list[int] | None, stat: _Stat) -> dict[str, Any]:
-        key = pn.key if frames is None else f"{pn.key}@{frames[0]}+{len(frames)}:{hash(frames) & 0xFFFFFFFF:x}"
+        key = pn.key if frames is None else batch_key(pn.key, frames)
+        memory = self.memory if frames is None else self.frame_memory
         cacheable = self.use_cache and not pn.cls.sink
         if cacheable:
             t0 = time.perf_counter()
-            hit = self.memory.get(key) if self.memory is not None else None
+            hit = memory.get(key) if memory is not None else None
             where = "memory"
             if hit is None and pn.cls.expensive and self.disk is not None:
                 hit = self.disk.get(key, self.device)
                 where = "disk"
-                if hit is not None and self.memory is not None:
-                    self.memory.put(key, hit)
+                if hit is not None and memory is not None:
+                    memory.put(key, hit)
             if hit is not None:
                 stat.cache_hits += 1
                 self.emit(NodeFinished(pn.id, pn.cls.type_name, time.perf_counter() - t0, where, frames))
@@ -265,8 +299,8 @@ class Executor:
         stat.runs += 1
         stat.seconds += seconds
         if cacheable:
-            if self.memory is not None:
-                self.memory.put(key, outputs)
+            if memory is not None:
+                memory.put(key, outputs)
             if pn.cls.expensive and self.disk is not None and self.disk.put(key, outputs):
                 self.disk.drop_scratch(pn.key)
         self.emit(NodeFinished(pn.id, pn.cls.type_name, seconds, None, frames))

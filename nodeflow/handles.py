@@ -2,17 +2,20 @@
 
 A handle is what flows from ``TrainSinGAN`` into ``Harmonize`` (or from ``LoadPix2Pix`` into
 ``Colorize``): training, loading and importing are interchangeable upstream nodes. The engine
-only needs three things from a handle: its ``kind`` (the socket type name), a way to save it
-to and load it from a folder of weights-only files (for the disk cache), and a device move.
+only needs a few things from a handle: its ``kind`` (the socket type name), a way to save it
+to and load it from a folder of weights-only files (for the disk cache), a device move, and its
+size in memory (so the session's memory budget bounds model weights too).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
+from torch import nn
 
 
 class ModelHandle(ABC):
@@ -31,3 +34,36 @@ class ModelHandle(ABC):
     @abstractmethod
     def to(self, device: torch.device | str) -> ModelHandle:
         """This model on ``device`` (may return self)."""
+
+    def nbytes(self) -> int:
+        """Bytes of the tensors this handle keeps alive: every parameter and buffer of its modules.
+
+        The default walks the handle's attributes (modules, tensors, and lists/tuples/dicts of
+        them), counting each tensor storage once; a handle holding memory elsewhere overrides it.
+        """
+        seen: set[tuple[int, int]] = set()
+        total = 0
+        for t in _tensors(vars(self)):
+            storage = t.untyped_storage()
+            ident = (storage.data_ptr(), storage.nbytes())
+            if ident not in seen:
+                seen.add(ident)
+                total += storage.nbytes()
+        return total
+
+
+def _tensors(value: Any, depth: int = 0) -> Iterator[torch.Tensor]:
+    """Tensors reachable from ``value``: module parameters and buffers, tensors, and containers."""
+    if depth > 4:
+        return
+    if isinstance(value, torch.Tensor):
+        yield value
+    elif isinstance(value, nn.Module):
+        yield from value.parameters()
+        yield from value.buffers()
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _tensors(v, depth + 1)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            yield from _tensors(v, depth + 1)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,12 +60,26 @@ class Plan:
         return [n for n in self.nodes.values() if n.time_varying]
 
 
+def node_seed(node_id: str, params: NodeParams) -> int:
+    """The seed a node's ``ctx`` gets: its ``seed`` param when it has one, else derived from its id."""
+    seed = getattr(params, "seed", None)
+    return seed if isinstance(seed, int) and not isinstance(seed, bool) else zlib.crc32(node_id.encode())
+
+
 def cache_key(type_name: str, version: int, params: dict[str, Any], files: dict[str, str],
-              inputs: dict[str, str]) -> str:
-    """The one cache-key function."""
-    payload = json.dumps([type_name, version, params, files, inputs], sort_keys=True, default=str,
-                         separators=(",", ":"))
+              inputs: dict[str, str], seed: int | None = None) -> str:
+    """The one cache-key function: a node's result is fixed by these (``seed`` when not a param)."""
+    parts: list[Any] = [type_name, version, params, files, inputs]
+    if seed is not None:
+        parts.append(seed)
+    payload = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.blake2b(payload.encode(), digest_size=16).hexdigest()
+
+
+def batch_key(key: str, frames: tuple[int, ...]) -> str:
+    """Key of one frame batch of a time-varying node whose plan key is ``key``."""
+    digest = hashlib.blake2b(",".join(map(str, frames)).encode(), digest_size=4).hexdigest()
+    return f"{key}@{frames[0]}+{len(frames)}:{digest}"
 
 
 def build_plan(spec: GraphSpec, registry: Registry, *, base_dir: Path, output_dir: Path | None = None,
@@ -105,7 +120,8 @@ def build_plan(spec: GraphSpec, registry: Registry, *, base_dir: Path, output_di
         files = {k: path_fingerprint(p) for k, p in vg.input_files.get(nid, {}).items()}
         neutral = fields_not_in_cache_key(cls.Params)
         key_params = {k: v for k, v in params_data.items() if k not in neutral} if neutral else params_data
-        key = cache_key(cls.type_name, cls.version, key_params, files, input_keys)
+        seed = None if isinstance(params_data.get("seed"), int) else node_seed(nid, params)
+        key = cache_key(cls.type_name, cls.version, key_params, files, input_keys, seed)
         nodes[nid] = PlannedNode(nid, cls, params, conns, tv, key, params_data, input_keys,
                                  frozenset(vg.input_files.get(nid, {}).values()))
         if cls.frame_source:

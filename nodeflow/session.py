@@ -32,10 +32,18 @@ class _Seen:
 
 
 class Session:
+    """Runs graphs; keeps static results between runs (``memory_bytes``, default 2 GiB).
+
+    Per-batch results of time-varying nodes are kept only under ``frame_memory_bytes`` (default
+    0: none, so memory stays flat however long the clip); the editor sets a small budget so that
+    scrubbing back to a frame it just showed is instant.
+    """
+
     def __init__(self, *, registry: Registry | None = None, memory_bytes: int = 2 << 30,
-                 cache_dir: str | Path | None = None):
+                 frame_memory_bytes: int = 0, cache_dir: str | Path | None = None):
         self.registry = registry if registry is not None else default_registry()
         self.memory = MemoryCache(memory_bytes)
+        self.frame_memory = MemoryCache(frame_memory_bytes)
         self.disk = DiskCache(Path(cache_dir) if cache_dir is not None else None)
         self.cancel_token = CancelToken()
         self._seen: dict[str, _Seen] = {}
@@ -49,19 +57,25 @@ class Session:
     def run(self, spec: GraphSpec, *, base_dir: str | Path, outputs: Iterable[str] | None = None,
             frames: Iterable[int] | None = None, device: str | torch.device = "auto", batch_size: int = 8,
             use_cache: bool = True, output_dir: str | Path | None = None,
-            listeners: Sequence[Listener] = ()) -> dict[str, Any]:
+            listeners: Sequence[Listener] = (), collect_outputs: bool = True) -> dict[str, Any]:
         plan = self.plan(spec, base_dir=base_dir, outputs=outputs, output_dir=output_dir)
         return self.run_plan(plan, frames=frames, device=device, batch_size=batch_size, use_cache=use_cache,
-                             listeners=listeners)
+                             listeners=listeners, collect_outputs=collect_outputs)
 
     def run_plan(self, plan: Plan, *, frames: Iterable[int] | None = None, device: str | torch.device = "auto",
                  batch_size: int = 8, use_cache: bool = True, listeners: Sequence[Listener] = (),
-                 executor: str = "local", workers: int = 2, scheduler: str | None = None) -> dict[str, Any]:
+                 executor: str = "local", workers: int = 2, scheduler: str | None = None,
+                 collect_outputs: bool = True) -> dict[str, Any]:
         """Run a plan. ``executor="dask"`` computes frame batches in parallel on a Dask cluster
-        (``scheduler`` address, or a local one with ``workers`` threads)."""
+        (``scheduler`` address, or a local one with ``workers`` threads).
+
+        ``collect_outputs=False`` returns a :class:`~nodeflow.execute.ClipSummary` for each
+        time-varying output instead of its frames concatenated over the clip.
+        """
         self.cancel_token.reset()
         self.last_plan = plan
-        common = dict(device=resolve_device(device), memory=self.memory, disk=self.disk, use_cache=use_cache,
+        common = dict(device=resolve_device(device), memory=self.memory, frame_memory=self.frame_memory,
+                      collect_outputs=collect_outputs, disk=self.disk, use_cache=use_cache,
                       listeners=tuple(listeners), cancel_token=self.cancel_token, reason=self._reason)
         if executor == "local":
             runner: Executor = Executor(**common)
