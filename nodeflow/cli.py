@@ -350,66 +350,92 @@ def cmd_train(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------------------
 
 
+GLOBAL_OPTIONS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
+    (("--verbose", "-v"), {"action": "store_true", "help": "tracebacks and per-batch logs"}),
+    (("--cache-dir",), {"help": "disk cache folder (default $NODEFLOW_CACHE_DIR or the user cache)"}),
+    (("--threads",), {"type": int, "metavar": "N",
+                      "help": "CPU threads for torch (default: all cores; 1 is faster on a busy machine)"}),
+    (("--device",), {"help": "auto | cpu | cuda[:N] | mps, for run and train (default auto)"}),
+)
+"""Options every command accepts before or after its name (``nodeflow --threads 1 run g.json``
+and ``nodeflow run g.json --threads 1`` are the same)."""
+GLOBAL_DEFAULTS = {"verbose": False, "cache_dir": None, "threads": None, "device": "auto"}
+
+
+def _global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    """Add the global options; below the top level they default to 'not given' so that an option
+    given before the command is not reset by the sub-command's default."""
+    for flags, kwargs in GLOBAL_OPTIONS:
+        parser.add_argument(*flags, **kwargs, default=GLOBAL_DEFAULTS[flags[0][2:].replace("-", "_")]
+                            if top else argparse.SUPPRESS)
+
+
+def _command_name(argv: Sequence[str]) -> str | None:
+    """The first argument that is not a global option (or its value): the command."""
+    takes_value = {f for flags, kw in GLOBAL_OPTIONS if kw.get("action") is None for f in flags}
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in takes_value:
+            skip = True
+        elif not arg.startswith("-"):
+            return arg
+    return None
+
+
 def build_parser(with_train: bool = True) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nodeflow", description="Compositor-style node graphs for film work.")
-    parser.add_argument("--verbose", "-v", action="store_true", help="tracebacks and per-batch logs")
-    parser.add_argument("--cache-dir", help="disk cache folder (default $NODEFLOW_CACHE_DIR or the user cache)")
-    parser.add_argument("--threads", type=int, metavar="N",
-                        help="CPU threads for torch (default: all cores; 1 is faster on a busy machine)")
+    _global_options(parser, top=True)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    run = sub.add_parser("run", help="run a graph file")
+    common = argparse.ArgumentParser(add_help=False)
+    _global_options(common, top=False)
+    run = sub.add_parser("run", parents=[common], help="run a graph file")
     run.add_argument("graph")
     run.add_argument("--frames", help="frame range START:STOP[:STEP] or N (default: all)")
     run.add_argument("--set", action="append", metavar="NODE.PARAM=VALUE", help="override a param (repeatable)")
-    run.add_argument("--device", default="auto", help="auto | cpu | cuda[:N] | mps (default auto)")
     run.add_argument("--batch-size", type=int, default=8, help="frames per batch (default 8)")
     run.add_argument("--output-dir", help="folder that relative output paths resolve against (default: .)")
     run.add_argument("--output", action="append", help="graph output to compute (default: all + sinks)")
     run.add_argument("--no-cache", action="store_true", help="neither read nor write cached results")
     run.add_argument("--preview", metavar="DIR", help="write a small PNG of every Image/Mask output to DIR")
-    run.add_argument("--threads", type=int, metavar="N", default=argparse.SUPPRESS,
-                     help="CPU threads for torch (same as the global option)")
     run.add_argument("--executor", choices=["local", "dask"], default="local",
                      help="local (default) or dask: frame batches in parallel on a Dask cluster")
     run.add_argument("--workers", type=int, default=2, help="dask: threads of the local cluster (default 2)")
     run.add_argument("--scheduler", help="dask: address of a running scheduler instead of a local cluster")
     run.set_defaults(func=cmd_run)
 
-    val = sub.add_parser("validate", help="check a graph file and list every problem")
+    val = sub.add_parser("validate", parents=[common], help="check a graph file and list every problem")
     val.add_argument("graph")
     val.add_argument("--set", action="append", metavar="NODE.PARAM=VALUE")
     val.set_defaults(func=cmd_validate)
 
-    nodes = sub.add_parser("nodes", help="list node types, or describe one")
+    nodes = sub.add_parser("nodes", parents=[common], help="list node types, or describe one")
     nodes.add_argument("type", nargs="?")
     nodes.set_defaults(func=cmd_nodes)
 
-    schema = sub.add_parser("schema", help="print the JSON Schema of the graph format")
+    schema = sub.add_parser("schema", parents=[common], help="print the JSON Schema of the graph format")
     schema.set_defaults(func=cmd_schema)
 
-    cache = sub.add_parser("cache", help="inspect or clear the disk cache")
+    cache = sub.add_parser("cache", parents=[common], help="inspect or clear the disk cache")
     cache.add_argument("action", choices=["info", "clear"])
     cache.set_defaults(func=cmd_cache)
 
-    edit = sub.add_parser("edit", help="open the node editor (needs the [gui] extra)")
+    edit = sub.add_parser("edit", parents=[common], help="open the node editor (needs the [gui] extra)")
     edit.add_argument("graph", nargs="?", help="graph file to open (created on save if missing)")
     edit.add_argument("--output-dir", help="folder that relative output paths resolve against "
                                            "(default: the graph file's folder)")
     edit.set_defaults(func=cmd_edit)
 
-    train = sub.add_parser("train", help="train a model and save it to a folder")
+    train = sub.add_parser("train", parents=[common], help="train a model and save it to a folder")
     kinds = train.add_subparsers(dest="kind", required=True, metavar="KIND")
     if with_train:
         for kind, cls in sorted(training_nodes().items()):
-            p = kinds.add_parser(kind, help=cls.summary(), description=cls.doc())
+            p = kinds.add_parser(kind, help=cls.summary(), description=cls.doc(), parents=[common])
             add_param_arguments(p, cls)
             p.add_argument("--out", required=True, help="folder to save the trained model in")
             p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
-            p.add_argument("--device", default="auto")
             p.add_argument("--no-cache", action="store_true")
-            p.add_argument("--threads", type=int, metavar="N", default=argparse.SUPPRESS,
-                           help="CPU threads for torch (same as the global option)")
             p.set_defaults(func=cmd_train, train_cls=cls)
     return parser
 
@@ -419,7 +445,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     verbose = "--verbose" in argv or "-v" in argv
     try:
         # Training sub-commands are built from the node registry, so only when asked for.
-        parser = build_parser(with_train="train" in argv[:3])
+        parser = build_parser(with_train=_command_name(argv) == "train")
         args = parser.parse_args(argv)
         args.verbose = args.verbose or verbose
         if args.threads:
