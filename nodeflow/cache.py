@@ -4,7 +4,9 @@ The disk cache holds the results of nodes marked ``expensive`` (trainings). Each
 folder named by the node's key holding a manifest (JSON) and weights-only files: tensors as
 safetensors, model handles through their own ``save``. Entries are written to a temp folder and
 renamed into place, and every file's hash is checked on read; a bad entry is dropped and the
-node simply runs again.
+node simply runs again. Processes sharing a cache folder (the CLI and the editor, two renders)
+take a per-key file lock (``locks/<key>.lock``, the ``filelock`` package) around computing and
+storing an entry and its scratch folder: the second one waits, then reads the first one's entry.
 """
 
 from __future__ import annotations
@@ -18,11 +20,13 @@ import os
 import shutil
 import tempfile
 from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+from filelock import FileLock, Timeout
 from platformdirs import user_cache_dir
 
 from nodeflow.handles import ModelHandle
@@ -139,6 +143,38 @@ class DiskCache:
 
     def drop_scratch(self, key: str) -> None:
         shutil.rmtree(self.root / "scratch" / key, ignore_errors=True)
+
+    # -- locking between processes ---------------------------------------------------------------
+    def lock_path(self, key: str) -> Path:
+        return self.root / "locks" / f"{key}.lock"
+
+    @contextlib.contextmanager
+    def locked(self, key: str, *, on_wait: Callable[[], None] | None = None,
+               check: Callable[[], None] | None = None, poll: float = 0.5) -> Iterator[None]:
+        """Hold ``key``'s inter-process lock: only one process computes, stores or resumes an entry.
+
+        ``on_wait`` is called once if another process holds it; ``check`` every ``poll`` seconds
+        while waiting (raise there to give up, e.g. on cancel). Lock files are left in place
+        (removing one another process holds would break the lock).
+        """
+        path = self.lock_path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(path)
+        waited = False
+        while True:
+            try:
+                lock.acquire(timeout=poll)
+                break
+            except Timeout:
+                if not waited and on_wait is not None:
+                    on_wait()
+                waited = True
+                if check is not None:
+                    check()
+        try:
+            yield
+        finally:
+            lock.release()
 
     # -- write ---------------------------------------------------------------------------------
     def put(self, key: str, outputs: dict[str, Any]) -> bool:

@@ -28,6 +28,7 @@ from nodeflow.errors import Cancelled, NodeError, NodeExecutionError
 from nodeflow.events import (
     FramesDone,
     Listener,
+    LogMessage,
     NodeFinished,
     NodeOutputs,
     NodeStarted,
@@ -262,20 +263,39 @@ class Executor:
         memory = self.memory if frames is None else self.frame_memory
         cacheable = self.use_cache and not pn.cls.sink
         if cacheable:
-            t0 = time.perf_counter()
-            hit = memory.get(key) if memory is not None else None
-            where = "memory"
-            if hit is None and pn.cls.expensive and self.disk is not None:
-                hit = self.disk.get(key, self.device)
-                where = "disk"
-                if hit is not None and memory is not None:
-                    memory.put(key, hit)
+            hit = self._lookup(pn, key, memory, frames, stat)
             if hit is not None:
-                stat.cache_hits += 1
-                self.emit(NodeFinished(pn.id, pn.cls.type_name, time.perf_counter() - t0, where, frames))
-                self.emit(NodeOutputs(pn.id, hit, frames))
                 return hit
+            if pn.cls.expensive and self.disk is not None:
+                with self.disk.locked(key, on_wait=lambda: self._waiting(pn), check=self._check_cancelled):
+                    hit = self._lookup(pn, key, memory, frames, stat)  # stored while we waited?
+                    return hit if hit is not None else self._compute(plan, pn, node, values, frames, frame_list,
+                                                                     stat, key, memory, cacheable)
+        return self._compute(plan, pn, node, values, frames, frame_list, stat, key, memory, cacheable)
 
+    def _lookup(self, pn: PlannedNode, key: str, memory: MemoryCache | None, frames: tuple[int, ...] | None,
+                stat: _Stat) -> dict[str, Any] | None:
+        t0 = time.perf_counter()
+        hit = memory.get(key) if memory is not None else None
+        where = "memory"
+        if hit is None and pn.cls.expensive and self.disk is not None:
+            hit = self.disk.get(key, self.device)
+            where = "disk"
+            if hit is not None and memory is not None:
+                memory.put(key, hit)
+        if hit is not None:
+            stat.cache_hits += 1
+            self.emit(NodeFinished(pn.id, pn.cls.type_name, time.perf_counter() - t0, where, frames))
+            self.emit(NodeOutputs(pn.id, hit, frames))
+        return hit
+
+    def _waiting(self, pn: PlannedNode) -> None:
+        self.emit(LogMessage(pn.id, "warning", "waiting: another process is computing this result "
+                                               "(same cache folder); it will be reused when stored"))
+
+    def _compute(self, plan: Plan, pn: PlannedNode, node: Node, values: dict[str, dict[str, Any]],
+                 frames: tuple[int, ...] | None, frame_list: list[int] | None, stat: _Stat, key: str,
+                 memory: MemoryCache | None, cacheable: bool) -> dict[str, Any]:
         inputs: dict[str, Any] = {}
         for c in pn.connections:
             value = values[c.source.node][c.source.output]
