@@ -20,6 +20,7 @@ from PyQt6.QtGui import QImage
 
 from nodeflow.errors import Cancelled, GraphValidationError, NodeExecutionError, NodeflowError, Problem
 from nodeflow.events import Event, NodeOutputs, NodeProgress, RunStarted
+from nodeflow.frames import resolve_frames
 from nodeflow.graph import EdgeRef, GraphSpec
 from nodeflow.plan import Plan
 from nodeflow.preview import preview_image
@@ -152,11 +153,7 @@ class Runner(QObject):
     def _frames(plan: Plan, frames: tuple[int, int | None, int] | None) -> range | None:
         if frames is None or plan.frame_count is None:
             return None
-        start, stop, step = frames
-        stop = plan.frame_count if stop is None else min(stop, plan.frame_count)
-        if start >= stop:
-            raise NodeflowError(f"frames {start}:{stop}: the sources provide frames 0..{plan.frame_count - 1}")
-        return range(start, stop, step)
+        return resolve_frames(frames, plan.frame_count, clamp=True)
 
 
 class _Listener:

@@ -357,7 +357,7 @@ class EditorWindow(QMainWindow):
         if self.runner.running:
             self.statusBar().showMessage("a run is already going", 5000)
             return False
-        from nodeflow.cli import parse_frames
+        from nodeflow.frames import parse_frames
 
         try:
             frames = parse_frames(self.frames_edit.text().strip() or None)

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import signal
 import sys
-import tempfile
 import traceback
 import typing
 from collections.abc import Iterator, Sequence
@@ -20,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from nodeflow.errors import Cancelled, GraphValidationError, NodeflowError, Problem
+from nodeflow.frames import parse_frames, resolve_frames
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_CANCELLED = 0, 1, 2, 130
 
@@ -30,27 +29,6 @@ class UsageError(NodeflowError):
 
 # ---------------------------------------------------------------------------------------------
 # argument helpers
-
-
-def parse_frames(text: str | None) -> tuple[int, int | None, int] | None:
-    """``"0:48"`` -> (0, 48, 1); ``"10"`` -> (10, 11, 1); ``"5:"`` -> (5, None, 1); ``"0:48:2"``."""
-    if text is None:
-        return None
-    parts = text.split(":")
-    try:
-        if len(parts) == 1:
-            f = int(parts[0])
-            return (f, f + 1, 1)
-        if len(parts) in (2, 3):
-            start = int(parts[0]) if parts[0] else 0
-            stop = int(parts[1]) if parts[1] else None
-            step = int(parts[2]) if len(parts) == 3 and parts[2] else 1
-            if step <= 0 or start < 0 or (stop is not None and stop <= start):
-                raise ValueError
-            return (start, stop, step)
-    except ValueError:
-        pass
-    raise UsageError(f"--frames {text!r}: expected N, START:STOP or START:STOP:STEP (e.g. 0:48)")
 
 
 def parse_set(items: Sequence[str]) -> list[tuple[str, str, Any]]:
@@ -129,12 +107,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if fr is not None:
         if plan.frame_count is None:
             raise UsageError("--frames given, but nothing in this graph is time-varying")
-        start, stop, step = fr
-        stop = plan.frame_count if stop is None else stop
-        if stop > plan.frame_count:
-            raise UsageError(f"--frames {args.frames}: the sources provide {plan.frame_count} frames "
-                             f"(0:{plan.frame_count})")
-        frames = range(start, stop, step)
+        frames = resolve_frames(fr, plan.frame_count, text=args.frames)
     listeners: list[Any] = []
     reporter = ConsoleReporter(console, verbose=args.verbose)
     listeners.append(reporter)
@@ -310,6 +283,7 @@ def _json_or_str(text: str) -> Any:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from nodeflow.atomic import atomic_dir
     from nodeflow.graph import GraphSpec, NodeSpec
     from nodeflow.handles import ModelHandle
     from nodeflow.progress import ConsoleReporter
@@ -333,15 +307,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and any(out.iterdir()) and not args.overwrite:
         raise UsageError(f"--out {out} exists and is not empty; pass --overwrite or choose another folder")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
+    with atomic_dir(out, replace=True) as tmp:
         handle.save(tmp)
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     console.print(reporter.summary())
     console.print(f"saved {handle.kind} model to {out}")
     return EXIT_OK

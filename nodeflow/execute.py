@@ -36,6 +36,7 @@ from nodeflow.events import (
     RunFinished,
     RunStarted,
 )
+from nodeflow.frames import check_frames
 from nodeflow.node import Node
 from nodeflow.plan import Plan, PlannedNode, batch_key, node_seed
 
@@ -133,18 +134,7 @@ class Executor:
     # -- internals -----------------------------------------------------------------------------
     @staticmethod
     def _frames(plan: Plan, frames: Iterable[int] | None) -> list[int] | None:
-        if plan.frame_count is None:
-            return None
-        if frames is None:
-            return list(range(plan.frame_count))
-        chosen = list(frames)
-        bad = [f for f in chosen if not 0 <= f < plan.frame_count]
-        if bad:
-            from nodeflow.errors import NodeflowError
-
-            raise NodeflowError(f"--frames asks for frame {bad[0]}, but the sources provide frames "
-                                f"0..{plan.frame_count - 1}")
-        return chosen
+        return check_frames(frames, plan.frame_count)
 
     def _ctx(self, plan: Plan, pn: PlannedNode, frames: tuple[int, ...] | None,
              frame_list: list[int] | None, scratch: Path | None = None) -> RunContext:

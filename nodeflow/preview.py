@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from nodeflow.atomic import atomic_path
 from nodeflow.events import Event, NodeOutputs
 from nodeflow.image_files import tensor_to_pil
 
@@ -49,7 +50,6 @@ class PreviewWriter:
             self._done.add((event.node_id, name))
             self.folder.mkdir(parents=True, exist_ok=True)
             path = self.folder / f"{event.node_id}.{name}.png"
-            tmp = path.with_name(f".{path.name}.tmp")
-            img.save(tmp, format="PNG")
-            tmp.replace(path)
+            with atomic_path(path) as tmp:
+                img.save(tmp, format="PNG")
             self.written.append(path)

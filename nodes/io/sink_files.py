@@ -1,23 +1,21 @@
-"""What every exporter shares: output-path checks, temp-then-rename files, frames of a batch."""
+"""What every exporter shares: output-path checks, temp-then-rename files, frames of a batch.
+
+The temp-then-rename files themselves live in :mod:`nodeflow.atomic` (the one home of atomic
+writes); they are re-exported here for the exporters.
+"""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import torch
 
+from nodeflow.atomic import FILE_MODE, PendingFile, PendingFolder
 from nodeflow.context import RunContext
 from nodeflow.errors import NodeError
 
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-FILE_MODE = 0o666 & ~_UMASK
-"""Permissions of written files: what ``open()`` would give (mkstemp makes them private)."""
-
+__all__ = ["FILE_MODE", "PendingFile", "PendingFolder", "check_writable", "flatten_alpha", "frames_of",
+           "output_target"]
 
 def output_target(ctx: RunContext, value: str, field: str, overwrite: bool,
                   suffixes: tuple[str, ...] | None = None) -> Path:
@@ -41,57 +39,6 @@ def check_writable(ctx: RunContext, path: Path, field: str, overwrite: bool) -> 
                         hint="set overwrite to true to replace it, or choose another path")
     if path.is_dir():
         raise NodeError(f"{path} is a folder", field=field, hint="give a file name")
-
-
-class PendingFile:
-    """A temporary file beside ``target``, renamed onto it by :meth:`commit`.
-
-    The temp name keeps the target's suffix (format-sniffing writers such as ffmpeg need it)
-    and starts with a dot, so a half-written file is never mistaken for an output.
-    """
-
-    def __init__(self, target: Path):
-        self.target = target
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.tmp-", suffix=target.suffix, dir=target.parent)
-        os.close(fd)
-        self.tmp = Path(tmp)
-
-    def commit(self) -> Path:
-        os.chmod(self.tmp, FILE_MODE)
-        os.replace(self.tmp, self.target)
-        return self.target
-
-    def discard(self) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            self.tmp.unlink()
-
-
-class PendingFolder:
-    """A temporary folder inside ``folder`` collecting files renamed into it by :meth:`commit`."""
-
-    def __init__(self, folder: Path):
-        self.folder = folder
-        folder.mkdir(parents=True, exist_ok=True)
-        self.tmp = Path(tempfile.mkdtemp(prefix=".nodeflow-tmp-", dir=folder))
-        self.names: list[str] = []
-
-    def path(self, name: str) -> Path:
-        """Where to write the file that will become ``folder / name``."""
-        self.names.append(name)
-        return self.tmp / name
-
-    def commit(self) -> list[Path]:
-        done = []
-        for name in self.names:
-            os.chmod(self.tmp / name, FILE_MODE)
-            os.replace(self.tmp / name, self.folder / name)
-            done.append(self.folder / name)
-        shutil.rmtree(self.tmp, ignore_errors=True)
-        return done
-
-    def discard(self) -> None:
-        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def frames_of(image: torch.Tensor, ctx: RunContext) -> list[tuple[int, torch.Tensor]]:
