@@ -291,8 +291,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     cls = args.train_cls
     params = {name: getattr(args, name) for name in cls.Params.model_fields if hasattr(args, name)}
-    model_out = next((o.name for o in cls.outputs if o.type.name in ("Pix2Pix", "CycleGAN", "SinGAN")
-                      or o.type.name == cls.cli_train), cls.outputs[0].name)
+    model_out = next((o.name for o in cls.outputs if o.type.is_model or o.type.name == cls.cli_train),
+                     cls.outputs[0].name)
     spec = GraphSpec(nodes={"train": NodeSpec(type=cls.type_name, params=params)},
                      outputs={"model": {"node": "train", "output": model_out}})  # type: ignore[dict-item]
     console = _console()

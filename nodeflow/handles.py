@@ -1,7 +1,8 @@
 """Model handles: trained models as values on sockets.
 
-A handle is what flows from ``TrainSinGAN`` into ``Harmonize`` (or from ``LoadPix2Pix`` into
-``Colorize``): training, loading and importing are interchangeable upstream nodes. The engine
+A handle is what flows from a training node into the nodes that apply the model (e.g. from a
+"train" or "load" node into a "harmonize" node): training, loading and importing are
+interchangeable upstream nodes. The engine
 only needs a few things from a handle: its ``kind`` (the socket type name), a way to save it
 to and load it from a folder of weights-only files (for the disk cache), a device move, and its
 size in memory (so the session's memory budget bounds model weights too).
@@ -20,7 +21,7 @@ from torch import nn
 
 class ModelHandle(ABC):
     kind: ClassVar[str]
-    """Socket type name: 'Pix2Pix', 'CycleGAN', 'SinGAN', or a plugin's own."""
+    """Socket type name, registered by the handle's node family with :func:`nodeflow.types.model_socket`."""
 
     @abstractmethod
     def save(self, folder: Path) -> None:

@@ -6,8 +6,9 @@ Values travelling on sockets:
 - ``Mask``: ``torch.Tensor`` float32 ``(B, 1, H, W)`` in [0, 1].
 - ``Float``/``Int``/``Bool``/``String``: Python scalars; ``Path``: ``str``.
 - ``Color``: tuple of 3 or 4 floats in [0, 1] (RGB or RGBA).
-- Model handles (``Pix2Pix``, ``CycleGAN``, ``SinGAN``): :class:`nodeflow.handles.ModelHandle`
-  subclasses whose ``kind`` equals the type name. The engine treats them as opaque.
+- Model handles: :class:`nodeflow.handles.ModelHandle` subclasses whose ``kind`` equals the type
+  name. The engine knows no concrete model: a node family registers its handle's socket type
+  with :func:`model_socket` (in the family's ``sockets.py``). The engine treats them as opaque.
 
 A batch of 1 broadcasts against a batch of B: a still used in a clip stays ``(1, C, H, W)``.
 """
@@ -29,6 +30,8 @@ class SocketType:
     doc: str
     check: Callable[[Any], str | None] = field(compare=False, repr=False)
     """Returns None when the value is acceptable, else what is wrong with it."""
+    is_model: bool = field(default=False, compare=False)
+    """Values are model handles (what ``nodeflow train`` saves)."""
 
     def __str__(self) -> str:
         return self.name
@@ -85,13 +88,31 @@ BOOL = SocketType("Bool", "true or false", _check_instance(bool))
 STRING = SocketType("String", "text", _check_instance(str))
 COLOR = SocketType("Color", "RGB or RGBA tuple of floats in [0, 1]", _check_color)
 PATH = SocketType("Path", "a file-system path", _check_instance(str))
-PIX2PIX = SocketType("Pix2Pix", "a Pix2Pix generator handle", _check_model("Pix2Pix"))
-CYCLEGAN = SocketType("CycleGAN", "a CycleGAN generator pair handle", _check_model("CycleGAN"))
-SINGAN = SocketType("SinGAN", "a trained SinGAN pyramid handle", _check_model("SinGAN"))
+SOCKET_TYPES: dict[str, SocketType] = {t.name: t for t in (IMAGE, MASK, FLOAT, INT, BOOL, STRING, COLOR, PATH)}
+"""Every socket type by name: the built-in ones above plus those node families register."""
 
-SOCKET_TYPES: dict[str, SocketType] = {
-    t.name: t for t in (IMAGE, MASK, FLOAT, INT, BOOL, STRING, COLOR, PATH, PIX2PIX, CYCLEGAN, SINGAN)
-}
+
+def register_socket_type(socket_type: SocketType) -> SocketType:
+    """Make ``socket_type`` known by name; registering the same type again is a no-op."""
+    known = SOCKET_TYPES.get(socket_type.name)
+    if known is not None and (known.doc, known.is_model) != (socket_type.doc, socket_type.is_model):
+        raise ValueError(f"socket type {socket_type.name!r} is already registered differently")
+    return SOCKET_TYPES.setdefault(socket_type.name, socket_type)
+
+
+def model_socket(kind: str, doc: str) -> SocketType:
+    """The socket type of a model handle whose ``kind`` is ``kind``, registered (a node family's call)."""
+    return register_socket_type(SocketType(kind, doc, _check_model(kind), is_model=True))
+
+
+def __getattr__(name: str) -> SocketType:
+    """Older code imported model socket types from here by upper-case name (``from nodeflow.types
+    import <NAME>``): that keeps working once the family has registered the type."""
+    for t in SOCKET_TYPES.values():
+        if t.is_model and t.name.upper() == name:
+            return t
+    raise AttributeError(f"module 'nodeflow.types' has no attribute {name!r} (model socket types are "
+                         f"registered by their node family: import it from the family's sockets module)")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from nodeflow.handles import ModelHandle
 from nodeflow.node import Input, Node, Output
 from nodeflow.params import NodeParams
 from nodeflow.session import Session
-from nodeflow.types import IMAGE, SOCKET_TYPES, SocketType
+from nodeflow.types import IMAGE, model_socket
 
 
 @pytest.fixture(autouse=True)
@@ -45,7 +45,7 @@ class TinyModel(ModelHandle):
         return self
 
 
-TINY = SocketType("TinyModel", "a test model handle", lambda v: None)
+TINY = model_socket("TinyModel", "a test model handle")
 
 
 class MakeTiny(Node):
@@ -76,7 +76,6 @@ class UseTiny(Node):
 
 
 def registry():
-    SOCKET_TYPES.setdefault("TinyModel", TINY)
     reg = make_registry()
     reg.register(MakeTiny)
     reg.register(UseTiny)

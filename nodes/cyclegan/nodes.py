@@ -9,7 +9,7 @@ from pydantic import Field
 from nodeflow.context import RunContext
 from nodeflow.node import Input, Node, Output
 from nodeflow.params import InputPath, InputPathOrEmpty, NodeParams
-from nodeflow.types import CYCLEGAN, IMAGE, luminance
+from nodeflow.types import IMAGE, luminance
 
 from ..gan.inference import resize, run_generator
 from ..gan.params import PRECISION_DOC, GANTrainingParams, PrecisionField, check_schedule, keep_alpha
@@ -17,6 +17,7 @@ from ..gan.training import run_training
 from ..pix2pix.networks import GeneratorName
 from .handle import CycleGANHandle
 from .loading import load_cyclegan
+from .sockets import CYCLEGAN
 from .train import CycleGANOptions, CycleGANTrainer
 
 

@@ -10,7 +10,7 @@ from nodeflow.context import RunContext
 from nodeflow.errors import NodeError
 from nodeflow.node import Input, Node, Output
 from nodeflow.params import InputPath, NodeParams
-from nodeflow.types import IMAGE, PIX2PIX
+from nodeflow.types import IMAGE
 
 from ..gan.params import PRECISION_DOC, GANTrainingParams, PrecisionField, check_schedule, keep_alpha
 from ..gan.training import run_training
@@ -18,6 +18,7 @@ from .apply import colorize, translate
 from .handle import Pix2PixHandle
 from .loading import load_pix2pix
 from .networks import GeneratorName
+from .sockets import PIX2PIX
 from .train import Pix2PixOptions, Pix2PixTrainer
 
 Resolution = Literal["model", "full"]

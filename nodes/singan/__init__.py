@@ -3,6 +3,7 @@ super-resolve, paint-to-image, edit). See ``docs/singan.md``."""
 
 from __future__ import annotations
 
+from . import sockets  # noqa: F401  (registers the socket type before the nodes use it)
 from .handle import SinGANModel
 from .nodes import (
     NODES,

@@ -17,7 +17,7 @@ from nodeflow.errors import NodeError
 from nodeflow.image_files import read_image
 from nodeflow.node import Input, Node, Output
 from nodeflow.params import InputPath, InputPathOrEmpty, NodeParams
-from nodeflow.types import FLOAT, IMAGE, MASK, SINGAN
+from nodeflow.types import FLOAT, IMAGE, MASK
 
 from ..composite.tensor_ops import check_same_size
 from .applications import animate, paint_to_image, sample, super_resolution
@@ -27,6 +27,7 @@ from .harmonize import harmonize, harmonize_all_scales, valid_scales
 from .imresize import resize_to
 from .pyramid import plan_pyramid
 from .reference import import_reference, is_reference_folder
+from .sockets import SINGAN
 from .train import PRESETS, TrainProgress, describe, make_config, train_singan
 
 CATEGORY = "singan"
