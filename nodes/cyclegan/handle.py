@@ -22,8 +22,8 @@ from nodeflow.checkpoint import load_json, load_safetensors, save_json
 from nodeflow.errors import NodeError
 from nodeflow.handles import ModelHandle
 
-from ..pix2pix.handle import build_generator, save_generator
-from ..pix2pix.networks import GeneratorSpec
+from ..gan.generators import GeneratorSpec, build_generator
+from ..pix2pix.handle import save_generator
 
 FORMAT = "nodeflow-cyclegan/1"
 OPTIONS = "options.json"

@@ -11,9 +11,9 @@ from nodeflow.checkpoint import load_safetensors
 from nodeflow.errors import NodeError
 
 from ..gan.checkpoints import read_state_dict, strip_prefix
-from ..pix2pix.handle import build_generator, read_safetensors_options
+from ..gan.generators import GeneratorSpec, build_generator
+from ..pix2pix.handle import read_safetensors_options
 from ..pix2pix.loading import find_reference_file, resolve_spec
-from ..pix2pix.networks import GeneratorSpec
 from .handle import OPTIONS, CycleGANHandle
 
 

@@ -11,10 +11,10 @@ from nodeflow.node import Input, Node, Output
 from nodeflow.params import InputPath, InputPathOrEmpty, NodeParams
 from nodeflow.types import IMAGE, luminance
 
+from ..gan.generators import GeneratorName
 from ..gan.inference import resize, run_generator
 from ..gan.params import PRECISION_DOC, GANTrainingParams, PrecisionField, check_schedule, keep_alpha
 from ..gan.training import run_training
-from ..pix2pix.networks import GeneratorName
 from .handle import CycleGANHandle
 from .loading import load_cyclegan
 from .sockets import CYCLEGAN

@@ -18,11 +18,11 @@ from torch import Tensor, nn
 
 from ..gan.data import UnpairedImages
 from ..gan.discriminators import define_D
+from ..gan.generators import GeneratorSpec
 from ..gan.image_pool import ImagePool
 from ..gan.losses import GANLoss, gradient_penalty
 from ..gan.schedule import linear_decay_scheduler
 from ..gan.training import OptionsFromParams, stack_preview
-from ..pix2pix.networks import GeneratorSpec
 from ..pix2pix.train import check_crop
 from .handle import CycleGANHandle
 

@@ -1,5 +1,6 @@
 """Shared GAN parts for the pix2pix and CycleGAN families (and anyone else's GAN).
 
+- :mod:`.generators`: the U-Net and ResNet generators (and their spec) both families use;
 - :mod:`.norm` / :mod:`.init`: norm layers and weight init as the reference chooses them;
 - :mod:`.discriminators`: PatchGAN and PixelGAN discriminators;
 - :mod:`.losses` / :mod:`.image_pool` / :mod:`.schedule`: objectives, fake history, LR decay;

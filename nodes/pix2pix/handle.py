@@ -26,8 +26,7 @@ from nodeflow.checkpoint import load_json, load_safetensors, save_json, save_saf
 from nodeflow.errors import NodeError
 from nodeflow.handles import ModelHandle
 
-from ..gan.checkpoints import load_into
-from .networks import GeneratorSpec, parse_arch
+from ..gan.generators import GeneratorSpec, build_generator, parse_arch
 
 Mode = Literal["colorization", "gray2rgb", "aligned"]
 FORMAT = "nodeflow-pix2pix/1"
@@ -62,14 +61,6 @@ def read_safetensors_options(path: Path) -> dict[str, Any] | None:
         meta = f.metadata() or {}
     text = meta.get(META_KEY)
     return json.loads(text) if text else None
-
-
-def build_generator(spec: GeneratorSpec, state: dict[str, torch.Tensor], device: torch.device | str,
-                    what: str, field_name: str = "path") -> nn.Module:
-    """``spec``'s network with ``state`` loaded (reference clean-up applied), in eval mode on ``device``."""
-    net = spec.build()
-    load_into(net, state, what=what, field_name=field_name)
-    return net.eval().to(device)
 
 
 class Pix2PixHandle(ModelHandle):
