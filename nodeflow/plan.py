@@ -19,10 +19,10 @@ import torch
 from nodeflow.context import RunContext
 from nodeflow.errors import GraphValidationError, NodeError, NodeExecutionError, Problem
 from nodeflow.fingerprint import path_fingerprint
-from nodeflow.graph import EdgeRef, GraphSpec
 from nodeflow.node import Node
 from nodeflow.params import NodeParams, fields_not_in_cache_key
 from nodeflow.registry import Registry
+from nodeflow.spec import EdgeRef, GraphSpec
 from nodeflow.validate import Connection, ValidatedGraph, validate_graph
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from nodeflow.graph import FORMAT, GraphSpec
 from nodeflow.registry import Registry
+from nodeflow.spec import FORMAT, GraphSpec
 
 
 def graph_schema(registry: Registry) -> dict[str, Any]:

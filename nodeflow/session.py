@@ -18,9 +18,9 @@ from nodeflow.context import CancelToken
 from nodeflow.devices import resolve_device
 from nodeflow.events import Listener
 from nodeflow.execute import Executor
-from nodeflow.graph import GraphSpec
 from nodeflow.plan import Plan, PlannedNode, build_plan
 from nodeflow.registry import Registry, default_registry
+from nodeflow.spec import GraphSpec
 
 
 @dataclass(frozen=True)

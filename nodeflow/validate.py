@@ -20,10 +20,10 @@ from pydantic import ValidationError
 
 from nodeflow.errors import Problem
 from nodeflow.fingerprint import expand, is_pattern
-from nodeflow.graph import EdgeRef, GraphSpec
 from nodeflow.node import Node
 from nodeflow.params import INPUT_PATH, OUTPUT_PATH, NodeParams, fields_with_role
 from nodeflow.registry import Registry
+from nodeflow.spec import EdgeRef, GraphSpec
 from nodeflow.types import conversion
 
 
