@@ -128,7 +128,7 @@ class Runner(QObject):
                 raise Cancelled()
             listener = _Listener(self, plan)
             results = self.session.run_plan(plan, frames=self._frames(plan, frames), device=device,
-                                            batch_size=batch_size, listeners=[listener])
+                                            batch_size=batch_size, listeners=[listener], collect_outputs=False)
             status = "ok"
             self.succeeded.emit(results)
         except GraphValidationError as exc:
