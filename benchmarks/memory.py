@@ -2,12 +2,16 @@
 
     python benchmarks/memory.py [--sizes 10,1000,10000] [--width 160] [--device auto]
                                 [--json benchmarks/results/memory.json]
+    python benchmarks/memory.py --old-defaults --sizes 10,1000 --json benchmarks/results/memory_old_defaults.json
 
 The graph is what a user renders: a pan over a photo (CameraMove), a cut-out pasted on it
 (AlphaOver), a blur, with the session's caches at their defaults (ON) and the outputs
 summarised as the CLI does. Each size runs in a fresh subprocess; its peak RSS comes from the
 kernel (``wait4``) and, on CUDA, its peak allocated GPU memory from torch. Target: peak at
 10 000 frames / peak at 10 frames <= 1.2. Prints a table and writes JSON.
+
+``--old-defaults`` shows what the engine did before per-batch results got their own budget: every
+batch of every time-varying node in the 2 GiB memory LRU and the outputs concatenated over the clip.
 """
 
 from __future__ import annotations
@@ -38,27 +42,34 @@ def build_graph(frames: int, width: int):
     return g
 
 
-def child(frames: int, width: int, device: str, batch_size: int) -> None:
+def child(frames: int, width: int, device: str, batch_size: int, old_defaults: bool) -> None:
     """Render once and print what the parent cannot see from outside (time, CUDA peak)."""
     import torch
 
     from nodeflow.session import Session
 
     g = build_graph(frames, width)
-    session = Session(registry=g.registry)  # default budgets: the cache is on
+    # default budgets: the cache is on (old defaults: per-batch results in the main 2 GiB budget)
+    session = Session(registry=g.registry, frame_memory_bytes=2 << 30 if old_defaults else 0)
+    if old_defaults:
+        session.frame_memory = session.memory
     plan = session.plan(g.spec, base_dir=g.base_dir)
     t0 = time.perf_counter()
-    out = session.run_plan(plan, device=device, batch_size=batch_size, collect_outputs=False)
+    out = session.run_plan(plan, device=device, batch_size=batch_size, collect_outputs=old_defaults)
     seconds = time.perf_counter() - t0
     cuda = torch.cuda.max_memory_allocated() if torch.cuda.is_available() else None
-    print(json.dumps({"frames": out["film"].frames, "shape": list(out["film"].shape), "seconds": seconds,
+    film = out["film"]
+    shape = list(film.shape)
+    print(json.dumps({"frames": shape[0], "shape": shape, "seconds": seconds,
                       "cuda_peak_bytes": cuda, "memory_entries": len(session.memory),
-                      "memory_bytes": session.memory.bytes, "frame_memory_entries": len(session.frame_memory)}))
+                      "memory_bytes": session.memory.bytes, "frame_memory_entries": 0 if old_defaults else len(session.frame_memory)}))
 
 
 def measure(frames: int, args: argparse.Namespace) -> dict:
     cmd = [sys.executable, __file__, "--child", str(frames), "--width", str(args.width),
            "--device", args.device, "--batch-size", str(args.batch_size)]
+    if args.old_defaults:
+        cmd.append("--old-defaults")
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True,
                             env={**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")})
     out = proc.stdout.read() if proc.stdout else ""
@@ -78,20 +89,23 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--json", default="benchmarks/results/memory.json")
+    parser.add_argument("--old-defaults", action="store_true",
+                        help="per-batch results in the main memory budget, outputs concatenated (before)")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
         import torch
 
         torch.set_num_threads(1)
-        child(args.child, args.width, args.device, args.batch_size)
+        child(args.child, args.width, args.device, args.batch_size, args.old_defaults)
         return
 
     sizes = [int(s) for s in args.sizes.split(",")]
     rows = [measure(n, args) for n in sizes]
     base = rows[0]["peak_rss_bytes"]
     print(f"memory benchmark: CameraMove + AlphaOver + Blur, {args.width}x{args.width * 3 // 4} px, "
-          f"batch {args.batch_size}, cache on ({platform.machine()}, device {args.device})")
+          f"batch {args.batch_size}, cache on{' (old defaults)' if args.old_defaults else ''} "
+          f"({platform.machine()}, device {args.device})")
     print(f"{'frames':>8} {'peak RSS MiB':>13} {'ratio':>7} {'CUDA peak MiB':>14} {'cache entries':>14} {'s':>8}")
     for r in rows:
         cuda = f"{r['cuda_peak_bytes'] / 2**20:.1f}" if r["cuda_peak_bytes"] is not None else "-"
@@ -109,7 +123,8 @@ def main() -> None:
     from nodeflow.atomic import write_text_atomic
 
     result = {"graph": "SampleImage -> CameraMove -> AlphaOver(logo) -> Blur", "width": args.width,
-              "batch_size": args.batch_size, "device": args.device, "rows": rows,
+              "batch_size": args.batch_size, "device": args.device, "old_defaults": args.old_defaults,
+              "rows": rows,
               "ratio": ratio, "target_ratio": TARGET_RATIO, "pass": ok}
     write_text_atomic(args.json, json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.json}")
