@@ -270,10 +270,36 @@ class DiskCache:
         n_scratch = sum(1 for _ in scratch.iterdir()) if scratch.exists() else 0
         return DiskCacheInfo(self.root, entries, size, n_scratch)
 
-    def clear(self) -> None:
-        for sub in ("results", "scratch"):
-            with contextlib.suppress(FileNotFoundError):
-                shutil.rmtree(self.root / sub)
+    def clear(self) -> list[str]:
+        """Remove every entry and scratch folder, except those another process is working on
+        (its key's lock is held: a training writing checkpoints); returns the keys left alone."""
+        busy: list[str] = []
+        for folder in self._key_folders():
+            key = _folder_key(folder.name)
+            lock = FileLock(self.lock_path(key))
+            try:
+                lock.acquire(timeout=0)
+            except Timeout:
+                busy.append(key)
+                continue
+            try:
+                shutil.rmtree(folder, ignore_errors=True)
+            finally:
+                lock.release()
+        for shard in self.results_dir.glob("*") if self.results_dir.exists() else ():
+            with contextlib.suppress(OSError):
+                shard.rmdir()  # only when empty
+        return sorted(set(busy))
+
+    def _key_folders(self) -> list[Path]:
+        entries = list(self.results_dir.glob("*/*")) if self.results_dir.exists() else []
+        scratch = self.root / "scratch"
+        return entries + (list(scratch.iterdir()) if scratch.exists() else [])
+
+
+def _folder_key(name: str) -> str:
+    """The key of an entry, scratch or in-progress (``.<key>.tmp-XXXX``) folder."""
+    return name[1:].split(".tmp-")[0] if name.startswith(".") else name
 
 
 class _Unstorable(Exception):

@@ -217,8 +217,9 @@ def cmd_cache(args: argparse.Namespace) -> int:
 
     cache = DiskCache(Path(args.cache_dir) if args.cache_dir else None)
     if args.action == "clear":
-        cache.clear()
-        print(f"cleared {cache.root}")
+        busy = cache.clear()
+        print(f"cleared {cache.root}" + (f" (kept {len(busy)} entries another process is working on)"
+                                         if busy else ""))
         return EXIT_OK
     info = cache.info()
     print(f"cache folder: {info.root}\nentries: {info.entries}\nsize: {info.bytes / 1e6:.1f} MB\n"

@@ -96,3 +96,24 @@ def test_waiting_for_a_lock_can_be_cancelled(tmp_path):
     finally:
         holder.kill()
         holder.wait(timeout=30)
+
+
+def test_clear_leaves_alone_what_another_process_is_working_on(tmp_path, capsys):
+    from nodeflow.cli import main
+
+    cache = DiskCache(tmp_path)
+    assert cache.put("ab" + "0" * 30, {"x": torch.ones(2)}) and cache.put("cd" + "1" * 30, {"x": torch.zeros(2)})
+    busy = "ef" + "2" * 30
+    (cache.scratch_dir(busy) / "checkpoint").mkdir(parents=True)
+    (cache.scratch_dir("gh" + "3" * 30)).mkdir(parents=True)
+    holder = _hold(cache.lock_path(busy), 30)
+    try:
+        assert main(["cache", "clear", "--cache-dir", str(tmp_path)]) == 0
+        assert "kept 1 entries another process is working on" in capsys.readouterr().out
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+    info = cache.info()
+    assert (info.entries, info.scratch_entries) == (0, 1)
+    assert (cache.scratch_dir(busy) / "checkpoint").is_dir()
+    assert cache.clear() == [] and cache.info().scratch_entries == 0  # free now
