@@ -6,8 +6,8 @@ On disk (our format), a folder with two files, both readable without unpickling 
   statistics included), the fixed reconstruction noise ``Z{k}`` (zero-padded, ``(1, 3, h+10, w+10)``,
   like the reference's ``Zs``), the pyramid ``real{k}`` (``(1, 3, h, w)`` in [-1, 1]) and the noise
   amplitudes ``noise_amp`` (float64, one per scale);
-- ``singan.json``: format tag, scale factor, first trained scale, the generators' widths and
-  training metadata (preset, timings, reconstruction errors).
+- ``singan.json``: format tag, scale factor, first trained scale, the generators' widths,
+  ``quantize_8bit`` (absent = false) and training metadata (preset, timings, reconstruction errors).
 """
 
 from __future__ import annotations
@@ -48,6 +48,10 @@ class SinGANModel(ModelHandle):
     scale_factor: float
     first_scale: int = 0
     meta: dict[str, Any] = field(default_factory=dict)
+    quantize_8bit: bool = False
+    """Go through 8 bits (truncating) before every resize between scales, as the reference code
+    does: set for models imported from it (so they reproduce its outputs) and for models trained
+    with ``quantize_8bit``; nodeflow's own models keep full precision."""
 
     def __post_init__(self) -> None:
         for g in self.generators:
@@ -111,7 +115,8 @@ class SinGANModel(ModelHandle):
         save_json(folder / OPTIONS, {
             "format": FORMAT, "scale_factor": self.scale_factor, "first_scale": self.first_scale,
             "num_scales": self.num_scales, "widths": widths,
-            "ker": next(g for g in self.generators if g is not None).ker, "meta": self.meta})
+            "ker": next(g for g in self.generators if g is not None).ker, "meta": self.meta,
+            **({"quantize_8bit": True} if self.quantize_8bit else {})})
 
     @classmethod
     def load(cls, folder: Path, device: torch.device | str = "cpu") -> SinGANModel:
@@ -136,7 +141,7 @@ class SinGANModel(ModelHandle):
         model = cls(generators=gens, z_rec=zs, noise_amp=[float(a) for a in tensors["noise_amp"].tolist()],
                     reals=[tensors[f"real{k}"] for k in range(int(opts["num_scales"]))],
                     scale_factor=float(opts["scale_factor"]), first_scale=int(opts["first_scale"]),
-                    meta=dict(opts.get("meta") or {}))
+                    meta=dict(opts.get("meta") or {}), quantize_8bit=bool(opts.get("quantize_8bit", False)))
         return model.to(device)
 
     # -- conveniences --------------------------------------------------------------------------
