@@ -29,6 +29,35 @@ WEIGHTS = "singan.safetensors"
 OPTIONS = "singan.json"
 
 
+@dataclass(frozen=True)
+class PyramidFacts:
+    """What is known of a SinGAN model before it is trained (a ``preflight`` fact): its scales."""
+
+    N: int
+    """Index of the finest scale."""
+    first_scale: int = 0
+
+
+def check_scale_known(known: Any, n: Any, field: str = "scale", low: int = 1) -> None:
+    """Preflight check of an injection scale against a model or its facts (nothing known: no check).
+
+    ``n`` may be an int or a non-int choice such as ``"auto"`` (not checked here).
+    """
+    if isinstance(known, SinGANModel | PyramidFacts) and isinstance(n, int) and not isinstance(n, bool):
+        _check_scale(n, known.N, known.first_scale, field, low)
+
+
+def _check_scale(n: int, N: int, first_scale: int, field: str, low: int) -> None:
+    from nodeflow.errors import NodeError
+
+    lo = max(low, first_scale)
+    if not lo <= n <= N:
+        hint = f"this model has scales 0…{N}; use {lo} ≤ {field} ≤ {N}"
+        if first_scale > low:
+            hint += f" (it was trained from scale {first_scale} up only)"
+        raise NodeError(f"scale {n} is out of range {lo}…{N}", field=field, hint=hint)
+
+
 @dataclass
 class SinGANModel(ModelHandle):
     """A trained pyramid: scales 0 (coarsest) … N (finest).
@@ -147,11 +176,4 @@ class SinGANModel(ModelHandle):
     # -- conveniences --------------------------------------------------------------------------
     def check_scale(self, n: int, field: str = "scale", low: int = 1) -> None:
         """Raise a NodeError unless ``n`` is a scale this model can start generating at."""
-        from nodeflow.errors import NodeError
-
-        lo = max(low, self.first_scale)
-        if not lo <= n <= self.N:
-            hint = f"this model has scales 0…{self.N}; use {lo} ≤ {field} ≤ {self.N}"
-            if self.first_scale > low:
-                hint += f" (it was trained from scale {self.first_scale} up only)"
-            raise NodeError(f"scale {n} is out of range {lo}…{self.N}", field=field, hint=hint)
+        _check_scale(n, self.N, self.first_scale, field, low)
