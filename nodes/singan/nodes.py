@@ -102,9 +102,9 @@ class TrainSinGAN(Node):
                                     "super-resolution models)")
         frame: int = Field(0, ge=0, description="frame of the scene batch to train on")
         amp: bool = Field(False, description="bfloat16 autocast on CUDA")
-        quantize_8bit: bool = Field(False, description="round images to 8 bits (truncating) before every "
-                                    "resize between scales, exactly as the reference code does (its "
-                                    "outputs bit for bit; no measurable quality change)")
+        quantize_8bit: bool = Field(False, description="truncate images to 8 bits before every resize "
+                                    "between scales, exactly as the reference code does (off: measured no "
+                                    "better, see docs/singan.md)")
         seed: int = Field(0, ge=0, description="random seed (same seed -> same model)")
 
     def preflight(self, ctx, known):
