@@ -133,3 +133,18 @@ def test_load_singan_node_imports_the_fixture(tmp_path):
     ctx = RunContext("load", "LoadSinGAN", torch.device("cpu"), seed=0, base_dir=tmp_path, output_dir=tmp_path)
     out = node.run(ctx)["model"]
     assert out.quantize_8bit and out.N == 4
+
+
+def test_training_with_quantize_8bit_marks_the_model_and_uses_8bit_reals():
+    from nodeflow.nodes.singan.train import make_config, train_singan
+
+    g = torch.Generator().manual_seed(1)
+    image = torch.rand((1, 3, 30, 36), generator=g)
+    model = train_singan(image, make_config("faithful", iterations=1, quantize_8bit=True), seed=0)
+    assert model.quantize_8bit and model.N >= 1
+    levels = (model.reals[-1] + 1) / 2 * 255  # the finest real went through uint8 like the reference's
+    assert torch.allclose(levels, levels.round(), atol=1e-3)
+    assert float((levels.round() - torch.floor(255 * image)).abs().max()) <= 1
+    plain = train_singan(image, make_config("faithful", iterations=1), seed=0)
+    assert not plain.quantize_8bit
+    assert not torch.allclose((plain.reals[-1] + 1) / 2 * 255, levels, atol=1e-3)
