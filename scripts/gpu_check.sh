@@ -46,7 +46,7 @@ else
     DEVICE=cuda
 fi
 PY="$VENV/bin/python"
-export NODEFLOW_CACHE_DIR="$OUTDIR/cache" PYTHONUNBUFFERED=1
+export NODEFLOW_CACHE_DIR=${NODEFLOW_CACHE_DIR:-/tmp/nodeflow-gpu-cache} PYTHONUNBUFFERED=1  # not under OUT: it comes back
 
 elapsed() { echo $(( $(date +%s) - START )); }
 
