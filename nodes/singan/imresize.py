@@ -120,7 +120,8 @@ def imresize_8bit(x: torch.Tensor, scale: float | None = None, size: tuple[int, 
     and has ``x``'s dtype. The rounding has no gradient; where ``x`` needs one (stages trained
     together), the plain resize's gradient passes through (straight-through).
     """
-    levels = quantize_8bit(x).double()
+    # float64 as the reference (numpy) resizes; MPS has no float64, float32 is within 1e-5 of it
+    levels = quantize_8bit(x).to(torch.float32 if x.device.type == "mps" else torch.float64)
     out = ((imresize(levels, scale, size) / 255).float() - 0.5) * 2
     out = out.clamp(-1, 1).to(x.dtype)
     if x.requires_grad:
