@@ -137,6 +137,10 @@ class DiskCache:
     def entry_dir(self, key: str) -> Path:
         return self.results_dir / key[:2] / key
 
+    def has(self, key: str) -> bool:
+        """Whether a result is stored under ``key`` (not verified: :meth:`get` checks the hashes)."""
+        return (self.entry_dir(key) / MANIFEST).exists()
+
     def scratch_dir(self, key: str) -> Path:
         """A per-key folder that survives interrupted runs (training checkpoints); made on first use."""
         return self.root / "scratch" / key

@@ -127,6 +127,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     from nodeflow.graph import GraphSpec
     from nodeflow.registry import default_registry
+    from nodeflow.session import Session
     from nodeflow.validate import validate_graph
 
     graph_path = Path(args.graph)
@@ -135,6 +136,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
     vg = validate_graph(spec, default_registry(), base_dir=graph_path.resolve().parent)
     if vg.problems:
         raise GraphValidationError(vg.problems)
+    # then what only cheap upstream values reveal (image sizes -> pyramid sizes), training nothing
+    session = Session(cache_dir=args.cache_dir)
+    session.preflight(session.plan(spec, base_dir=graph_path.resolve().parent, output_dir=Path.cwd()))
     print(f"{graph_path}: valid ({len(spec.nodes)} nodes)")
     return EXIT_OK
 

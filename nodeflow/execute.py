@@ -104,11 +104,8 @@ class Executor:
         stats = {nid: _Stat(pn.cls.type_name) for nid, pn in plan.nodes.items()}
         status = "failed"
         try:
-            for nid, pn in plan.nodes.items():
-                if type(instances[nid]).check is not Node.check:
-                    ctx = self._ctx(plan, pn, None, frame_list)
-                    self._call(pn, lambda node=instances[nid], ctx=ctx: node.check(ctx))
-            results = self._execute(plan, instances, stats, frame_list, batch_size)
+            static_values = self._checks(plan, instances, stats, frame_list)
+            results = self._execute(plan, instances, stats, frame_list, batch_size, static_values)
             for nid, pn in plan.nodes.items():
                 node = instances[nid]
                 if type(node).finish is not Node.finish:
@@ -131,7 +128,72 @@ class Executor:
                                   {nid: NodeStats(s.node_type, s.runs, s.cache_hits, s.seconds)
                                    for nid, s in stats.items()}, status))
 
+    def preflight(self, plan: Plan) -> None:
+        """Every check that can run before the expensive work (``nodeflow validate``): each node's
+        ``check``, then the cheap static values and each node's ``preflight``. Raises on a problem."""
+        instances: dict[str, Node] = {nid: pn.cls(pn.params) for nid, pn in plan.nodes.items()}
+        stats = {nid: _Stat(pn.cls.type_name) for nid, pn in plan.nodes.items()}
+        self._checks(plan, instances, stats, self._frames(plan, None))
+
     # -- internals -----------------------------------------------------------------------------
+    def _checks(self, plan: Plan, instances: dict[str, Node], stats: dict[str, _Stat],
+                frame_list: list[int] | None) -> dict[str, dict[str, Any]]:
+        """``check`` every node, compute the cheap static values that preflights read, and run the
+        preflight pass. Returns those values (the execution reuses them)."""
+        for nid, pn in plan.nodes.items():
+            if type(instances[nid]).check is not Node.check:
+                ctx = self._ctx(plan, pn, None, frame_list)
+                self._call(pn, lambda node=instances[nid], ctx=ctx: node.check(ctx))
+        static_values: dict[str, dict[str, Any]] = {}
+        self._pf = (plan, instances, static_values, frame_list)
+        hooked = [nid for nid in plan.nodes if type(instances[nid]).preflight is not Node.preflight]
+        if not hooked:
+            return static_values
+        needed = _upstream(plan, hooked)
+        cheap: set[str] = set()
+        for pn in plan.static:
+            if pn.id in needed and not pn.cls.sink and self._cheap(pn) and all(
+                    c.source.node in cheap for c in pn.connections):
+                cheap.add(pn.id)
+                static_values[pn.id] = self._evaluate(plan, pn, instances[pn.id], static_values, None,
+                                                      frame_list, stats[pn.id])
+        self._preflight_pass()
+        return static_values
+
+    def _cheap(self, pn: PlannedNode) -> bool:
+        """Cheap to compute now: not a training, or one whose result is already cached."""
+        if not pn.cls.expensive:
+            return True
+        if not self.use_cache:
+            return False
+        return (self.memory is not None and self.memory.get(pn.key) is not None) or (
+            self.disk is not None and self.disk.has(pn.key))
+
+    def _preflight_pass(self) -> None:
+        """Call every node's ``preflight`` with what is known now (values computed so far, facts of
+        upstream preflights); run before anything expensive and again before each training."""
+        pf = getattr(self, "_pf", None)
+        if pf is None:
+            return
+        plan, instances, values, frame_list = pf
+        facts: dict[str, dict[str, Any]] = {}
+        for nid, pn in plan.nodes.items():
+            node = instances[nid]
+            if type(node).preflight is Node.preflight:
+                continue
+            known: dict[str, Any] = {}
+            for c in pn.connections:
+                src, out = c.source.node, c.source.output
+                if src in values:
+                    value = values[src][out]
+                    known[c.input] = c.convert(value) if c.converted else value
+                elif out in facts.get(src, {}):
+                    known[c.input] = facts[src][out]
+            ctx = self._ctx(plan, pn, None, frame_list)
+            result = self._call(pn, lambda node=node, ctx=ctx, known=known: node.preflight(ctx, known))
+            if result:
+                facts[nid] = dict(result)
+
     @staticmethod
     def _frames(plan: Plan, frames: Iterable[int] | None) -> list[int] | None:
         return check_frames(frames, plan.frame_count)
@@ -179,10 +241,13 @@ class Executor:
             raise NodeExecutionError(pn.id, pn.cls.type_name, f"{type(exc).__name__}: {exc}") from exc
 
     def _execute(self, plan: Plan, instances: dict[str, Node], stats: dict[str, _Stat],
-                 frame_list: list[int] | None, batch_size: int) -> dict[str, Any]:
+                 frame_list: list[int] | None, batch_size: int,
+                 static_values: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
         wanted = {(e.node, e.output) for e in plan.outputs.values()}
-        static_values: dict[str, dict[str, Any]] = {}
+        static_values = {} if static_values is None else static_values
         for pn in plan.static:
+            if pn.id in static_values:  # computed for the preflight
+                continue
             self._check_cancelled()
             static_values[pn.id] = self._evaluate(plan, pn, instances[pn.id], static_values, None,
                                                   frame_list, stats[pn.id])
@@ -298,6 +363,8 @@ class Executor:
             if sock.name not in inputs and not sock.required:
                 inputs[sock.name] = sock.default_value()
 
+        if pn.cls.expensive and frames is None:
+            self._preflight_pass()  # what the values computed so far reveal, before this training
         reason = "sink (always runs)" if pn.cls.sink else ("--no-cache" if not self.use_cache else self.reason(pn))
         self.emit(NodeStarted(pn.id, pn.cls.type_name, reason, frames))
         t0 = time.perf_counter()
@@ -333,3 +400,15 @@ class Executor:
                 raise NodeExecutionError(pn.id, pn.cls.type_name,
                                          f"output {sock.name!r} ({sock.type.name}): {problem}")
         return outputs
+
+
+def _upstream(plan: Plan, nodes: Iterable[str]) -> set[str]:
+    """Every node that ``nodes`` read from, directly or not."""
+    seen: set[str] = set()
+    stack = [c.source.node for nid in nodes for c in plan.nodes[nid].connections]
+    while stack:
+        nid = stack.pop()
+        if nid not in seen:
+            seen.add(nid)
+            stack.extend(c.source.node for c in plan.nodes[nid].connections)
+    return seen

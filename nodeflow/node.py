@@ -122,6 +122,18 @@ class Node:
         can be seen from params alone (an output file that exists without ``overwrite``), so they
         surface before a long training upstream rather than after it."""
 
+    def preflight(self, ctx: RunContext, known: dict[str, Any]) -> dict[str, Any] | None:
+        """Check what is known of the inputs before the expensive work, and say what is known of the outputs.
+
+        ``known`` maps input names to what is known before this node runs: the value itself where
+        the input was cheap to compute (a loaded image, a cached model), else the facts an upstream
+        ``preflight`` returned for it (any object the consumer understands, e.g. "a SinGAN pyramid
+        with scales 0…5"); inputs that nothing is known about are absent. Raise ``NodeError`` for
+        problems (an injection scale out of range); return ``{output name: facts}`` or None.
+        Called several times per run as more becomes known (must be cheap and side-effect free).
+        """
+        return None
+
     def run(self, ctx: RunContext, **inputs: Any) -> dict[str, Any]:
         """Compute the outputs from the inputs. Time-varying nodes get ``ctx.frames``."""
         raise NotImplementedError

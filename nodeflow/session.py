@@ -91,6 +91,11 @@ class Session:
             for nid, pn in plan.nodes.items():
                 self._seen[nid] = _Seen(pn.key, pn.params_data, pn.input_keys, pn.cls.version)
 
+    def preflight(self, plan: Plan, *, device: str | torch.device = "cpu") -> None:
+        """Run every check possible before the expensive work, without running it (``nodeflow validate``):
+        cheap static nodes and cached trainings are computed, then each node's ``preflight``."""
+        Executor(device=resolve_device(device), memory=self.memory, disk=self.disk).preflight(plan)
+
     def cancel(self) -> None:
         """Ask the running graph to stop (thread-safe)."""
         self.cancel_token.cancel()

@@ -201,4 +201,6 @@ def test_reference_matches_our_generation_of_the_same_weights(tmp_path: Path):
     torch.save([model.noise_amp[0], *[torch.tensor(a) for a in model.noise_amp[1:]]], folder / "NoiseAmp.pth")
     imported = import_reference(folder, min_size=12)
     assert imported.scale_factor == pytest.approx(model.scale_factor, abs=1e-12)
+    assert imported.quantize_8bit  # imported models resize through 8 bits, as the reference does
+    imported.quantize_8bit = False  # the same weights through full-precision resizes: our generation
     assert torch.allclose(reconstruct(imported), reconstruct(model), atol=1e-6)

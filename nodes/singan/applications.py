@@ -13,7 +13,7 @@ import torch
 
 from .generate import from_unit, noise_map, pad, regenerate, run_pyramid, seeded_noise, to_unit
 from .handle import SinGANModel
-from .imresize import imresize, resize_to
+from .imresize import imresize, imresize_8bit, resize_to
 from .pyramid import upsample_to
 
 
@@ -81,7 +81,8 @@ def animate(model: SinGANModel, frames: int, *, generator: torch.Generator, alph
             if prev_imgs is None:
                 i_prev = torch.zeros((frames, 3, hz, wz), device=device)
             else:
-                i_prev = pad(upsample_to(prev_imgs, model.scale_factor, model.sizes[k]), model.pad)
+                i_prev = pad(upsample_to(prev_imgs, model.scale_factor, model.sizes[k], quantize=model.quantize_8bit),
+                            model.pad)
             outs = [g(model.noise_amp[k] * zs[i:i + chunk] + i_prev[i:i + chunk], i_prev[i:i + chunk])
                     for i in range(0, frames, chunk)]
             prev_imgs = torch.cat(outs, dim=0)
@@ -115,7 +116,7 @@ def super_resolution(model: SinGANModel, factor: float, *, generator: torch.Gene
     step, steps = sr_steps(factor)
     with torch.inference_mode():
         for i in range(steps):
-            x = imresize(x, step).clamp(-1, 1)
+            x = imresize_8bit(x, step) if model.quantize_8bit else imresize(x, step).clamp(-1, 1)
             z = noise_map(tuple(x.shape[-2:]), 0 if i == 0 else 1, generator, model.device, batch=1)
             if not noise:
                 z = torch.zeros_like(z)

@@ -3,7 +3,9 @@
 This is the reference's ``SinGAN_generate``/``draw_concat`` written once for every application:
 start at scale ``n`` from an image ``in_s`` (zeros at scale 0), and at each scale ``k`` feed
 ``G_k(amp_k · z_k + pad(x), pad(x))`` where ``x`` is the previous output resized by ``1/r``
-(clamped to [-1, 1] and cropped to the scale's size, as the reference's 8-bit resize does).
+(clamped to [-1, 1] and cropped to the scale's size, as the reference's 8-bit resize does; for
+models with ``quantize_8bit`` — those imported from the reference — also truncated to 8 bits
+before each resize, exactly as the reference does, so they give back its own outputs).
 Batches of B images go through in one pass (BatchNorm is in eval mode, so samples do not mix);
 a noise map with batch 1 is shared by the whole batch, which is what keeps harmonized video
 frames from flickering.
@@ -17,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from .handle import SinGANModel
-from .imresize import imresize
+from .imresize import imresize, imresize_8bit
 from .pyramid import first_input, upsample_to
 
 
@@ -69,7 +71,7 @@ def run_pyramid(model: SinGANModel, start: int, in_s: torch.Tensor, noise: Noise
         h, w = model.sizes[k]
         th, tw = (h, w) if (sv, sh) == (1.0, 1.0) else (round(sv * h), round(sh * w))
         if k > start:
-            x = upsample_to(x, model.scale_factor, (th, tw))
+            x = upsample_to(x, model.scale_factor, (th, tw), quantize=model.quantize_8bit)
         if k < rec_below:
             z_rec = model.z_rec[k]
             assert z_rec is not None
@@ -89,7 +91,7 @@ def reconstruct(model: SinGANModel, *, keep: bool = False) -> torch.Tensor | lis
     From the first trained scale ``s``; for ``s > 0`` the input is ``reals[s-1]`` resized up.
     """
     s = model.first_scale
-    in_s = first_input(model.reals, s, model.scale_factor)
+    in_s = first_input(model.reals, s, model.scale_factor, quantize=model.quantize_8bit)
 
     def no_noise(k: int, size: tuple[int, int]) -> torch.Tensor:
         raise AssertionError("reconstruction uses the fixed noise")
@@ -105,8 +107,9 @@ def inject(model: SinGANModel, image: torch.Tensor, n: int) -> torch.Tensor:
     """
     N = model.N
     lo = model.sizes[n - 1]
-    x = imresize(image, model.scale_factor ** (N - n + 1)).clamp(-1, 1)[..., : lo[0], : lo[1]]
-    return upsample_to(x, model.scale_factor, model.sizes[n])
+    down = imresize_8bit if model.quantize_8bit else lambda t, s: imresize(t, s).clamp(-1, 1)
+    x = down(image, model.scale_factor ** (N - n + 1))[..., : lo[0], : lo[1]]
+    return upsample_to(x, model.scale_factor, model.sizes[n], quantize=model.quantize_8bit)
 
 
 def regenerate(model: SinGANModel, images: torch.Tensor, n: int, *, generator: torch.Generator,

@@ -6,8 +6,8 @@ On disk (our format), a folder with two files, both readable without unpickling 
   statistics included), the fixed reconstruction noise ``Z{k}`` (zero-padded, ``(1, 3, h+10, w+10)``,
   like the reference's ``Zs``), the pyramid ``real{k}`` (``(1, 3, h, w)`` in [-1, 1]) and the noise
   amplitudes ``noise_amp`` (float64, one per scale);
-- ``singan.json``: format tag, scale factor, first trained scale, the generators' widths and
-  training metadata (preset, timings, reconstruction errors).
+- ``singan.json``: format tag, scale factor, first trained scale, the generators' widths,
+  ``quantize_8bit`` (absent = false) and training metadata (preset, timings, reconstruction errors).
 """
 
 from __future__ import annotations
@@ -29,6 +29,35 @@ WEIGHTS = "singan.safetensors"
 OPTIONS = "singan.json"
 
 
+@dataclass(frozen=True)
+class PyramidFacts:
+    """What is known of a SinGAN model before it is trained (a ``preflight`` fact): its scales."""
+
+    N: int
+    """Index of the finest scale."""
+    first_scale: int = 0
+
+
+def check_scale_known(known: Any, n: Any, field: str = "scale", low: int = 1) -> None:
+    """Preflight check of an injection scale against a model or its facts (nothing known: no check).
+
+    ``n`` may be an int or a non-int choice such as ``"auto"`` (not checked here).
+    """
+    if isinstance(known, SinGANModel | PyramidFacts) and isinstance(n, int) and not isinstance(n, bool):
+        _check_scale(n, known.N, known.first_scale, field, low)
+
+
+def _check_scale(n: int, N: int, first_scale: int, field: str, low: int) -> None:
+    from nodeflow.errors import NodeError
+
+    lo = max(low, first_scale)
+    if not lo <= n <= N:
+        hint = f"this model has scales 0…{N}; use {lo} ≤ {field} ≤ {N}"
+        if first_scale > low:
+            hint += f" (it was trained from scale {first_scale} up only)"
+        raise NodeError(f"scale {n} is out of range {lo}…{N}", field=field, hint=hint)
+
+
 @dataclass
 class SinGANModel(ModelHandle):
     """A trained pyramid: scales 0 (coarsest) … N (finest).
@@ -48,6 +77,10 @@ class SinGANModel(ModelHandle):
     scale_factor: float
     first_scale: int = 0
     meta: dict[str, Any] = field(default_factory=dict)
+    quantize_8bit: bool = False
+    """Go through 8 bits (truncating) before every resize between scales, as the reference code
+    does: set for models imported from it (so they reproduce its outputs) and for models trained
+    with ``quantize_8bit``; nodeflow's own models keep full precision."""
 
     def __post_init__(self) -> None:
         for g in self.generators:
@@ -111,7 +144,8 @@ class SinGANModel(ModelHandle):
         save_json(folder / OPTIONS, {
             "format": FORMAT, "scale_factor": self.scale_factor, "first_scale": self.first_scale,
             "num_scales": self.num_scales, "widths": widths,
-            "ker": next(g for g in self.generators if g is not None).ker, "meta": self.meta})
+            "ker": next(g for g in self.generators if g is not None).ker, "meta": self.meta,
+            **({"quantize_8bit": True} if self.quantize_8bit else {})})
 
     @classmethod
     def load(cls, folder: Path, device: torch.device | str = "cpu") -> SinGANModel:
@@ -136,17 +170,10 @@ class SinGANModel(ModelHandle):
         model = cls(generators=gens, z_rec=zs, noise_amp=[float(a) for a in tensors["noise_amp"].tolist()],
                     reals=[tensors[f"real{k}"] for k in range(int(opts["num_scales"]))],
                     scale_factor=float(opts["scale_factor"]), first_scale=int(opts["first_scale"]),
-                    meta=dict(opts.get("meta") or {}))
+                    meta=dict(opts.get("meta") or {}), quantize_8bit=bool(opts.get("quantize_8bit", False)))
         return model.to(device)
 
     # -- conveniences --------------------------------------------------------------------------
     def check_scale(self, n: int, field: str = "scale", low: int = 1) -> None:
         """Raise a NodeError unless ``n`` is a scale this model can start generating at."""
-        from nodeflow.errors import NodeError
-
-        lo = max(low, self.first_scale)
-        if not lo <= n <= self.N:
-            hint = f"this model has scales 0…{self.N}; use {lo} ≤ {field} ≤ {self.N}"
-            if self.first_scale > low:
-                hint += f" (it was trained from scale {self.first_scale} up only)"
-            raise NodeError(f"scale {n} is out of range {lo}…{self.N}", field=field, hint=hint)
+        _check_scale(n, self.N, self.first_scale, field, low)

@@ -12,8 +12,11 @@ as it actually runs: taps past the bottom/right edge reflect (the edge pixel rep
 before the top/left edge get weight 0 and the remaining weights are renormalised (the reference
 casts negative indices to unsigned integers, which zeroes their weights).
 
-Unlike the reference, values are not rounded to 8 bits after each resize (the reference
-round-trips through ``uint8``); callers clamp where SinGAN clamps.
+The reference also converts every image to 8 bits before each resize (``torch2uint8``:
+``(x + 1) / 2 · 255`` truncated to ``uint8``), resizes those integers in float64 and maps the
+result back (``/ 255``, ``(v - 0.5) · 2``, clamped). :func:`imresize_8bit` does exactly that, for
+models imported from the reference (so they reproduce its outputs) and as an option for training;
+:func:`imresize` itself does not quantise and callers clamp where SinGAN clamps.
 """
 
 from __future__ import annotations
@@ -98,4 +101,30 @@ def imresize(x: torch.Tensor, scale: float | None = None, size: tuple[int, int] 
         out = torch.matmul(_matrix(h, oh, sh, x.device, dtype), out)
     if sw != 1.0:
         out = torch.matmul(out, _matrix(w, ow, sw, x.device, dtype).T)
+    return out
+
+
+def quantize_8bit(x: torch.Tensor) -> torch.Tensor:
+    """``[-1, 1]`` -> the reference's ``uint8`` levels 0…255 (as floats): ``⌊255 · clamp((x+1)/2)⌋``.
+
+    Computed in float32 like the reference (``255 * denorm(x)`` then ``astype(np.uint8)``), so a
+    value like 254.99998 truncates to 254 there and here alike.
+    """
+    return torch.floor(255 * ((x.float() + 1) / 2).clamp(0, 1))
+
+
+def imresize_8bit(x: torch.Tensor, scale: float | None = None, size: tuple[int, int] | None = None) -> torch.Tensor:
+    """The reference's ``imresize``: quantise to 8 bits (truncating), resize, back to ``[-1, 1]``.
+
+    ``x``: ``(B, C, H, W)`` in [-1, 1]. The result is clamped to [-1, 1] (the reference's ``norm``)
+    and has ``x``'s dtype. The rounding has no gradient; where ``x`` needs one (stages trained
+    together), the plain resize's gradient passes through (straight-through).
+    """
+    # float64 as the reference (numpy) resizes; MPS has no float64, float32 is within 1e-5 of it
+    levels = quantize_8bit(x).to(torch.float32 if x.device.type == "mps" else torch.float64)
+    out = ((imresize(levels, scale, size) / 255).float() - 0.5) * 2
+    out = out.clamp(-1, 1).to(x.dtype)
+    if x.requires_grad:
+        plain = imresize(x, scale, size).clamp(-1, 1)
+        out = plain + (out - plain).detach()
     return out

@@ -22,7 +22,7 @@ from nodeflow.types import FLOAT, IMAGE, MASK
 from ..composite.tensor_ops import check_same_size
 from .applications import animate, paint_to_image, sample, super_resolution
 from .generate import reconstruct, to_unit
-from .handle import OPTIONS, SinGANModel
+from .handle import OPTIONS, PyramidFacts, SinGANModel, check_scale_known
 from .harmonize import harmonize, harmonize_all_scales, valid_scales
 from .imresize import resize_to
 from .pyramid import plan_pyramid
@@ -103,7 +103,33 @@ class TrainSinGAN(Node):
                                     "super-resolution models)")
         frame: int = Field(0, ge=0, description="frame of the scene batch to train on")
         amp: bool = Field(False, description="bfloat16 autocast on CUDA")
+        quantize_8bit: bool = Field(False, description="truncate images to 8 bits before every resize "
+                                    "between scales, exactly as the reference code does (off: measured no "
+                                    "better, see docs/singan.md)")
         seed: int = Field(0, ge=0, description="random seed (same seed -> same model)")
+
+    def preflight(self, ctx, known):
+        """Before training: the pyramid this scene gives (so ``scale`` downstream is checked now)."""
+        scene = known.get("scene")
+        if not (isinstance(scene, torch.Tensor) and scene.ndim == 4):
+            return None  # the scene comes from an expensive node: checked once it is computed
+        _, plan = self._plan(int(scene.shape[2]), int(scene.shape[3]))
+        return {"model": PyramidFacts(N=plan.stop_scale, first_scale=self.params.first_scale)}
+
+    def _plan(self, h: int, w: int):
+        p = self.params
+        cfg = make_config(p.preset, iterations=p.iterations, max_size=p.max_size, min_size=p.min_size,
+                          scale_factor=p.scale_factor, first_scale=p.first_scale, d_steps=p.d_steps,
+                          g_steps=p.g_steps, concurrent=p.concurrent, rec_steps=p.rec_steps, alpha=p.alpha,
+                          amp=p.amp, quantize_8bit=p.quantize_8bit or None)
+        try:
+            plan = plan_pyramid(h, w, min_size=cfg.min_size, max_size=cfg.max_size, scale_factor=cfg.scale_factor)
+        except ValueError as exc:
+            raise NodeError(str(exc), field="min_size") from None
+        if cfg.first_scale > plan.stop_scale:
+            raise NodeError(f"first_scale {cfg.first_scale} but this image has scales 0…{plan.stop_scale}",
+                            field="first_scale", hint=f"use 0…{plan.stop_scale}")
+        return cfg, plan
 
     def run(self, ctx, scene: torch.Tensor | None = None):
         p = self.params
@@ -115,18 +141,7 @@ class TrainSinGAN(Node):
         if p.frame >= scene.shape[0]:
             raise NodeError(f"frame {p.frame} of a batch of {scene.shape[0]}", field="frame")
         scene = scene[p.frame:p.frame + 1, :3].float()
-        cfg = make_config(p.preset, iterations=p.iterations, max_size=p.max_size, min_size=p.min_size,
-                          scale_factor=p.scale_factor, first_scale=p.first_scale, d_steps=p.d_steps,
-                          g_steps=p.g_steps, concurrent=p.concurrent, rec_steps=p.rec_steps, alpha=p.alpha,
-                          amp=p.amp)
-        try:
-            plan = plan_pyramid(scene.shape[2], scene.shape[3], min_size=cfg.min_size, max_size=cfg.max_size,
-                                scale_factor=cfg.scale_factor)
-        except ValueError as exc:
-            raise NodeError(str(exc), field="min_size") from None
-        if cfg.first_scale > plan.stop_scale:
-            raise NodeError(f"first_scale {cfg.first_scale} but this image has scales 0…{plan.stop_scale}",
-                            field="first_scale", hint=f"use 0…{plan.stop_scale}")
+        cfg, plan = self._plan(scene.shape[2], scene.shape[3])
         ctx.logger.info(describe(cfg, plan))
 
         last_event = 0.0
@@ -209,6 +224,10 @@ class Harmonize(Node):
                                                          "change to the full-resolution composite")
         all_scales: bool = Field(False, description="also render every n as a contact sheet")
 
+    def preflight(self, ctx, known):
+        check_scale_known(known.get("model"), self.params.scale)  # before the model is trained
+        return None
+
     def run(self, ctx, model: SinGANModel, composite: torch.Tensor, mask: torch.Tensor):
         p = self.params
         model = _model(ctx, model)
@@ -243,6 +262,10 @@ class SinGANEdit(Node):
         sigma: float = Field(5.0, ge=0, le=50, description="mask blur sigma (training pixels)")
         output_size: Literal["frame", "training"] = Field("training", description="output resolution")
 
+    def preflight(self, ctx, known):
+        check_scale_known(known.get("model"), self.params.scale)  # before the model is trained
+        return None
+
     def run(self, ctx, model: SinGANModel, image: torch.Tensor, mask: torch.Tensor):
         p = self.params
         model = _model(ctx, model)
@@ -263,6 +286,10 @@ class SinGANPaint(Node):
         scale: int = Field(1, ge=1, le=64, description="injection scale n")
         seed: int = Field(0, ge=0, description="noise seed")
         output_size: Literal["frame", "training"] = Field("training", description="output resolution")
+
+    def preflight(self, ctx, known):
+        check_scale_known(known.get("model"), self.params.scale)  # before the model is trained
+        return None
 
     def run(self, ctx, model: SinGANModel, paint: torch.Tensor):
         p = self.params

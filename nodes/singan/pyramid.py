@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .imresize import imresize
+from .imresize import imresize, imresize_8bit
 
 
 @dataclass(frozen=True)
@@ -66,33 +66,44 @@ def plan_pyramid(height: int, width: int, *, min_size: int = 25, max_size: int =
     return PyramidPlan(scale1, num_scales, stop_scale, factor, tuple(sizes))
 
 
-def build_pyramid(image: torch.Tensor, plan: PyramidPlan) -> list[torch.Tensor]:
-    """``(1, 3, H, W)`` in [-1, 1] -> one tensor per scale, coarsest first, clamped to [-1, 1]."""
-    real = image if plan.scale1 == 1 else imresize(image, plan.scale1).clamp(-1, 1)
+def build_pyramid(image: torch.Tensor, plan: PyramidPlan, *, quantize: bool = False) -> list[torch.Tensor]:
+    """``(1, 3, H, W)`` in [-1, 1] -> one tensor per scale, coarsest first, clamped to [-1, 1].
+
+    ``quantize``: every resize goes through 8 bits first, as in the reference (:func:`imresize_8bit`).
+    """
+    def resize(x: torch.Tensor, s: float) -> torch.Tensor:
+        return imresize_8bit(x, s).to(x.dtype) if quantize else imresize(x, s).clamp(-1, 1)
+
+    real = image if plan.scale1 == 1 and not quantize else resize(image, plan.scale1)
     reals = []
     for i in range(plan.stop_scale + 1):
         s = math.pow(plan.scale_factor, plan.stop_scale - i)
-        r = real if s == 1 else imresize(real, s).clamp(-1, 1)
+        r = real if s == 1 and not quantize else resize(real, s)
         if tuple(r.shape[-2:]) != plan.sizes[i]:  # pragma: no cover - guards the formulas above
             raise AssertionError(f"scale {i}: {tuple(r.shape[-2:])} != planned {plan.sizes[i]}")
         reals.append(r.contiguous())
     return reals
 
 
-def first_input(reals: list[torch.Tensor], first_scale: int, scale_factor: float) -> torch.Tensor:
+def first_input(reals: list[torch.Tensor], first_scale: int, scale_factor: float, *,
+                quantize: bool = False) -> torch.Tensor:
     """What the first trained scale sees: zeros at scale 0, else the coarser real one step up."""
     if first_scale == 0:
         return torch.zeros_like(reals[0])
-    return upsample_to(reals[first_scale - 1], scale_factor, (reals[first_scale].shape[-2], reals[first_scale].shape[-1]))
+    return upsample_to(reals[first_scale - 1], scale_factor, (reals[first_scale].shape[-2], reals[first_scale].shape[-1]),
+                       quantize=quantize)
 
 
-def upsample_to(x: torch.Tensor, scale_factor: float, size: tuple[int, int]) -> torch.Tensor:
+def upsample_to(x: torch.Tensor, scale_factor: float, size: tuple[int, int], *,
+                quantize: bool = False) -> torch.Tensor:
     """One step up the pyramid: resize by ``1/scale_factor``, clamp, crop to ``size``.
 
+    ``quantize``: through 8 bits first, as the reference does (models imported from it).
     ``ceil(h_i / r) ≥ h_{i+1}`` always holds for the planned sizes, so the crop never pads; samples
     at another size/aspect can fall a pixel short, and are then stretched to ``size``.
     """
-    up = imresize(x, 1.0 / scale_factor).clamp(-1, 1)[..., : size[0], : size[1]]
+    up = imresize_8bit(x, 1.0 / scale_factor) if quantize else imresize(x, 1.0 / scale_factor).clamp(-1, 1)
+    up = up[..., : size[0], : size[1]]
     if tuple(up.shape[-2:]) != tuple(size):
         up = F.interpolate(up, size=tuple(size), mode="bilinear", align_corners=True)
     return up

@@ -5,6 +5,11 @@ scale (``0/``, ``1/``, …) holding ``netG.pth`` (a state dict), plus ``Zs.pth``
 ``NoiseAmp.pth`` (lists of tensors/numbers) and ``Gs.pth`` (pickled modules, which we never
 read). All files go through :func:`nodeflow.checkpoint.load_checkpoint` (``weights_only=True``).
 
+The reference converts images to 8 bits (truncating) before every resize between scales; the
+imported model is marked ``quantize_8bit`` so that nodeflow does the same and reproduces the
+reference's own outputs (its reconstruction, samples, harmonization) rather than drifting from
+them by a few dB per scale.
+
 The pyramid's re-fitted scale factor is not stored; it is recomputed from the finest real with
 the reference's formula ``(min_size / min(h_N, w_N))^(1/N)`` and checked against every stored
 size (``min_size`` 25 unless the model was trained with another).
@@ -107,5 +112,6 @@ def import_reference(folder: str | Path, *, min_size: int = 25, allow_pickle: bo
     meta = {"imported_from": str(root), "scale_factor_init": float(m.group(1)) if m else None,
             "sizes": [list(s) for s in sizes]}
     model = SinGANModel(generators=list(gens), z_rec=list(zs), noise_amp=amps, reals=reals,
-                        scale_factor=fit_scale_factor(sizes, min_size), first_scale=0, meta=meta)
+                        scale_factor=fit_scale_factor(sizes, min_size), first_scale=0, meta=meta,
+                        quantize_8bit=True)
     return model.to(device)

@@ -115,9 +115,15 @@ class TrainConfig:
     first_scale: int = 0
     amp: bool = False
     """bfloat16 autocast on CUDA."""
+    quantize_8bit: bool = False
+    """Through 8 bits (truncating) before every resize between scales, as the reference code does
+    (pyramid, training inputs and the saved model's generation)."""
 
     def fingerprint(self) -> str:
-        return hashlib.blake2b(json.dumps(asdict(self), sort_keys=True).encode(), digest_size=8).hexdigest()
+        fields = asdict(self)
+        if not self.quantize_8bit:  # absent when off: checkpoints from before the option still resume
+            del fields["quantize_8bit"]
+        return hashlib.blake2b(json.dumps(fields, sort_keys=True).encode(), digest_size=8).hexdigest()
 
 
 PRESETS: dict[str, TrainConfig] = {
@@ -177,14 +183,14 @@ class _Run:
     @cached_property
     def start(self) -> torch.Tensor:
         """What the first trained scale sees (fixed for the whole run)."""
-        return first_input(self.reals, self.cfg.first_scale, self.plan.scale_factor)
+        return first_input(self.reals, self.cfg.first_scale, self.plan.scale_factor, quantize=self.cfg.quantize_8bit)
 
     def model(self, meta: dict[str, Any] | None = None) -> SinGANModel:
         n = self.done + 1
         return SinGANModel(generators=list(self.generators[:n]), z_rec=list(self.z_rec[:n]),
                            noise_amp=list(self.noise_amp[:n]), reals=list(self.reals[:n]),
                            scale_factor=self.plan.scale_factor, first_scale=self.cfg.first_scale,
-                           meta=dict(meta or {}))
+                           meta=dict(meta or {}), quantize_8bit=self.cfg.quantize_8bit)
 
 
 def train_singan(image: torch.Tensor, cfg: TrainConfig, *, seed: int = 0, device: torch.device | str = "cpu",
@@ -207,7 +213,7 @@ def train_singan(image: torch.Tensor, cfg: TrainConfig, *, seed: int = 0, device
     if not 0 <= cfg.first_scale <= plan.stop_scale:
         raise ValueError(f"first_scale {cfg.first_scale} is outside this image's scales 0…{plan.stop_scale}")
     x = (image * 2 - 1).clamp(-1, 1).cpu().double()
-    reals = [r.float().to(device) for r in build_pyramid(x, plan)]
+    reals = [r.float().to(device) for r in build_pyramid(x, plan, quantize=cfg.quantize_8bit)]
     gen = torch.Generator(device=device)
     gen.manual_seed(seed)
     init_gen = torch.Generator()
@@ -328,7 +334,7 @@ def _train_scale(run: _Run, k: int, progress: Progress | None, total: int) -> No
     def chain(x: torch.Tensor, zs: list[torch.Tensor], amps: list[float]) -> torch.Tensor:
         for i, (j, g) in enumerate(zip(range(low, k + 1), stages, strict=True)):
             if i > 0:
-                x = upsample_to(x, sf, run.plan.sizes[j])
+                x = upsample_to(x, sf, run.plan.sizes[j], quantize=cfg.quantize_8bit)
             xp = pad(x, p)
             x = g(amps[i] * zs[i] + xp, xp)
         return x
@@ -418,10 +424,10 @@ def _rec_input(run: _Run, k: int) -> torch.Tensor:
     x = run.start
     for j in range(run.cfg.first_scale, k):
         if j > run.cfg.first_scale:
-            x = upsample_to(x, run.plan.scale_factor, run.plan.sizes[j])
+            x = upsample_to(x, run.plan.scale_factor, run.plan.sizes[j], quantize=run.cfg.quantize_8bit)
         x = _stage(run, j, run.generators[j], x, run.z_rec[j], eval_mode=True)  # type: ignore[arg-type]
     if k > run.cfg.first_scale:
-        x = upsample_to(x, run.plan.scale_factor, run.plan.sizes[k])
+        x = upsample_to(x, run.plan.scale_factor, run.plan.sizes[k], quantize=run.cfg.quantize_8bit)
     return x
 
 
@@ -430,13 +436,13 @@ def _rand_input(run: _Run, k: int) -> torch.Tensor:
     x = run.start
     for j in range(run.cfg.first_scale, k):
         if j > run.cfg.first_scale:
-            x = upsample_to(x, run.plan.scale_factor, run.plan.sizes[j])
+            x = upsample_to(x, run.plan.scale_factor, run.plan.sizes[j], quantize=run.cfg.quantize_8bit)
         g = run.generators[j]
         assert g is not None
         z = pad(noise_map(run.plan.sizes[j], j, run.gen, run.device), g.pad)
         x = _stage(run, j, g, x, z, eval_mode=True)
     if k > run.cfg.first_scale:
-        x = upsample_to(x, run.plan.scale_factor, run.plan.sizes[k])
+        x = upsample_to(x, run.plan.scale_factor, run.plan.sizes[k], quantize=run.cfg.quantize_8bit)
     return x
 
 
