@@ -5,18 +5,16 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import torch
 
+from nodeflow.atomic import FILE_MODE, make_temp_dir, make_temp_file, remove_stale_temps, temp_prefix
 from nodeflow.context import RunContext
 from nodeflow.errors import NodeError
+from nodeflow.path_guard import guard_for
 
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-FILE_MODE = 0o666 & ~_UMASK
-"""Permissions of written files: what ``open()`` would give (mkstemp makes them private)."""
+FOLDER_TEMP_PREFIX = ".nodeflow-tmp-"
 
 
 def output_target(ctx: RunContext, value: str, field: str, overwrite: bool,
@@ -31,10 +29,11 @@ def output_target(ctx: RunContext, value: str, field: str, overwrite: bool,
 
 
 def check_writable(ctx: RunContext, path: Path, field: str, overwrite: bool) -> None:
-    """An input file of the graph is never written; an existing file only with ``overwrite``."""
-    resolved = path.resolve()
-    if resolved in ctx.input_files:
-        raise NodeError(f"refusing to write {path}: it is an input file of this graph", field=field,
+    """An input of the graph is never written (nor a file among its inputs added); an existing
+    file only with ``overwrite``."""
+    why = guard_for(ctx.input_files).clash(path, pattern=False)
+    if why:
+        raise NodeError(f"refusing to write {path}: {why}", field=field,
                         hint="choose another output path; inputs are never overwritten")
     if path.exists() and not overwrite:
         raise NodeError(f"{path} already exists", field=field,
@@ -47,15 +46,15 @@ class PendingFile:
     """A temporary file beside ``target``, renamed onto it by :meth:`commit`.
 
     The temp name keeps the target's suffix (format-sniffing writers such as ffmpeg need it)
-    and starts with a dot, so a half-written file is never mistaken for an output.
+    and starts with a dot, so a half-written file is never mistaken for an output. Temps of
+    this target left by a killed run (their process is gone) are removed first.
     """
 
     def __init__(self, target: Path):
         self.target = target
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.tmp-", suffix=target.suffix, dir=target.parent)
-        os.close(fd)
-        self.tmp = Path(tmp)
+        if target.parent.is_dir():
+            remove_stale_temps(target.parent, temp_prefix(target.name))
+        self.tmp = make_temp_file(target)
 
     def commit(self) -> Path:
         os.chmod(self.tmp, FILE_MODE)
@@ -68,12 +67,16 @@ class PendingFile:
 
 
 class PendingFolder:
-    """A temporary folder inside ``folder`` collecting files renamed into it by :meth:`commit`."""
+    """A temporary folder inside ``folder`` collecting files renamed into it by :meth:`commit`.
+
+    Such folders left by a killed run (their process is gone) are removed first.
+    """
 
     def __init__(self, folder: Path):
         self.folder = folder
-        folder.mkdir(parents=True, exist_ok=True)
-        self.tmp = Path(tempfile.mkdtemp(prefix=".nodeflow-tmp-", dir=folder))
+        if folder.is_dir():
+            remove_stale_temps(folder, FOLDER_TEMP_PREFIX)
+        self.tmp = make_temp_dir(folder, FOLDER_TEMP_PREFIX)
         self.names: list[str] = []
 
     def path(self, name: str) -> Path:
