@@ -1,17 +1,15 @@
 """``nodeflow`` command line: run, validate, nodes, schema, train, cache.
 
 User errors print a clear message and exit non-zero without a traceback (``--verbose`` adds it):
-2 for an invalid graph or arguments, 1 for a node that failed, 130 when cancelled.
+2 for an invalid graph or arguments, 1 for a node that failed, 130 when cancelled (Ctrl-C),
+143 when stopped by SIGTERM (see :mod:`nodeflow.stop_signals`).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import shutil
-import signal
 import sys
-import tempfile
 import traceback
 import typing
 from collections.abc import Iterator, Sequence
@@ -83,21 +81,15 @@ def apply_sets(spec: Any, sets: list[tuple[str, str, Any]]) -> None:
 
 @contextmanager
 def cancel_on_sigint(session: Any, console: Any) -> Iterator[None]:
-    """First Ctrl-C asks the run to stop cleanly; a second one interrupts at once."""
-    previous = signal.getsignal(signal.SIGINT)
+    """First Ctrl-C (or SIGTERM) asks the run to stop cleanly; a second one interrupts at once."""
+    from nodeflow.stop_signals import active
 
-    def handler(signum: int, frame: Any) -> None:
-        if session.cancel_token.cancelled:
-            signal.signal(signal.SIGINT, signal.default_int_handler)
-            raise KeyboardInterrupt
-        console.print("[yellow]cancelling… (Ctrl-C again to interrupt at once)[/]")
-        session.cancel()
-
-    signal.signal(signal.SIGINT, handler)
-    try:
+    stop = active()
+    if stop is None:  # called outside main(): nothing installed
         yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
+        return
+    with stop.cancelling(session.cancel, lambda text: console.print(f"[yellow]{text}[/]")):
+        yield
 
 
 # ---------------------------------------------------------------------------------------------
@@ -312,11 +304,16 @@ def _json_or_str(text: str) -> Any:
 def cmd_train(args: argparse.Namespace) -> int:
     from nodeflow.graph import GraphSpec, NodeSpec
     from nodeflow.handles import ModelHandle
+    from nodeflow.model_out import check_model_out, save_model_folder
+    from nodeflow.params import INPUT_PATH, fields_with_role
     from nodeflow.progress import ConsoleReporter
     from nodeflow.session import Session
 
     cls = args.train_cls
     params = {name: getattr(args, name) for name in cls.Params.model_fields if hasattr(args, name)}
+    out = Path(args.out)
+    inputs = [Path(str(params[n])).expanduser() for n in fields_with_role(cls.Params, INPUT_PATH) if params.get(n)]
+    check_model_out(cls.type_name, out, inputs, args.overwrite)  # before training, not after
     model_out = next((o.name for o in cls.outputs if o.type.name in ("Pix2Pix", "CycleGAN", "SinGAN")
                       or o.type.name == cls.cli_train), cls.outputs[0].name)
     spec = GraphSpec(nodes={"train": NodeSpec(type=cls.type_name, params=params)},
@@ -330,18 +327,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     handle = result["model"]
     if not isinstance(handle, ModelHandle):
         raise NodeflowError(f"{cls.type_name} did not return a model handle")
-    out = Path(args.out)
-    if out.exists() and any(out.iterdir()) and not args.overwrite:
-        raise UsageError(f"--out {out} exists and is not empty; pass --overwrite or choose another folder")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
-        handle.save(tmp)
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    check_model_out(cls.type_name, out, inputs, args.overwrite)  # again: it may have changed meanwhile
+    save_model_folder(out, handle.save)
     console.print(reporter.summary())
     console.print(f"saved {handle.kind} model to {out}")
     return EXIT_OK
@@ -415,6 +402,18 @@ def build_parser(with_train: bool = True) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The CLI, with SIGINT/SIGTERM turned into a clean stop and their exit status."""
+    from nodeflow.stop_signals import stop_signals
+
+    with stop_signals() as stop:
+        try:
+            code = _main(argv)
+        except KeyboardInterrupt:  # a late Ctrl-C while reporting the outcome
+            code = EXIT_CANCELLED
+        return stop.exit_code(code)
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     verbose = "--verbose" in argv or "-v" in argv
     try:
