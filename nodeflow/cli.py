@@ -104,7 +104,7 @@ def _console():
 
 def cmd_run(args: argparse.Namespace) -> int:
     from nodeflow.graph import GraphSpec
-    from nodeflow.preview import PreviewWriter
+    from nodeflow.preview import PreviewWriter, preview_clashes
     from nodeflow.progress import ConsoleReporter
     from nodeflow.session import Session
 
@@ -131,7 +131,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     reporter = ConsoleReporter(console, verbose=args.verbose)
     listeners.append(reporter)
     if args.preview:
-        listeners.append(PreviewWriter(args.preview))
+        clashes = preview_clashes(plan, args.preview)
+        if clashes:
+            raise UsageError(f"--preview {args.preview}: refusing to overwrite inputs of this graph: "
+                             f"{'; '.join(clashes[:3])} (hint: choose another --preview folder)")
+        listeners.append(PreviewWriter(args.preview, inputs=plan.input_files))
     with reporter, cancel_on_sigint(session, console):
         results = session.run_plan(plan, frames=frames, device=args.device, batch_size=args.batch_size,
                                    use_cache=not args.no_cache, listeners=listeners, executor=args.executor,
