@@ -410,10 +410,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     from nodeflow.stop_signals import stop_signals
 
     with stop_signals() as stop:
+        code = EXIT_CANCELLED
         try:
             code = _main(argv)
-        except KeyboardInterrupt:  # a late Ctrl-C while reporting the outcome
-            code = EXIT_CANCELLED
+        except KeyboardInterrupt:  # a second Ctrl-C while reporting the outcome
+            pass
+        finally:
+            stop.finished = True  # from here on, stop signals are ignored
         return stop.exit_code(code)
 
 

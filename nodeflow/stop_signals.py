@@ -3,7 +3,8 @@
 The first SIGINT or SIGTERM asks the running graph to stop at its next cancellation point
 (sinks remove their temporary files); without a run yet it interrupts at once. A second one
 interrupts at once (``KeyboardInterrupt``, which the executor still turns into a clean abort).
-Any later one is ignored, so cleanup and the final message cannot be interrupted. The exit
+Any later one is ignored, so cleanup, the final message and the interpreter's exit cannot be
+interrupted (after a stop signal the handlers stay in place, ignoring, until exit). The exit
 status is ``128 + signal`` (130 for Ctrl-C, 143 for SIGTERM), as shells report it.
 """
 
@@ -26,10 +27,13 @@ class StopSignals:
         self.received: int | None = None
         """The first stop signal received, if any."""
         self.count = 0
+        self.finished = False
         self._cancel: Callable[[], None] | None = None
         self._notify = notify
 
     def handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.finished:
+            return  # the command is over and the process exiting: nothing left to stop
         self.count += 1
         if self.count == 1:
             self.received = signum
@@ -87,5 +91,13 @@ def stop_signals() -> Iterator[StopSignals]:
         yield stop
     finally:
         _active = outer
-        for s, handler in previous.items():
-            signal.signal(s, handler)
+        if stop.received is None:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+        else:
+            # Stopped by a signal, the process is on its way out: more Ctrl-Cs arriving during
+            # interpreter shutdown would print tracebacks from atexit hooks or kill it with -2
+            # (Python resets its own handlers to the default while finalizing, not SIG_IGN).
+            stop.finished = True
+            for s in STOP_SIGNALS:
+                signal.signal(s, signal.SIG_IGN)
