@@ -115,3 +115,29 @@ def test_next_run_removes_what_a_killed_export_left(tmp_path, sink, path, prefix
     assert not left.exists()  # ... the next run of the same sink removes it
     assert live.exists() and mine.read_bytes() == b"keep"
     assert temps(where, prefix) == sorted([live, mine])
+
+
+def test_sigterm_during_training_writes_no_model_and_keeps_the_checkpoints(tmp_path):
+    from PIL import Image
+
+    data = tmp_path / "data"
+    data.mkdir()
+    for i in range(2):
+        Image.new("RGB", (32, 32), (40 * i, 90, 200)).save(data / f"{i}.png")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "NODEFLOW_CACHE_DIR": str(tmp_path / "cache")}
+    proc = subprocess.Popen(
+        [*NODEFLOW, "--threads", "1", "train", "pix2pix", "data", "--mode", "colorization", "--generator",
+         "unet_32", "--ngf", "4", "--ndf", "4", "--niter", "1000000", "--niter-decay", "0", "--load-size", "32",
+         "--crop-size", "32", "--batch-size", "1", "--checkpoint-every", "5", "--preview-every", "0",
+         "--device", "cpu", "--out", "models/p2p"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    scratch = tmp_path / "cache" / "scratch"
+    end = time.monotonic() + 90
+    while not any(scratch.glob("*/*")) and time.monotonic() < end and proc.poll() is None:
+        time.sleep(0.1)  # until the first checkpoint is written
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert "Traceback" not in err
+    assert not (tmp_path / "models").exists() or list((tmp_path / "models").iterdir()) == []
+    assert any(scratch.glob("*/*"))  # resumable: the next run continues from here
