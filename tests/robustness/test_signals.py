@@ -141,3 +141,34 @@ def test_sigterm_during_training_writes_no_model_and_keeps_the_checkpoints(tmp_p
     assert "Traceback" not in err
     assert not (tmp_path / "models").exists() or list((tmp_path / "models").iterdir()) == []
     assert any(scratch.glob("*/*"))  # resumable: the next run continues from here
+
+
+def test_which_temps_count_as_left_by_a_finished_run(tmp_path):
+    """Dead owner or a reused pid: stale. Live owner, this process, other naming: kept."""
+    prefix = ".clip.mp4.tmp-"
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                              text=True, check=True).stdout.strip()
+        names = {
+            "dead": f"{prefix}{gone}-a1b2.mp4",
+            "live": f"{prefix}{sleeper.pid}-c3d4.mp4",
+            "self": f"{prefix}{os.getpid()}-e5f6.mp4",
+            "reused": f"{prefix}{sleeper.pid}-g7h8.mp4",  # written long before that process started
+            "other": f".other.mp4.tmp-{gone}-i9j0.mp4",
+            "legacy_old": f"{prefix}k1l2m3n4.mp4",  # before temps carried a pid, a day old
+            "legacy_new": f"{prefix}o5p6q7r8.mp4",
+        }
+        for name in names.values():
+            (tmp_path / name).write_bytes(b"")
+        for key in ("reused", "legacy_old"):
+            os.utime(tmp_path / names[key], (time.time() - 3 * 86400,) * 2)
+        removed = {p.name for p in remove_stale_temps(tmp_path, prefix)}
+        expected = {names["dead"], names["legacy_old"]}
+        if Path(f"/proc/{sleeper.pid}/stat").exists():  # start times are known (Linux)
+            expected.add(names["reused"])
+        assert removed == expected
+        assert {p.name for p in tmp_path.iterdir()} == set(names.values()) - expected
+    finally:
+        sleeper.kill()
+        sleeper.wait()
