@@ -94,9 +94,9 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _inside_entry(folder: Path, rel: str) -> bool:
-    """Whether a manifest's relative name stays inside its entry folder."""
-    path = Path(rel)
+def _inside_entry(rel: str) -> bool:
+    """Whether a name from a manifest stays inside its entry folder (no absolute path, no '..')."""
+    path = Path(str(rel))
     return not path.is_absolute() and ".." not in path.parts and bool(path.parts)
 
 
@@ -188,7 +188,7 @@ class DiskCache:
         try:
             manifest = json.loads(manifest_path.read_text())
             for rel, digest in manifest["files"].items():
-                if not _inside_entry(folder, rel):
+                if not _inside_entry(rel):
                     raise ValueError(f"{rel!r} points outside the entry")
                 if _sha256(folder / rel) != digest:
                     raise ValueError(f"{rel} does not match its recorded hash")
@@ -209,13 +209,14 @@ class DiskCache:
 
     def _read_value(self, folder: Path, desc: dict[str, Any], device: torch.device | str) -> Any:
         kind = desc["kind"]
+        for where in ("file", "folder"):
+            if where in desc and not _inside_entry(desc[where]):
+                raise ValueError(f"{desc[where]!r} points outside the entry")
         if kind == "tensor":
             from safetensors.torch import load_file
 
             return load_file(str(folder / desc["file"]))["value"].to(device)
         if kind == "handle":
-            if not _inside_entry(folder, str(desc["folder"])):
-                raise ValueError(f"{desc['folder']!r} points outside the entry")
             cls = registered_handle(str(desc["class"]))
             if cls is None:  # refused before anything is imported
                 raise TypeError(f"{desc['class']!r} is not a registered model handle class")

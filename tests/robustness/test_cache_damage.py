@@ -142,19 +142,21 @@ def test_a_manifest_naming_an_unregistered_class_is_refused_without_importing(tm
     assert named not in HANDLE_CLASSES
 
 
-@pytest.mark.parametrize("field", ["files", "folder"])
+@pytest.mark.parametrize("field", ["files", "folder", "file"])
 def test_a_manifest_pointing_outside_its_entry_is_refused(tmp_path, field):
     outside = tmp_path / "secret.safetensors"
     outside.write_bytes(b"not yours")
     disk = DiskCache(tmp_path / "cache")
     key = "ef" * 16
-    assert disk.put(key, {"model": TinyHandle(torch.ones(2))})
+    assert disk.put(key, {"model": TinyHandle(torch.ones(2)), "image": torch.ones(1)})
     entry = disk.entry_dir(key)
     manifest = json.loads((entry / MANIFEST).read_text())
     if field == "files":
         manifest["files"]["../../../../secret.safetensors"] = "0" * 64
-    else:
+    elif field == "folder":
         manifest["outputs"]["model"]["folder"] = "../../../.."
+    else:
+        manifest["outputs"]["image"]["file"] = str(outside)
     (entry / MANIFEST).write_text(json.dumps(manifest))
     assert disk.get(key) is None and not entry.exists()
     assert outside.read_bytes() == b"not yours"
