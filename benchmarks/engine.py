@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from nodeflow.atomic import write_text_atomic
 from nodeflow.events import NodeStarted
 from nodeflow.graph import Graph
 from nodeflow.node import Input, Node, Output
@@ -133,8 +134,7 @@ def main() -> None:
         "rerun_nodes_run": max(rerun_counts), "target_us_per_node": target_us,
         "pass": per_node <= target_us and max(rerun_counts) == 1,
     }
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
+    write_text_atomic(args.json, json.dumps(out, indent=2) + "\n")
     print(f"wrote {args.json}")
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 import torch
 from pydantic import Field
 
+from nodeflow.atomic import write_text_atomic
 from nodeflow.context import RunContext
 from nodeflow.devices import resolve_device
 from nodeflow.graph import Graph
@@ -224,8 +225,7 @@ def main() -> None:
               "target_overhead": 0.05, "rows": rows}
     if args.json:
         path = Path(args.json)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(result, indent=2) + "\n")
+        write_text_atomic(path, json.dumps(result, indent=2) + "\n")
         print(f"wrote {path}")
 
 

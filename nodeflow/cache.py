@@ -7,18 +7,19 @@ renamed into place, and every file's hash is checked on read; a bad entry is dro
 node simply runs again. Processes sharing a cache folder (the CLI and the editor, two renders)
 take a per-key file lock (``locks/<key>.lock``, the ``filelock`` package) around computing and
 storing an entry and its scratch folder: the second one waits, then reads the first one's entry.
+After damage the result is stored again, whatever the damage was (a file or a manifest-less folder
+where the entry should be is replaced). A manifest can only name a
+registered handle class (:mod:`nodeflow.handles`): reading never imports a module.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib
 import json
 import logging
 import os
 import shutil
-import tempfile
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -29,7 +30,8 @@ import torch
 from filelock import FileLock, Timeout
 from platformdirs import user_cache_dir
 
-from nodeflow.handles import ModelHandle
+from nodeflow.atomic import make_temp_dir, remove_stale_temps, temp_prefix
+from nodeflow.handles import ModelHandle, handle_name, registered_handle
 
 log = logging.getLogger("nodeflow.cache")
 
@@ -118,6 +120,12 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _inside_entry(rel: str) -> bool:
+    """Whether a name from a manifest stays inside its entry folder (no absolute path, no '..')."""
+    path = Path(str(rel))
+    return not path.is_absolute() and ".." not in path.parts and bool(path.parts)
+
+
 @dataclass
 class DiskCacheInfo:
     root: Path
@@ -184,10 +192,12 @@ class DiskCache:
     def put(self, key: str, outputs: dict[str, Any]) -> bool:
         """Store ``outputs`` under ``key``; False (and nothing written) if a value can't be stored."""
         final = self.entry_dir(key)
-        if final.exists():
+        if (final / MANIFEST).is_file():
             return True
+        self._drop(final)  # damage in the entry's place: a file, or a folder without manifest
         final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{key}.tmp-", dir=final.parent))
+        remove_stale_temps(final.parent, temp_prefix(key))
+        tmp = make_temp_dir(final.parent, temp_prefix(key))
         try:
             manifest: dict[str, Any] = {"format": CACHE_FORMAT, "key": key, "outputs": {}, "files": {}}
             for name, value in outputs.items():
@@ -219,7 +229,9 @@ class DiskCache:
             sub.mkdir()
             value.save(sub)
             cls = type(value)
-            return {"kind": "handle", "class": f"{cls.__module__}:{cls.__qualname__}", "folder": name}
+            if registered_handle(handle_name(cls)) is not cls:
+                raise _Unstorable(f"output {name!r}: handle class {handle_name(cls)} is not registered")
+            return {"kind": "handle", "class": handle_name(cls), "folder": name}
         if value is None or isinstance(value, bool | int | float | str):
             return {"kind": "json", "value": value}
         if isinstance(value, tuple | list) and all(isinstance(v, bool | int | float | str) for v in value):
@@ -230,32 +242,46 @@ class DiskCache:
     def get(self, key: str, device: torch.device | str = "cpu") -> dict[str, Any] | None:
         folder = self.entry_dir(key)
         manifest_path = folder / MANIFEST
-        if not manifest_path.exists():
+        if not manifest_path.is_file():
+            if os.path.lexists(folder):
+                log.warning("dropping damaged cache entry %s: no manifest", folder)
+                self._drop(folder)
             return None
         try:
             manifest = json.loads(manifest_path.read_text())
             for rel, digest in manifest["files"].items():
+                if not _inside_entry(rel):
+                    raise ValueError(f"{rel!r} points outside the entry")
                 if _sha256(folder / rel) != digest:
                     raise ValueError(f"{rel} does not match its recorded hash")
             return {name: self._read_value(folder, desc, device) for name, desc in manifest["outputs"].items()}
         except Exception as exc:
             log.warning("dropping damaged cache entry %s: %s", folder, exc)
-            shutil.rmtree(folder, ignore_errors=True)
+            self._drop(folder)
             return None
+
+    @staticmethod
+    def _drop(path: Path) -> None:
+        """Remove whatever is at an entry's place (a folder, a file, a symlink: never its target)."""
+        if path.is_symlink() or path.is_file():
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        elif path.exists():
+            shutil.rmtree(path, ignore_errors=True)
 
     def _read_value(self, folder: Path, desc: dict[str, Any], device: torch.device | str) -> Any:
         kind = desc["kind"]
+        for where in ("file", "folder"):
+            if where in desc and not _inside_entry(desc[where]):
+                raise ValueError(f"{desc[where]!r} points outside the entry")
         if kind == "tensor":
             from safetensors.torch import load_file
 
             return load_file(str(folder / desc["file"]))["value"].to(device)
         if kind == "handle":
-            module, _, qual = desc["class"].partition(":")
-            cls: Any = importlib.import_module(module)
-            for part in qual.split("."):
-                cls = getattr(cls, part)
-            if not (isinstance(cls, type) and issubclass(cls, ModelHandle)):
-                raise TypeError(f"{desc['class']} is not a model handle class")
+            cls = registered_handle(str(desc["class"]))
+            if cls is None:  # refused before anything is imported
+                raise TypeError(f"{desc['class']!r} is not a registered model handle class")
             return cls.load(folder / desc["folder"], device=device)
         if kind == "json":
             value = desc["value"]

@@ -1,14 +1,14 @@
 """``nodeflow`` command line: run, validate, nodes, schema, train, cache.
 
 User errors print a clear message and exit non-zero without a traceback (``--verbose`` adds it):
-2 for an invalid graph or arguments, 1 for a node that failed, 130 when cancelled.
+2 for an invalid graph or arguments, 1 for a node that failed, 130 when cancelled (Ctrl-C),
+143 when stopped by SIGTERM (see :mod:`nodeflow.stop_signals`).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
 import traceback
 import typing
@@ -61,21 +61,15 @@ def apply_sets(spec: Any, sets: list[tuple[str, str, Any]]) -> None:
 
 @contextmanager
 def cancel_on_sigint(session: Any, console: Any) -> Iterator[None]:
-    """First Ctrl-C asks the run to stop cleanly; a second one interrupts at once."""
-    previous = signal.getsignal(signal.SIGINT)
+    """First Ctrl-C (or SIGTERM) asks the run to stop cleanly; a second one interrupts at once."""
+    from nodeflow.stop_signals import active
 
-    def handler(signum: int, frame: Any) -> None:
-        if session.cancel_token.cancelled:
-            signal.signal(signal.SIGINT, signal.default_int_handler)
-            raise KeyboardInterrupt
-        console.print("[yellow]cancelling… (Ctrl-C again to interrupt at once)[/]")
-        session.cancel()
-
-    signal.signal(signal.SIGINT, handler)
-    try:
+    stop = active()
+    if stop is None:  # called outside main(): nothing installed
         yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
+        return
+    with stop.cancelling(session.cancel, lambda text: console.print(f"[yellow]{text}[/]")):
+        yield
 
 
 # ---------------------------------------------------------------------------------------------
@@ -90,7 +84,7 @@ def _console():
 
 def cmd_run(args: argparse.Namespace) -> int:
     from nodeflow.graph import GraphSpec
-    from nodeflow.preview import PreviewWriter
+    from nodeflow.preview import PreviewWriter, preview_clashes
     from nodeflow.progress import ConsoleReporter
     from nodeflow.session import Session
 
@@ -112,7 +106,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     reporter = ConsoleReporter(console, verbose=args.verbose)
     listeners.append(reporter)
     if args.preview:
-        listeners.append(PreviewWriter(args.preview))
+        clashes = preview_clashes(plan, args.preview)
+        if clashes:
+            raise UsageError(f"--preview {args.preview}: refusing to overwrite inputs of this graph: "
+                             f"{'; '.join(clashes[:3])} (hint: choose another --preview folder)")
+        listeners.append(PreviewWriter(args.preview, inputs=plan.input_files))
     with reporter, cancel_on_sigint(session, console):
         results = session.run_plan(plan, frames=frames, device=args.device, batch_size=args.batch_size,
                                    use_cache=not args.no_cache, listeners=listeners, executor=args.executor,
@@ -288,16 +286,19 @@ def _json_or_str(text: str) -> Any:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from nodeflow.atomic import atomic_dir
     from nodeflow.graph import GraphSpec, NodeSpec
     from nodeflow.handles import ModelHandle
+    from nodeflow.model_out import check_model_out, save_model_folder
+    from nodeflow.params import INPUT_PATH, fields_with_role
     from nodeflow.progress import ConsoleReporter
     from nodeflow.session import Session
 
     cls = args.train_cls
     params = {name: getattr(args, name) for name in cls.Params.model_fields if hasattr(args, name)}
-    model_out = next((o.name for o in cls.outputs if o.type.is_model or o.type.name == cls.cli_train),
-                     cls.outputs[0].name)
+    out = Path(args.out)
+    inputs = [Path(str(params[n])).expanduser() for n in fields_with_role(cls.Params, INPUT_PATH) if params.get(n)]
+    check_model_out(cls.type_name, out, inputs, args.overwrite)  # before training, not after
+    model_out = next((o.name for o in cls.outputs if o.type.is_model or o.type.name == cls.cli_train), cls.outputs[0].name)
     spec = GraphSpec(nodes={"train": NodeSpec(type=cls.type_name, params=params)},
                      outputs={"model": {"node": "train", "output": model_out}})  # type: ignore[dict-item]
     console = _console()
@@ -309,11 +310,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     handle = result["model"]
     if not isinstance(handle, ModelHandle):
         raise NodeflowError(f"{cls.type_name} did not return a model handle")
-    out = Path(args.out)
-    if out.exists() and any(out.iterdir()) and not args.overwrite:
-        raise UsageError(f"--out {out} exists and is not empty; pass --overwrite or choose another folder")
-    with atomic_dir(out, replace=True) as tmp:
-        handle.save(tmp)
+    check_model_out(cls.type_name, out, inputs, args.overwrite)  # again: it may have changed meanwhile
+    save_model_folder(out, handle.save)
     console.print(reporter.summary())
     console.print(f"saved {handle.kind} model to {out}")
     return EXIT_OK
@@ -413,6 +411,21 @@ def build_parser(with_train: bool = True) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The CLI, with SIGINT/SIGTERM turned into a clean stop and their exit status."""
+    from nodeflow.stop_signals import stop_signals
+
+    with stop_signals() as stop:
+        code = EXIT_CANCELLED
+        try:
+            code = _main(argv)
+        except KeyboardInterrupt:  # a second Ctrl-C while reporting the outcome
+            pass
+        finally:
+            stop.finished = True  # from here on, stop signals are ignored
+        return stop.exit_code(code)
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     verbose = "--verbose" in argv or "-v" in argv
     try:

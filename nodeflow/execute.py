@@ -121,8 +121,9 @@ class Executor:
             raise
         finally:
             if status != "ok":
+                # every node gets its abort, even when a second Ctrl-C interrupts one of them
                 for node in instances.values():
-                    with contextlib.suppress(Exception):  # cleanup must not hide the original error
+                    with contextlib.suppress(Exception, KeyboardInterrupt):  # nor hide the original error
                         node.abort()
             self.emit(RunFinished(time.perf_counter() - start,
                                   {nid: NodeStats(s.node_type, s.runs, s.cache_hits, s.seconds)

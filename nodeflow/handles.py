@@ -6,10 +6,15 @@ interchangeable upstream nodes. The engine
 only needs a few things from a handle: its ``kind`` (the socket type name), a way to save it
 to and load it from a folder of weights-only files (for the disk cache), a device move, and its
 size in memory (so the session's memory budget bounds model weights too).
+
+Every concrete subclass is registered by name (``module:QualName``) as it is defined; the disk
+cache only ever loads an entry through a registered class, so a damaged or hostile cache
+manifest cannot make nodeflow import a module of its choosing.
 """
 
 from __future__ import annotations
 
+import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,10 +23,27 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+HANDLE_CLASSES: dict[str, type[ModelHandle]] = {}
+"""``module:QualName`` -> every concrete handle class defined in this process."""
+
+
+def handle_name(cls: type) -> str:
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def registered_handle(name: str) -> type[ModelHandle] | None:
+    """The handle class registered under ``name``, or None (nothing is imported)."""
+    return HANDLE_CLASSES.get(name)
+
 
 class ModelHandle(ABC):
     kind: ClassVar[str]
     """Socket type name, registered by the handle's node family with :func:`nodeflow.types.model_socket`."""
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if not inspect.isabstract(cls):
+            HANDLE_CLASSES[handle_name(cls)] = cls
 
     @abstractmethod
     def save(self, folder: Path) -> None:

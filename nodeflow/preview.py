@@ -1,4 +1,9 @@
-"""Small PNG previews of Image and Mask outputs, for the editor and ``nodeflow run --preview DIR``."""
+"""Small PNG previews of Image and Mask outputs, for the editor and ``nodeflow run --preview DIR``.
+
+A preview never replaces an input of the graph (a file named ``<node>.<output>.png`` among
+the inputs, or any file of a folder input): :func:`preview_clashes` lists such names before the
+run, and the writer skips them regardless.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,9 @@ from PIL import Image
 from nodeflow.atomic import atomic_path
 from nodeflow.events import Event, NodeOutputs
 from nodeflow.image_files import tensor_to_pil
+from nodeflow.path_guard import guard_for
+
+PREVIEW_TYPES = ("Image", "Mask")
 
 
 def preview_image(value: Any, max_size: int = 256) -> Image.Image | None:
@@ -29,14 +37,37 @@ def preview_image(value: Any, max_size: int = 256) -> Image.Image | None:
     return tensor_to_pil(frame.clamp(0, 1).cpu())
 
 
-class PreviewWriter:
-    """Event listener writing ``DIR/<node>.<output>.png`` for the first batch each node produces."""
+def preview_path(folder: Path, node_id: str, output: str) -> Path:
+    return folder / f"{node_id}.{output}.png"
 
-    def __init__(self, folder: str | Path, max_size: int = 256):
+
+def preview_clashes(plan: Any, folder: str | Path) -> list[str]:
+    """Why previews of ``plan``'s Image/Mask outputs in ``folder`` would touch its inputs."""
+    guard = guard_for(plan.input_files)
+    found = []
+    for pn in plan.nodes.values():
+        for out in pn.cls.outputs:
+            if out.type.name in PREVIEW_TYPES:
+                path = preview_path(Path(folder), pn.id, out.name)
+                why = guard.clash(path, pattern=False)
+                if why:
+                    found.append(f"{path}: {why}")
+    return found
+
+
+class PreviewWriter:
+    """Event listener writing ``DIR/<node>.<output>.png`` for the first batch each node produces.
+
+    ``inputs`` (the run's input files) are never written over.
+    """
+
+    def __init__(self, folder: str | Path, max_size: int = 256, inputs: frozenset[Path] = frozenset()):
         self.folder = Path(folder)
         self.max_size = max_size
+        self.inputs = inputs
         self._done: set[tuple[str, str]] = set()
         self.written: list[Path] = []
+        self.skipped: list[Path] = []
 
     def __call__(self, event: Event) -> None:
         if not isinstance(event, NodeOutputs):
@@ -48,8 +79,10 @@ class PreviewWriter:
             if img is None:
                 continue
             self._done.add((event.node_id, name))
-            self.folder.mkdir(parents=True, exist_ok=True)
-            path = self.folder / f"{event.node_id}.{name}.png"
+            path = preview_path(self.folder, event.node_id, name)
+            if guard_for(self.inputs).clash(path, pattern=False):
+                self.skipped.append(path)
+                continue
             with atomic_path(path) as tmp:
                 img.save(tmp, format="PNG")
             self.written.append(path)

@@ -3,7 +3,8 @@
 Checks: node types exist, params are known and valid (types, ranges, choices), inputs exist
 and are connected to existing outputs of a compatible type (directly or through the one
 conversion table), required inputs are connected, graph outputs resolve, no cycles, input
-files exist and no output path would overwrite an input file.
+files exist, no output path would overwrite or add to an input (file, folder or pattern; through
+symlinks and hard links too) and no two outputs write the same file.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from nodeflow.errors import Problem
 from nodeflow.fingerprint import expand, is_pattern
 from nodeflow.node import Node
 from nodeflow.params import INPUT_PATH, OUTPUT_PATH, NodeParams, fields_with_role
+from nodeflow.path_guard import InputGuard, outputs_overlap
 from nodeflow.registry import Registry
 from nodeflow.spec import EdgeRef, GraphSpec
 from nodeflow.types import conversion
@@ -182,10 +184,23 @@ def validate_graph(spec: GraphSpec, registry: Registry, *, base_dir: Path,
                 outs[pname] = path if path.is_absolute() else output_dir / path
         out.output_files[node_id] = outs
 
-    inputs_resolved = {p.resolve() for files in out.input_files.values() for p in files.values()}
-    for node_id, outs in out.output_files.items():
-        for pname, path in outs.items():
-            if path.resolve() in inputs_resolved:
-                problems.append(Problem(f"output {path} is also an input file of this graph", node=node_id,
-                                        field=pname, hint="write to another path: inputs are never overwritten"))
+    _check_output_paths(out)
     return out
+
+
+def _check_output_paths(vg: ValidatedGraph) -> None:
+    """No output may land on, in or among the graph's inputs, and no two outputs on one file."""
+    guard = InputGuard.of(p for files in vg.input_files.values() for p in files.values())
+    seen: list[tuple[str, str, Path]] = []
+    for node_id, outs in vg.output_files.items():
+        for pname, path in outs.items():
+            why = guard.clash(path)
+            if why:
+                vg.problems.append(Problem(f"refusing to write {path}: {why}", node=node_id, field=pname,
+                                           hint="write to another path: inputs are never overwritten"))
+            other = next(((n, f) for n, f, q in seen if outputs_overlap(path, q)), None)
+            if other is not None:
+                vg.problems.append(Problem(f"output {path} is also written by node {other[0]} ({other[1]})",
+                                           node=node_id, field=pname,
+                                           hint="give each output its own path: one would overwrite the other"))
+            seen.append((node_id, pname, path))

@@ -87,11 +87,12 @@ class SaveVideo(Node):
         self._pending = None
 
     def abort(self) -> None:
-        if self._writer is not None:
-            try:
-                self._writer.close()
-            finally:
-                self._writer = None
-        if self._pending is not None:
-            self._pending.discard()
-            self._pending = None
+        """Stop ffmpeg and remove the partial file, even if stopping is interrupted (a second Ctrl-C)."""
+        writer, pending = self._writer, self._pending
+        self._writer = self._pending = None
+        try:
+            if writer is not None:
+                writer.close()
+        finally:
+            if pending is not None:
+                pending.discard()

@@ -10,12 +10,14 @@ from pathlib import Path
 
 import torch
 
-from nodeflow.atomic import FILE_MODE, PendingFile, PendingFolder
+from nodeflow.atomic import FILE_MODE, FOLDER_TEMP_PREFIX, PendingFile, PendingFolder
 from nodeflow.context import RunContext
 from nodeflow.errors import NodeError
+from nodeflow.path_guard import guard_for
 
-__all__ = ["FILE_MODE", "PendingFile", "PendingFolder", "check_writable", "flatten_alpha", "frames_of",
-           "output_target"]
+__all__ = ["FILE_MODE", "FOLDER_TEMP_PREFIX", "PendingFile", "PendingFolder", "check_writable", "flatten_alpha",
+           "frames_of", "output_target"]
+
 
 def output_target(ctx: RunContext, value: str, field: str, overwrite: bool,
                   suffixes: tuple[str, ...] | None = None) -> Path:
@@ -29,10 +31,11 @@ def output_target(ctx: RunContext, value: str, field: str, overwrite: bool,
 
 
 def check_writable(ctx: RunContext, path: Path, field: str, overwrite: bool) -> None:
-    """An input file of the graph is never written; an existing file only with ``overwrite``."""
-    resolved = path.resolve()
-    if resolved in ctx.input_files:
-        raise NodeError(f"refusing to write {path}: it is an input file of this graph", field=field,
+    """An input of the graph is never written (nor a file among its inputs added); an existing
+    file only with ``overwrite``."""
+    why = guard_for(ctx.input_files).clash(path, pattern=False)
+    if why:
+        raise NodeError(f"refusing to write {path}: {why}", field=field,
                         hint="choose another output path; inputs are never overwritten")
     if path.exists() and not overwrite:
         raise NodeError(f"{path} already exists", field=field,
