@@ -67,9 +67,16 @@ class ParamPanel(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.form_host)
 
+        self.node_error = QLabel()
+        """Problems of the params together (e.g. ``in_white`` must exceed ``in_black``)."""
+        self.node_error.setStyleSheet("color: #e05050;")
+        self.node_error.setWordWrap(True)
+        self.node_error.hide()
+
         layout = QVBoxLayout(self)
         layout.addLayout(head)
         layout.addWidget(self.type_label)
+        layout.addWidget(self.node_error)
         layout.addWidget(scroll, 1)
         graph.property_changed.connect(self._on_property_changed)
         self.show_node(None)
@@ -131,18 +138,25 @@ class ParamPanel(QWidget):
         node = self.node
         for label in self.errors.values():
             label.hide()
+        self.node_error.hide()
         if node is None or node.node_cls is None:
             return
         try:
             node.node_cls.Params(**node.current_params())
         except ValidationError as exc:
+            general: list[str] = []
             for err in exc.errors():
                 loc = [str(p) for p in err.get("loc", ())]
                 label = self.errors.get(loc[0]) if loc else None
+                msg = err.get("msg", "invalid").removeprefix("Value error, ")
                 if label is not None:
-                    msg = err.get("msg", "invalid").removeprefix("Value error, ")
                     label.setText(msg if err.get("type") != "missing" else "required")
                     label.show()
+                else:  # a check across fields (model validator): shown above the form
+                    general.append(msg)
+            if general:
+                self.node_error.setText("\n".join(general))
+                self.node_error.show()
 
     def _rename(self) -> None:
         node = self.node

@@ -1,12 +1,19 @@
-"""The editor's main window: graph canvas, node library, params, preview, log, run controls."""
+"""The editor's main window: graph canvas, node library, params, viewer, log, run controls.
+
+Run (F5) computes what the sinks, the graph outputs and the viewed node need; Run to here (F6)
+only what leads to the selected nodes; moving the viewer's frame slider runs that one frame for
+the viewed node. Nodes being computed get an orange border, nodes at fault a red one (kept in
+step with the graph: fixing the problem clears it).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from PyQt6.QtCore import QRectF, Qt, QTimer
-from PyQt6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
+from NodeGraphQt import BackdropNode, Port
+from PyQt6.QtCore import QEvent, QObject, QPoint, QPointF, QRectF, Qt, QTimer
+from PyQt6.QtGui import QAction, QCloseEvent, QContextMenuEvent, QCursor, QKeySequence, QShortcut
 from PyQt6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -20,7 +27,9 @@ from PyQt6.QtWidgets import (
 )
 
 from nodeflow.errors import GraphValidationError, NodeflowError, Problem
+from nodeflow.events import Event, NodeFinished, NodeStarted, RunFinished
 from nodeflow.graph import GraphSpec
+from nodeflow.gui.add_menu import AddMenu
 from nodeflow.gui.canvas import EditorGraph
 from nodeflow.gui.library_view import LibraryPanel
 from nodeflow.gui.log_view import LogPanel
@@ -28,13 +37,33 @@ from nodeflow.gui.palette import EditorNode, Palette
 from nodeflow.gui.params_form import ParamPanel
 from nodeflow.gui.preview_view import PreviewPanel
 from nodeflow.gui.progress_view import ProgressPanel
-from nodeflow.gui.runner import Runner
+from nodeflow.gui.runner import Runner, RunRequest, targets_closure
 from nodeflow.gui.scene_io import SceneState, load_spec, scene_to_spec
 from nodeflow.registry import Registry, default_registry
 from nodeflow.session import Session
 from nodeflow.validate import validate_graph
 
 FILE_FILTER = "nodeflow graphs (*.json);;All files (*)"
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"}
+VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".gif", ".m4v"}
+LOADERS = {"image": ("LoadImage", "path"), "video": ("LoadVideo", "path")}
+"""What a dropped file becomes: node type and its path param."""
+REVALIDATE_MS = 300
+
+
+class _CanvasEvents(QObject):
+    """Right-click on the canvas opens the Add menu (instead of NodeGraphQt's empty one)."""
+
+    def __init__(self, window: EditorWindow):
+        super().__init__(window)
+        self.window = window
+
+    def eventFilter(self, obj: QObject | None, event: QEvent | None) -> bool:
+        if event is not None and event.type() == QEvent.Type.ContextMenu:
+            assert isinstance(event, QContextMenuEvent)
+            self.window.open_add_menu(event.globalPos())
+            return True
+        return False
 
 
 class EditorWindow(QMainWindow):
@@ -62,6 +91,13 @@ class EditorWindow(QMainWindow):
         self.frames_edit.setPlaceholderText("all frames")
         self.frames_edit.setToolTip("frames to run: N, START:STOP or START:STOP:STEP (empty: all)")
         self.frames_edit.setMaximumWidth(110)
+        self.add_menu = AddMenu(self.palette, self)
+        self._add_at: QPointF | None = None
+        """Scene position for the node the Add menu adds (None: the view's centre)."""
+        self._link_from: Port | None = None
+        """The port a wire was dropped from: the added node gets connected to it."""
+        self._pending_frame: int | None = None
+        self._running_nodes: set[str] = set()
 
         self.setCentralWidget(self.graph.widget)
         library = self._dock("Nodes", self.library, Qt.DockWidgetArea.LeftDockWidgetArea)
@@ -73,6 +109,8 @@ class EditorWindow(QMainWindow):
         self._build_actions()
         self._connect()
         self._saved_text = self.current_spec().dumps()
+        self._canvas_events = _CanvasEvents(self)
+        self.graph.viewer().viewport().installEventFilter(self._canvas_events)
         self.resize(1400, 900)
         self._update_title()
         if self.registry.failures:
@@ -104,18 +142,27 @@ class EditorWindow(QMainWindow):
         self.save_as_action = self._action("Save &As…", self.save_as_dialog, keys.SaveAs)
         quit_action = self._action("&Quit", self.close, keys.Quit)
         stack = self.graph.undo_stack()
-        undo = stack.createUndoAction(self, "&Undo")
-        undo.setShortcut(QKeySequence(keys.Undo))
-        redo = stack.createRedoAction(self, "&Redo")
-        redo.setShortcut(QKeySequence(keys.Redo))
+        # Kept on the window: Qt deletes actions nobody references, and with them the shortcuts.
+        self.undo_action = undo = stack.createUndoAction(self, "&Undo")
+        undo.setShortcuts([QKeySequence("Ctrl+Z")])
+        self.redo_action = redo = stack.createRedoAction(self, "&Redo")
+        redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        for a in (undo, redo):
+            a.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            self.addAction(a)
         copy = self._action("&Copy", self.graph.copy_nodes, keys.Copy)
         paste = self._action("&Paste", self.graph.paste_nodes, keys.Paste)
         delete = self._action("&Delete", self.delete_selected, keys.Delete)
         delete.setShortcuts([QKeySequence(keys.Delete), QKeySequence("Backspace")])
         select_all = self._action("Select &All", self.graph.select_all, keys.SelectAll)
-        fit = self._action("&Fit View", self.graph.fit_to_selection, "F")
+        fit = self._action("&Fit View", self.fit_view, "F", "fit the selection (or everything) in view")
+        self.frame_action = self._action("Add &Frame", self.add_frame, "Ctrl+G",
+                                         "a titled frame (backdrop) around the selected nodes")
         self.run_action = self._action("&Run", self.run_graph, "F5",
-                                       "run the graph (only what changed since the last run)")
+                                       "run what the sinks, outputs and viewed node need "
+                                       "(only what changed since the last run)")
+        self.run_here_action = self._action("Run to &Here", self.run_to_here, "F6",
+                                            "run only what leads to the selected nodes")
         self.cancel_action = self._action("&Cancel", self.cancel_run, "Shift+F5", "stop the running graph")
         self.cancel_action.setEnabled(False)
         validate = self._action("&Validate", self.validate, "F7", "list every problem of the graph")
@@ -127,14 +174,18 @@ class EditorWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction(quit_action)
         edit_menu = bar.addMenu("&Edit")
-        for a in (undo, redo, copy, paste, delete, select_all, fit):
+        self.edit_menu = edit_menu
+        for a in (undo, redo):
+            edit_menu.addAction(a)
+        edit_menu.addSeparator()
+        for a in (copy, paste, delete, select_all, fit, self.frame_action):
             edit_menu.addAction(a)
         graph_menu = bar.addMenu("&Graph")
-        for a in (self.run_action, self.cancel_action, validate):
+        for a in (self.run_action, self.run_here_action, self.cancel_action, validate):
             graph_menu.addAction(a)
-        add_menu = graph_menu.addMenu("&Add Node")
+        self.add_node_menu = graph_menu.addMenu("&Add Node")
         for category, names in self.palette.categories().items():
-            sub = add_menu.addMenu(category)
+            sub = self.add_node_menu.addMenu(category)
             for name in names:
                 sub.addAction(self._action(name, lambda name=name: self.add_node(name),
                                            tip=self.palette.classes[name].node_cls.summary()))
@@ -142,10 +193,15 @@ class EditorWindow(QMainWindow):
         search = QShortcut(QKeySequence("Tab"), self.graph.viewer())
         search.setContext(Qt.ShortcutContext.WidgetShortcut)
         search.activated.connect(self.toggle_node_search)
+        add = QShortcut(QKeySequence("Shift+A"), self.graph.viewer())
+        add.setContext(Qt.ShortcutContext.WidgetShortcut)
+        add.activated.connect(lambda: self.open_add_menu(QCursor.pos()))
+        self.add_menu.chosen.connect(self._add_menu_chosen)
 
         tools = QToolBar("Run")
         tools.setObjectName("Run")
         tools.addAction(self.run_action)
+        tools.addAction(self.run_here_action)
         tools.addAction(self.cancel_action)
         tools.addSeparator()
         tools.addWidget(QLabel(" frames "))
@@ -166,14 +222,29 @@ class EditorWindow(QMainWindow):
         g.nodes_deleted.connect(self._nodes_deleted)
         g.connection_refused.connect(self._connection_refused)
         g.node_renamed.connect(self._renamed)
+        g.files_dropped.connect(self.add_loaders)
+        g.link_dropped.connect(self._link_dropped)
+        g.property_changed.connect(self._property_changed)
+        g.port_connected.connect(self._ports_changed)
+        g.port_disconnected.connect(self._ports_changed)
         # Bound methods, not lambdas: Qt drops these connections when the window goes away.
         g.undo_stack().indexChanged.connect(self._update_title)
+        self._revalidate_timer = QTimer(self)
+        self._revalidate_timer.setSingleShot(True)
+        self._revalidate_timer.setInterval(REVALIDATE_MS)
+        self._revalidate_timer.timeout.connect(self._revalidate)
+        g.undo_stack().indexChanged.connect(self._revalidate_timer.start)
         self.params.status.connect(self._status_message)
         self.library.add_requested.connect(self.add_node)
+        self.preview.frame_requested.connect(self.run_frame)
         r = self.runner
         r.event.connect(self.log.handle_event)
         r.event.connect(self.progress.handle_event)
+        r.event.connect(self._run_event)
         r.preview.connect(self.preview.add)
+        r.preview.connect(self._thumbnail)
+        r.outputs.connect(self.preview.add_outputs)
+        r.planned.connect(self._planned)
         r.failed.connect(self._run_failed)
         r.cancelled.connect(self._run_cancelled)
         r.succeeded.connect(self._run_succeeded)
@@ -210,11 +281,14 @@ class EditorWindow(QMainWindow):
         self.state = load_spec(self.graph, spec)
         self.path = path
         self.preview.clear()
+        self.progress.idle()
+        self.frames_edit.clear()
+        self._pending_frame = None
+        self._running_nodes.clear()
         self._saved_text = spec.dumps()
         self._update_title()
-        nodes = self.graph.all_nodes()
-        if nodes:
-            self.graph.center_on(nodes)
+        self.fit_view(everything=True)
+        QTimer.singleShot(0, self._fit_all)  # again once the view has its final size
         self.validate(quiet_if_valid=True)
 
     def load(self, path: str | Path) -> bool:
@@ -285,10 +359,10 @@ class EditorWindow(QMainWindow):
         event.accept()
 
     # -- editing -------------------------------------------------------------------------------
-    def add_node(self, type_name: str) -> EditorNode:
-        """Add a node of ``type_name`` at the centre of the view, selected."""
+    def add_node(self, type_name: str, at: QPointF | None = None) -> EditorNode:
+        """Add a node of ``type_name`` at ``at`` (default: the centre of the view), selected."""
         viewer = self.graph.viewer()
-        centre = viewer.mapToScene(viewer.viewport().rect().center())
+        centre = at if at is not None else viewer.mapToScene(viewer.viewport().rect().center())
         for n in self.graph.selected_nodes():
             n.set_selected(False)
         cls = self.palette.classes[type_name].node_cls if type_name in self.palette.classes else None
@@ -301,6 +375,114 @@ class EditorWindow(QMainWindow):
         node.set_selected(True)
         self._selection_changed()
         return node
+
+    def fit_view(self, everything: bool = False) -> None:
+        """Fit the selected nodes (or all, when none is selected or ``everything``) in the view."""
+        nodes = [] if everything else self.graph.selected_nodes()
+        nodes = nodes or self.graph.all_nodes()
+        if not nodes:
+            return
+        rect = QRectF()
+        for node in nodes:
+            view = node.view
+            rect = rect.united(view.sceneBoundingRect().united(view.childrenBoundingRect()
+                                                               .translated(view.scenePos())))
+        viewer = self.graph.viewer()
+        viewer.fitInView(rect.adjusted(-40, -40, 40, 40), Qt.AspectRatioMode.KeepAspectRatio)
+        if viewer.transform().m11() > 1.5:  # a small graph: not blown up
+            viewer.resetTransform()
+            viewer.scale(1.5, 1.5)
+            viewer.centerOn(rect.center())
+
+    def _fit_all(self) -> None:
+        self.fit_view(everything=True)
+
+    def add_frame(self) -> BackdropNode:
+        """A frame (backdrop) around the selected nodes (or at the view's centre); undoable."""
+        selected = self.graph.selected_nodes()
+        viewer = self.graph.viewer()
+        centre = viewer.mapToScene(viewer.viewport().rect().center())
+        frame = self.graph.create_node(BackdropNode.type_, pos=(centre.x(), centre.y()))
+        if selected:
+            frame.wrap_nodes(selected)
+        return frame
+
+    def open_add_menu(self, global_pos: QPoint, allowed: list[str] | None = None,
+                      scene_pos: QPointF | None = None) -> AddMenu:
+        """The Add menu at ``global_pos``; the node goes where the menu was opened."""
+        viewer = self.graph.viewer()
+        if scene_pos is None:
+            scene_pos = viewer.mapToScene(viewer.viewport().mapFromGlobal(global_pos))
+            self._link_from = None
+        self._add_at = scene_pos
+        self.add_menu.open_at(global_pos, allowed)
+        return self.add_menu
+
+    def _add_menu_chosen(self, type_name: str) -> None:
+        pos = self._add_at
+        link, self._link_from = self._link_from, None
+        node = self.add_node(type_name, at=pos)
+        if link is not None:
+            self.connect_first_fit(link, node)
+
+    def compatible_types(self, port: Port) -> list[str]:
+        """Node types with a socket a wire from ``port`` could connect to."""
+        from nodeflow.types import conversion
+
+        is_out = port.type_() == "out"
+        src_node = port.node()
+        sock = src_node.socket_type(port.name(), is_input=not is_out) if isinstance(src_node, EditorNode) else None
+        out = []
+        for name, node_class in self.palette.classes.items():
+            cls = node_class.node_cls
+            if sock is None:
+                out.append(name)
+                continue
+            others = cls.inputs if is_out else cls.outputs
+            if any((conversion(sock, o.type) if is_out else conversion(o.type, sock)) is not None for o in others):
+                out.append(name)
+        return out
+
+    def connect_first_fit(self, port: Port, node: EditorNode) -> bool:
+        """Connect ``port`` to the first socket of ``node`` it fits (unconnected inputs first)."""
+        is_out = port.type_() == "out"
+        ports = list(node.inputs().values()) if is_out else list(node.outputs().values())
+        if is_out:
+            ports.sort(key=lambda p: bool(p.connected_ports()))
+        for other in ports:
+            pair = (port, other) if is_out else (other, port)
+            if self.graph.compatible(pair[0].view, pair[1].view):
+                return self.graph.try_connect(*pair)
+        return False
+
+    def _link_dropped(self, port: Port, scene_pos: QPointF) -> None:
+        viewer = self.graph.viewer()
+        global_pos = viewer.viewport().mapToGlobal(viewer.mapFromScene(scene_pos))
+        self._link_from = port
+        self.open_add_menu(global_pos, self.compatible_types(port), scene_pos=scene_pos)
+
+    def add_loaders(self, paths: list[str], scene_pos: QPointF | None = None) -> list[EditorNode]:
+        """A loader per dropped image/video file (path relative to the graph's folder when inside)."""
+        from nodeflow.gui.field_editors import relative_to
+
+        added = []
+        at = scene_pos
+        for path in paths:
+            suffix = Path(path).suffix.lower()
+            kind = "image" if suffix in IMAGE_SUFFIXES else "video" if suffix in VIDEO_SUFFIXES else None
+            if kind is None or LOADERS[kind][0] not in self.palette.classes:
+                self.log.write(f"cannot add a loader for {path}: not an image or video file", "warning")
+                continue
+            type_name, param = LOADERS[kind]
+            self.graph.undo_stack().beginMacro(f"add {type_name} for {Path(path).name}")
+            node = self.add_node(type_name, at=at)
+            node.set_param(param, relative_to(Path(path), self.base_dir()))
+            self.graph.undo_stack().endMacro()
+            self.params.show_node(node)
+            added.append(node)
+            if at is not None:
+                at = QPointF(at.x() + 30, at.y() + 30)
+        return added
 
     def toggle_node_search(self) -> None:
         """Tab over the graph: a search box of node types; the chosen one is added at the cursor."""
@@ -353,25 +535,129 @@ class EditorWindow(QMainWindow):
             node.mark_problem(node.name() in node_ids)
 
     def run_graph(self) -> bool:
-        """Run the graph in the background; False when a run is already going or args are bad."""
+        """Run what the sinks, graph outputs and the viewed node need, in the background; False when
+        a run is already going or the frames box is bad."""
+        viewed = self.preview.node_id
+        return self._start(RunRequest(soft={viewed} if viewed else set()), use_frames_box=True)
+
+    def run_to_here(self) -> bool:
+        """Run only what leads to the selected nodes (no other sinks); False if none is selected."""
+        chosen = {n.name() for n in self.graph.selected_nodes() if isinstance(n, EditorNode)}
+        if not chosen:
+            self.statusBar().showMessage("Run to here: select the node(s) to compute first", 5000)
+            return False
+        return self._start(RunRequest(targets=chosen, include_sinks=False, label="run to here"),
+                           use_frames_box=True)
+
+    def run_frame(self, frame: int) -> bool:
+        """Compute one frame for the viewed node (scrubbing); queued while another run is going."""
+        viewed = self.preview.node_id
+        if viewed is None or self.graph.node_by_id(viewed) is None:
+            return False
+        if self.runner.running:
+            self._pending_frame = frame
+            return False
+        self._pending_frame = None
+        return self._start(RunRequest(targets={viewed}, include_sinks=False, frame_list=[frame], batch_size=1,
+                                      label=f"frame {frame}"))
+
+    def _start(self, request: RunRequest, use_frames_box: bool = False) -> bool:
         if self.runner.running:
             self.statusBar().showMessage("a run is already going", 5000)
             return False
-        from nodeflow.cli import parse_frames
+        if use_frames_box:
+            from nodeflow.cli import parse_frames
 
-        try:
-            frames = parse_frames(self.frames_edit.text().strip() or None)
-        except NodeflowError as exc:
-            self.log.write(str(exc).replace("--frames", "frames"), "error")
-            return False
+            try:
+                request.frames = parse_frames(self.frames_edit.text().strip() or None)
+            except NodeflowError as exc:
+                self.log.write(str(exc).replace("--frames", "frames"), "error")
+                return False
         spec = self.current_spec()
         self.mark_problems(set())
         self.progress.starting()
         self.run_action.setEnabled(False)
+        self.run_here_action.setEnabled(False)
         self.cancel_action.setEnabled(True)
-        self.statusBar().showMessage("running…")
+        self.statusBar().showMessage(f"{request.label}…")
         return self.runner.start(spec, base_dir=self.base_dir(), output_dir=self.output_dir or self.base_dir(),
-                                 frames=frames)
+                                 request=request)
+
+    def _run_event(self, event: Event) -> None:
+        """The node being computed gets an orange border."""
+        if isinstance(event, NodeStarted | NodeFinished):
+            node = self.graph.node_by_id(event.node_id)
+            on = isinstance(event, NodeStarted)
+            if on:
+                self._running_nodes.add(event.node_id)
+            else:
+                self._running_nodes.discard(event.node_id)
+            if node is not None:
+                node.mark_running(on)
+        elif isinstance(event, RunFinished):
+            self._clear_running()
+
+    def _clear_running(self) -> None:
+        for nid in list(self._running_nodes):
+            node = self.graph.node_by_id(nid)
+            if node is not None:
+                node.mark_running(False)
+        self._running_nodes.clear()
+
+    def _thumbnail(self, node_id: str, _output: str, _frame: Any, image: Any) -> None:
+        node = self.graph.node_by_id(node_id)
+        if node is not None:
+            node.refresh_body(thumb=image)
+
+    def _planned(self, plan: Any) -> None:
+        if plan.frame_count is not None:  # a still-only run (Run to here on a still) keeps the slider
+            self.preview.set_frame_count(plan.frame_count)
+
+    def _downstream(self, node_ids: set[str]) -> set[str]:
+        spec = self.current_spec()
+        readers: dict[str, set[str]] = {}
+        for nid, n in spec.nodes.items():
+            for e in n.inputs.values():
+                readers.setdefault(e.node, set()).add(nid)
+        out: set[str] = set()
+        todo = list(node_ids)
+        while todo:
+            nid = todo.pop()
+            if nid not in out:
+                out.add(nid)
+                todo.extend(readers.get(nid, ()))
+        return out
+
+    def _forget(self, node_ids: set[str]) -> None:
+        """What the viewer kept for these nodes (and what reads them) is stale now."""
+        for nid in self._downstream(node_ids):
+            self.preview.forget(nid)
+        self.preview.show_node(self.preview.node_id)
+
+    def _property_changed(self, node: Any, prop: str, _value: Any) -> None:
+        if isinstance(node, EditorNode) and prop.startswith("param:"):
+            self._forget({node.name()})
+
+    def _ports_changed(self, in_port: Any, _out_port: Any) -> None:
+        node = in_port.node()
+        if isinstance(node, EditorNode):
+            self._forget({node.name()})
+
+    def _revalidate(self) -> None:
+        """After an edit: red borders only where the graph still has a problem."""
+        if self.runner.running:
+            return
+        spec = self.current_spec()
+        try:
+            problems = validate_graph(spec, self.registry, base_dir=self.base_dir(),
+                                      output_dir=self.output_dir or self.base_dir()).problems
+        except Exception:  # never let a background check take the editor down
+            return
+        self.mark_problems({p.node for p in problems if p.node})
+
+    def needed_for(self, node_ids: set[str]) -> set[str]:
+        """The nodes a run for ``node_ids`` computes (they and what they read from)."""
+        return targets_closure(self.current_spec(), node_ids)
 
     def cancel_run(self) -> None:
         if self.runner.running:
@@ -396,7 +682,15 @@ class EditorWindow(QMainWindow):
 
     def _run_done(self, status: str) -> None:
         self.run_action.setEnabled(True)
+        self.run_here_action.setEnabled(True)
         self.cancel_action.setEnabled(False)
+        self._clear_running()
         self.progress.finished(status)
         if status != "failed":
             self.statusBar().showMessage(f"run {status}", 5000)
+        if self._pending_frame is not None and status != "cancelled":
+            QTimer.singleShot(0, self._run_pending_frame)
+
+    def _run_pending_frame(self) -> None:
+        if self._pending_frame is not None:
+            self.run_frame(self._pending_frame)
