@@ -28,7 +28,7 @@ from PyQt6.QtWidgets import (
 
 from nodeflow.gui.canvas import EditorGraph
 from nodeflow.gui.field_editors import FieldEditor, make_editor
-from nodeflow.gui.palette import PARAM_PREFIX, EditorNode
+from nodeflow.gui.palette import NOTE_PROP, PARAM_PREFIX, EditorNode
 from nodeflow.params import field_role
 
 
@@ -51,6 +51,9 @@ class ParamPanel(QWidget):
         self.color_button = QPushButton("Colour…")
         self.color_button.setToolTip("node colour in the editor (saved under ui)")
         self.color_button.clicked.connect(self._pick_color)
+        self.note_edit = QLineEdit()
+        self.note_edit.setPlaceholderText("note shown under the node (saved under ui)")
+        self.note_edit.editingFinished.connect(self._note_edited)
         self.type_label = QLabel()
         self.type_label.setWordWrap(True)
         self.type_label.setTextFormat(Qt.TextFormat.PlainText)
@@ -75,6 +78,7 @@ class ParamPanel(QWidget):
 
         layout = QVBoxLayout(self)
         layout.addLayout(head)
+        layout.addWidget(self.note_edit)
         layout.addWidget(self.type_label)
         layout.addWidget(self.node_error)
         layout.addWidget(scroll, 1)
@@ -92,6 +96,8 @@ class ParamPanel(QWidget):
         enabled = node is not None
         self.id_edit.setEnabled(enabled)
         self.color_button.setEnabled(enabled)
+        self.note_edit.setEnabled(enabled)
+        self.note_edit.setText(node.note() if node is not None else "")
         if node is None:
             self.id_edit.clear()
             self.type_label.setText("Select a node to edit its params.")
@@ -167,6 +173,11 @@ class ParamPanel(QWidget):
             self.status.emit(f"id {self.id_edit.text()!r} is not valid or taken; using {node.name()!r}")
         self.id_edit.setText(node.name())
 
+    def _note_edited(self) -> None:
+        node = self.node
+        if node is not None and self.note_edit.text() != node.note():
+            node.set_property(NOTE_PROP, self.note_edit.text())  # undoable, marks the graph modified
+
     def _pick_color(self) -> None:
         if self.node is None:
             return
@@ -180,6 +191,8 @@ class ParamPanel(QWidget):
             return
         if prop == "name":
             self.id_edit.setText(str(value))
+        elif prop == NOTE_PROP:
+            self.note_edit.setText(str(value or ""))
         elif prop.startswith(PARAM_PREFIX):
             editor = self.editors.get(prop[len(PARAM_PREFIX):])
             if editor is not None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from NodeGraphQt import BackdropNode, Port
 from PyQt6.QtCore import QEvent, QObject, QPoint, QPointF, QRectF, Qt, QTimer
-from PyQt6.QtGui import QAction, QCloseEvent, QContextMenuEvent, QCursor, QKeySequence, QShortcut
+from PyQt6.QtGui import QAction, QCloseEvent, QContextMenuEvent, QCursor, QKeySequence, QShortcut, QShowEvent
 from PyQt6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -49,6 +49,7 @@ VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".gif", ".m4v"}
 LOADERS = {"image": ("LoadImage", "path"), "video": ("LoadVideo", "path")}
 """What a dropped file becomes: node type and its path param."""
 REVALIDATE_MS = 300
+MAX_FIT_ZOOM = 1.25
 
 
 class _CanvasEvents(QObject):
@@ -98,6 +99,7 @@ class EditorWindow(QMainWindow):
         """The port a wire was dropped from: the added node gets connected to it."""
         self._pending_frame: int | None = None
         self._running_nodes: set[str] = set()
+        self._shown_once = False
 
         self.setCentralWidget(self.graph.widget)
         library = self._dock("Nodes", self.library, Qt.DockWidgetArea.LeftDockWidgetArea)
@@ -349,6 +351,12 @@ class EditorWindow(QMainWindow):
             return self.save()
         return answer == QMessageBox.StandardButton.Discard
 
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self._shown_once:  # the view has its real size only now
+            self._shown_once = True
+            QTimer.singleShot(0, self._fit_all)
+
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self._confirm_discard():
             event.ignore()
@@ -388,11 +396,16 @@ class EditorWindow(QMainWindow):
             rect = rect.united(view.sceneBoundingRect().united(view.childrenBoundingRect()
                                                                .translated(view.scenePos())))
         viewer = self.graph.viewer()
-        viewer.fitInView(rect.adjusted(-40, -40, 40, 40), Qt.AspectRatioMode.KeepAspectRatio)
-        if viewer.transform().m11() > 1.5:  # a small graph: not blown up
-            viewer.resetTransform()
-            viewer.scale(1.5, 1.5)
-            viewer.centerOn(rect.center())
+        rect = rect.adjusted(-30, -30, 30, 30)
+        view = viewer.viewport().size()
+        min_w, min_h = view.width() / MAX_FIT_ZOOM, view.height() / MAX_FIT_ZOOM
+        if rect.width() < min_w or rect.height() < min_h:  # a small graph is not blown up
+            centre = rect.center()
+            rect.setWidth(max(rect.width(), min_w))
+            rect.setHeight(max(rect.height(), min_h))
+            rect.moveCenter(centre)
+        viewer._scene_range = rect  # NodeGraphQt's camera: the scene rect it fits in view
+        viewer._update_scene()
 
     def _fit_all(self) -> None:
         self.fit_view(everything=True)
