@@ -57,7 +57,13 @@ class AddMenu(QMenu):
     def build(self, allowed: Iterable[str] | None = None) -> None:
         """Rebuild for ``allowed`` type names (None: every type)."""
         self.allowed = set(allowed) if allowed is not None else None
-        self.clear()
+        for action in self.actions():  # not clear(): that would delete the search field too
+            self.removeAction(action)
+            if action is not self._search_action:
+                if action.menu() is not None:
+                    action.menu().deleteLater()
+                elif action.parent() is self:
+                    action.deleteLater()
         self.hit_actions.clear()
         self.category_menus.clear()
         self.addAction(self._search_action)

@@ -375,7 +375,8 @@ class EditorWindow(QMainWindow):
             n.set_selected(False)
         cls = self.palette.classes[type_name].node_cls if type_name in self.palette.classes else None
         rows = max(len(cls.inputs), len(cls.outputs)) if cls is not None else 1
-        spot = QRectF(centre.x() - 80, centre.y() - 40, 180, 40 + 20 * rows)
+        corner = (centre.x(), centre.y()) if at is not None else (centre.x() - 80, centre.y() - 40)
+        spot = QRectF(corner[0], corner[1], 180, 40 + 20 * rows)
         taken = [n.view.sceneBoundingRect() for n in self.graph.all_nodes()]
         while any(spot.intersects(r) for r in taken):  # below the others, not on top of them
             spot.translate(0, 30)
