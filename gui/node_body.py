@@ -13,7 +13,7 @@ from PyQt6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPixmap
 from PyQt6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
 KEY_PARAMS = 3
-THUMB_MAX = 120
+THUMB_MAX = 96
 PAD = 4
 NOTE_WIDTH = 190
 

@@ -45,6 +45,8 @@ SOCKET_COLORS: dict[str, tuple[int, int, int]] = {
 MISSING_COLOR = (110, 30, 30)
 PROBLEM_BORDER = (230, 60, 60, 255)
 RUNNING_BORDER = (255, 170, 40, 255)
+PROXY_WIDTH = 36
+"""Below this on-screen width (px) NodeGraphQt draws a node without its texts."""
 NOTE_PROP = "ui:note"
 """NodeGraphQt property holding the node's note (saved as ``ui[<id>]["note"]``)."""
 
@@ -115,6 +117,7 @@ class EditorNode(BaseNode):
         self.nf_problem = False
         self.nf_running = False
         self.create_property(NOTE_PROP, "")
+        self.view._proxy_mode_threshold = PROXY_WIDTH  # keep titles drawn when zoomed out further
         self.body = NodeBody(self.view)
         cls = self.node_cls
         if cls is None:
