@@ -26,10 +26,19 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from nodeflow.gui.canvas import EditorGraph
+from nodeflow.gui.canvas import BackdropNode, EditorGraph
 from nodeflow.gui.field_editors import FieldEditor, make_editor
 from nodeflow.gui.palette import NOTE_PROP, PARAM_PREFIX, EditorNode
 from nodeflow.params import field_role
+
+BACKDROP_TEXT = "backdrop_text"
+
+
+def _note_of(node: Any) -> str:
+    """A node's note or a frame's text ("" for none)."""
+    if isinstance(node, BackdropNode):
+        return str(node.text() or "")
+    return node.note() if isinstance(node, EditorNode) else ""
 
 
 class ParamPanel(QWidget):
@@ -86,8 +95,8 @@ class ParamPanel(QWidget):
         self.show_node(None)
 
     # -- building ------------------------------------------------------------------------------
-    def show_node(self, node: EditorNode | None) -> None:
-        """Show ``node``'s id and params (None clears the panel)."""
+    def show_node(self, node: EditorNode | BackdropNode | None) -> None:
+        """Show ``node``'s id and params, or a frame's title and text (None clears the panel)."""
         self.node = node
         self.editors.clear()
         self.errors.clear()
@@ -97,10 +106,15 @@ class ParamPanel(QWidget):
         self.id_edit.setEnabled(enabled)
         self.color_button.setEnabled(enabled)
         self.note_edit.setEnabled(enabled)
-        self.note_edit.setText(node.note() if node is not None else "")
+        self.note_edit.setText(_note_of(node))
         if node is None:
             self.id_edit.clear()
             self.type_label.setText("Select a node to edit its params.")
+            return
+        if isinstance(node, BackdropNode):
+            self.id_edit.setText(node.name())
+            self.type_label.setText("Frame: its title (above) and text (the note field) are saved under "
+                                    "ui; moving it moves the nodes on it.")
             return
         self.id_edit.setText(node.name())
         cls = node.node_cls
@@ -145,7 +159,7 @@ class ParamPanel(QWidget):
         for label in self.errors.values():
             label.hide()
         self.node_error.hide()
-        if node is None or node.node_cls is None:
+        if node is None or getattr(node, "node_cls", None) is None:
             return
         try:
             node.node_cls.Params(**node.current_params())
@@ -168,6 +182,9 @@ class ParamPanel(QWidget):
         node = self.node
         if node is None or self.id_edit.text() == node.name():
             return
+        if isinstance(node, BackdropNode):  # a frame's title is free text
+            node.set_name(self.id_edit.text())
+            return
         node.set_name(self.id_edit.text())
         if node.name() != self.id_edit.text():
             self.status.emit(f"id {self.id_edit.text()!r} is not valid or taken; using {node.name()!r}")
@@ -175,8 +192,10 @@ class ParamPanel(QWidget):
 
     def _note_edited(self) -> None:
         node = self.node
-        if node is not None and self.note_edit.text() != node.note():
-            node.set_property(NOTE_PROP, self.note_edit.text())  # undoable, marks the graph modified
+        if node is None or self.note_edit.text() == _note_of(node):
+            return
+        prop = BACKDROP_TEXT if isinstance(node, BackdropNode) else NOTE_PROP
+        node.set_property(prop, self.note_edit.text())  # undoable, marks the graph modified
 
     def _pick_color(self) -> None:
         if self.node is None:
@@ -191,7 +210,7 @@ class ParamPanel(QWidget):
             return
         if prop == "name":
             self.id_edit.setText(str(value))
-        elif prop == NOTE_PROP:
+        elif prop in (NOTE_PROP, BACKDROP_TEXT):
             self.note_edit.setText(str(value or ""))
         elif prop.startswith(PARAM_PREFIX):
             editor = self.editors.get(prop[len(PARAM_PREFIX):])

@@ -515,8 +515,11 @@ class EditorWindow(QMainWindow):
 
     def _selection_changed(self) -> None:
         node = self.selected_node()
-        if node is not self.params.node:
-            self.params.show_node(node)
+        shown: EditorNode | BackdropNode | None = node
+        if node is None:  # a frame alone: its title and text
+            shown = next((n for n in self.graph.selected_nodes() if isinstance(n, BackdropNode)), None)
+        if shown is not self.params.node:
+            self.params.show_node(shown)
         self.preview.show_node(node.name() if node is not None else None)
 
     def _connection_refused(self, message: str) -> None:

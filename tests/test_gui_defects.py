@@ -200,16 +200,22 @@ def test_backdrop_from_tab_search_is_saved_and_marks_modified(window, qtbot, tmp
     window.graph.viewer().search_triggered.emit(BackdropNode.type_, (10.0, 20.0))
     assert window.is_modified() and window.windowTitle().startswith("g.json*")
     frame = next(n for n in window.graph.all_nodes() if isinstance(n, BackdropNode))
-    frame.set_property("backdrop_text", "the colour steps")
+    frame.set_selected(True)
+    panel = window.params
+    qtbot.waitUntil(lambda: panel.node is frame)
+    panel.note_edit.setText("the colour steps")  # the frame's text, edited in the panel
+    panel.note_edit.editingFinished.emit()
+    panel.id_edit.setText("colour steps")  # its title: free text, not an id
+    panel.id_edit.editingFinished.emit()
     window.save()
     saved = json.loads(window.path.read_text())["ui"]["@backdrops"]
-    assert saved == [{"title": "frame", "text": "the colour steps", "pos": [10, 20],
+    assert saved == [{"title": "colour steps", "text": "the colour steps", "pos": [10, 20],
                       "size": [round(frame.size()[0]), round(frame.size()[1])],
                       "color": "#{:02x}{:02x}{:02x}".format(*frame.color()[:3])}]
     other = build_window(window.path, registry=make_registry())
     qtbot.addWidget(other)
     again = [n for n in other.graph.all_nodes() if isinstance(n, BackdropNode)]
-    assert [(n.name(), n.text(), n.pos()) for n in again] == [("frame", "the colour steps", [10.0, 20.0])]
+    assert [(n.name(), n.text(), n.pos()) for n in again] == [("colour steps", "the colour steps", [10.0, 20.0])]
     assert not other.is_modified()
 
 
