@@ -435,9 +435,12 @@ class EditorWindow(QMainWindow):
     def _add_menu_chosen(self, type_name: str) -> None:
         pos = self._add_at
         link, self._link_from = self._link_from, None
+        stack = self.graph.undo_stack()
+        stack.beginMacro(f"add {type_name}")  # one undo step, connection included
         node = self.add_node(type_name, at=pos)
         if link is not None:
             self.connect_first_fit(link, node)
+        stack.endMacro()
 
     def compatible_types(self, port: Port) -> list[str]:
         """Node types with a socket a wire from ``port`` could connect to."""

@@ -112,6 +112,20 @@ def test_viewer_zoom_and_alpha_on_a_checkerboard(window, qtbot):
     assert compose(mask, MODES[1])[0, 0, 0] == round(board[0, 0] * 255)
 
 
+def test_viewer_shows_any_image_of_a_batch_and_any_output(window, qtbot):
+    viewer = window.preview
+    batch = np.stack([np.full((4, 6, 3), v, np.uint8) for v in (10, 120, 240)])
+    mask = np.full((1, 4, 6, 1), 200, np.uint8)
+    viewer.add_outputs("c", {"image": batch, "mask": mask}, None)
+    select(window, qtbot, "c")
+    assert viewer.index_box.isEnabled() and viewer.index_box.maximum() == 2
+    viewer.index_box.setValue(2)
+    assert viewer.shown_array()[0, 0].tolist() == [240, 240, 240] and "image 3 of 3" in viewer.caption.text()
+    viewer.output_box.setCurrentIndex(1)
+    viewer.output_box.activated.emit(1)
+    assert "c.mask" in viewer.caption.text() and viewer.shown_array()[0, 0].tolist() == [200, 200, 200]
+
+
 def test_run_to_here_computes_only_what_leads_to_the_selection(window, qtbot):
     select(window, qtbot, "o")
     assert run(window, qtbot, window.run_to_here) == "ok"
@@ -204,6 +218,8 @@ def test_wire_dropped_on_empty_canvas_offers_compatible_nodes_and_connects(windo
     added = g.node_by_id("image_in")
     assert added is not None
     assert window.current_spec().nodes["image_in"].inputs["image"].node == "c"
+    window.undo_action.trigger()  # adding and connecting is one step
+    assert g.node_by_id("image_in") is None
 
 
 def test_wires_take_their_socket_colour(window):
