@@ -7,6 +7,7 @@
 - Wires take the colour of their output's socket type; while a wire is dragged, the ports it may
   connect to are outlined and the others dimmed; a wire dropped on empty canvas emits
   :attr:`EditorGraph.link_dropped` (the window offers the compatible node types there).
+- Wires go around the nodes between their ports (:mod:`nodeflow.gui.wire_routing`).
 - Files dropped on the canvas emit :attr:`EditorGraph.files_dropped` (the window adds loaders).
 """
 
@@ -22,6 +23,7 @@ from NodeGraphQt.qgraphics.port import PortItem
 from PyQt6.QtCore import QMimeData, QPoint, QPointF, pyqtSignal
 
 from nodeflow.graph import NODE_ID
+from nodeflow.gui import wire_routing
 from nodeflow.gui.palette import EditorNode, Palette
 from nodeflow.types import conversion
 
@@ -217,6 +219,13 @@ class EditorGraph(NodeGraph):
                 if not item.highlighted():
                     item.reset()
 
+    def reroute_wires(self, *_args: Any) -> None:
+        """Redraw every wire (after a move, a wire may now be in another node's way)."""
+        for item in self.scene().items():
+            if isinstance(item, PipeItem) and not isinstance(item, LivePipeItem) and item.input_port \
+                    and item.output_port:
+                item.draw_path(item.input_port, item.output_port)
+
     def _install_wire_styling(self) -> None:
         viewer = self.viewer()
         establish = viewer.establish_connection
@@ -231,6 +240,9 @@ class EditorGraph(NodeGraph):
                 pipe.color = (*tuple(out_port.color)[:3], 255)
                 if not pipe.highlighted():
                     pipe.reset()
+                if not getattr(pipe, "_nf_routed", False):
+                    wire_routing.install(pipe)
+                    pipe.draw_path(pipe.input_port, pipe.output_port)
 
         def start_live_connection(selected_port: Any) -> None:
             start_live(selected_port)
@@ -253,6 +265,7 @@ class EditorGraph(NodeGraph):
                     self.link_dropped.emit(port, QPointF(event.scenePos()))
 
         viewer.establish_connection = establish_connection
+        viewer.moved_nodes.connect(self.reroute_wires)
         viewer.start_live_connection = start_live_connection
         viewer.end_live_connection = end_live_connection
         viewer.apply_live_connection = apply_live_connection

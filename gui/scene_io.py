@@ -145,6 +145,7 @@ def load_spec(graph: EditorGraph, spec: GraphSpec) -> SceneState:
                 node.nf_extra_inputs[name] = edge  # kept for saving; validation reports it
             else:  # as written, even a type mismatch: validation names it
                 out_port.connect_to(in_port, push_undo=False, emit_signal=False)
+    graph.reroute_wires()
     graph.clear_undo_stack()
     return SceneState(format=spec.format, outputs=dict(spec.outputs), ui=copy.deepcopy(spec.ui))
 

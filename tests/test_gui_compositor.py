@@ -17,6 +17,7 @@ from nodeflow.gui.app import build_window  # installs the Qt shim NodeGraphQt ne
 from nodeflow.gui.canvas import LivePipeItem, PipeItem
 from nodeflow.gui.palette import RUNNING_BORDER, SOCKET_COLORS
 from nodeflow.gui.preview_view import MODES, checkerboard, compose
+from nodeflow.gui.wire_routing import crosses
 
 pytestmark = pytest.mark.gui
 
@@ -262,3 +263,25 @@ def test_fit_to_view_on_open_shows_every_node(window):
     for node in window.graph.all_nodes():
         assert visible.contains(node.view.sceneBoundingRect()), node.name()
     assert isinstance(viewer.mapToScene(QPoint(0, 0)), QPointF)
+
+
+def test_wires_go_around_nodes_in_their_way(window, qtbot):
+    g = window.graph
+    a = g.add_node_of_type("Const", pos=(0, 2000))  # away from the graph's own nodes
+    b = g.add_node_of_type("ImageIn", pos=(900, 2000))
+    g.try_connect(a.outputs()["image"], b.inputs()["image"])
+    pipe = b.inputs()["image"].view.connected_pipes[0]
+    straight = pipe.path()
+    blocker = g.add_node_of_type("Offset", pos=(420, 1990))  # right across the wire
+    in_the_way = blocker.view.sceneBoundingRect()
+    assert crosses(straight, in_the_way)
+    viewer = g.viewer()
+    viewer.moved_nodes.emit({blocker.view: (420, 2200)})  # what the viewer says after a drag
+    routed = pipe.path()
+    assert not crosses(routed, in_the_way)
+    ends = {routed.pointAtPercent(0).toPoint(), routed.pointAtPercent(1).toPoint()}
+    assert ends == {straight.pointAtPercent(0).toPoint(), straight.pointAtPercent(1).toPoint()}
+    # out of the way again: the plain curve comes back
+    blocker.set_pos(420, 2600)
+    g.reroute_wires()
+    assert pipe.path() == straight
