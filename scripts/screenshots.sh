@@ -35,6 +35,6 @@ for path in sorted(src.glob("*.png")):
     img = Image.open(path).convert("RGB")
     img = img.resize((1200, round(img.height * 1200 / img.width)), Image.Resampling.LANCZOS)
     out = dst / path.name
-    img.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(out, optimize=True)
+    img.quantize(colors=256, method=Image.Quantize.FASTOCTREE).save(out, optimize=True)
     print(f"{out}: {out.stat().st_size // 1024} KiB")
 PY
