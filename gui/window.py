@@ -235,7 +235,7 @@ class EditorWindow(QMainWindow):
         self._revalidate_timer.setSingleShot(True)
         self._revalidate_timer.setInterval(REVALIDATE_MS)
         self._revalidate_timer.timeout.connect(self._revalidate)
-        g.undo_stack().indexChanged.connect(self._revalidate_timer.start)
+        g.undo_stack().indexChanged.connect(self._schedule_revalidate)
         self.params.status.connect(self._status_message)
         self.library.add_requested.connect(self.add_node)
         self.preview.frame_requested.connect(self.run_frame)
@@ -662,6 +662,9 @@ class EditorWindow(QMainWindow):
         node = in_port.node()
         if isinstance(node, EditorNode):
             self._forget({node.name()})
+
+    def _schedule_revalidate(self, *_args: Any) -> None:
+        self._revalidate_timer.start()  # not start(index): that would set the interval
 
     def _revalidate(self) -> None:
         """After an edit: red borders only where the graph still has a problem."""
