@@ -8,12 +8,14 @@ with :meth:`AddMenu.open_at` (non-blocking ``popup``) and emits :attr:`AddMenu.c
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from PyQt6.QtCore import QPoint, Qt, pyqtSignal
 from PyQt6.QtGui import QAction
 from PyQt6.QtWidgets import QLineEdit, QMenu, QWidget, QWidgetAction
 
-from nodeflow.gui.palette import Palette
+from nodeflow.gui.palette import EditorNode, Palette
+from nodeflow.types import conversion
 
 MAX_HITS = 20
 
@@ -31,6 +33,21 @@ def search_types(palette: Palette, text: str, allowed: Iterable[str] | None = No
             in_name = all(w in name.lower() for w in words)
             hits.append((not in_name, name))
     return [name for _, name in sorted(hits)]
+
+
+def types_fitting(palette: Palette, port: Any) -> list[str]:
+    """Node types with a socket that a wire from ``port`` (a NodeGraphQt Port) could connect to."""
+    is_out = port.type_() == "out"
+    node = port.node()
+    sock = node.socket_type(port.name(), is_input=not is_out) if isinstance(node, EditorNode) else None
+    out = []
+    for name, node_class in palette.classes.items():
+        cls = node_class.node_cls
+        others = cls.inputs if is_out else cls.outputs
+        if sock is None or any((conversion(sock, o.type) if is_out else conversion(o.type, sock)) is not None
+                               for o in others):
+            out.append(name)
+    return out
 
 
 class AddMenu(QMenu):

@@ -168,6 +168,18 @@ class EditorGraph(NodeGraph):
         out_port.connect_to(in_port, push_undo=push_undo)
         return True
 
+    def connect_first_fit(self, port: Port, node: EditorNode) -> bool:
+        """Connect ``port`` to the first socket of ``node`` it fits (unconnected inputs first)."""
+        is_out = port.type_() == "out"
+        ports = list(node.inputs().values()) if is_out else list(node.outputs().values())
+        if is_out:
+            ports.sort(key=lambda p: bool(p.connected_ports()))
+        for other in ports:
+            pair = (port, other) if is_out else (other, port)
+            if self.compatible(pair[0].view, pair[1].view):
+                return self.try_connect(*pair)
+        return False
+
     def _install_connection_check(self) -> None:
         """Refuse incompatible pipes drawn in the viewer (the drag snaps back, nothing is pushed)."""
         viewer = self.viewer()

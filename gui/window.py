@@ -29,7 +29,7 @@ from PyQt6.QtWidgets import (
 from nodeflow.errors import GraphValidationError, NodeflowError, Problem
 from nodeflow.events import Event, NodeFinished, NodeStarted, RunFinished
 from nodeflow.graph import GraphSpec
-from nodeflow.gui.add_menu import AddMenu
+from nodeflow.gui.add_menu import AddMenu, types_fitting
 from nodeflow.gui.canvas import EditorGraph
 from nodeflow.gui.library_view import LibraryPanel
 from nodeflow.gui.log_view import LogPanel
@@ -439,44 +439,14 @@ class EditorWindow(QMainWindow):
         stack.beginMacro(f"add {type_name}")  # one undo step, connection included
         node = self.add_node(type_name, at=pos)
         if link is not None:
-            self.connect_first_fit(link, node)
+            self.graph.connect_first_fit(link, node)
         stack.endMacro()
-
-    def compatible_types(self, port: Port) -> list[str]:
-        """Node types with a socket a wire from ``port`` could connect to."""
-        from nodeflow.types import conversion
-
-        is_out = port.type_() == "out"
-        src_node = port.node()
-        sock = src_node.socket_type(port.name(), is_input=not is_out) if isinstance(src_node, EditorNode) else None
-        out = []
-        for name, node_class in self.palette.classes.items():
-            cls = node_class.node_cls
-            if sock is None:
-                out.append(name)
-                continue
-            others = cls.inputs if is_out else cls.outputs
-            if any((conversion(sock, o.type) if is_out else conversion(o.type, sock)) is not None for o in others):
-                out.append(name)
-        return out
-
-    def connect_first_fit(self, port: Port, node: EditorNode) -> bool:
-        """Connect ``port`` to the first socket of ``node`` it fits (unconnected inputs first)."""
-        is_out = port.type_() == "out"
-        ports = list(node.inputs().values()) if is_out else list(node.outputs().values())
-        if is_out:
-            ports.sort(key=lambda p: bool(p.connected_ports()))
-        for other in ports:
-            pair = (port, other) if is_out else (other, port)
-            if self.graph.compatible(pair[0].view, pair[1].view):
-                return self.graph.try_connect(*pair)
-        return False
 
     def _link_dropped(self, port: Port, scene_pos: QPointF) -> None:
         viewer = self.graph.viewer()
         global_pos = viewer.viewport().mapToGlobal(viewer.mapFromScene(scene_pos))
         self._link_from = port
-        self.open_add_menu(global_pos, self.compatible_types(port), scene_pos=scene_pos)
+        self.open_add_menu(global_pos, types_fitting(self.palette, port), scene_pos=scene_pos)
 
     def add_loaders(self, paths: list[str], scene_pos: QPointF | None = None) -> list[EditorNode]:
         """A loader per dropped image/video file (path relative to the graph's folder when inside)."""
