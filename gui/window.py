@@ -21,6 +21,7 @@ from PyQt6.QtWidgets import (
     QLabel,
     QLineEdit,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QToolBar,
     QWidget,
@@ -53,7 +54,8 @@ MAX_FIT_ZOOM = 1.25
 
 
 class _CanvasEvents(QObject):
-    """Right-click on the canvas opens the Add menu (instead of NodeGraphQt's empty one)."""
+    """Right-click on the canvas opens the Add menu, on a node the node's menu (NodeGraphQt's own
+    menus are empty)."""
 
     def __init__(self, window: EditorWindow):
         super().__init__(window)
@@ -62,7 +64,11 @@ class _CanvasEvents(QObject):
     def eventFilter(self, obj: QObject | None, event: QEvent | None) -> bool:
         if event is not None and event.type() == QEvent.Type.ContextMenu:
             assert isinstance(event, QContextMenuEvent)
-            self.window.open_add_menu(event.globalPos())
+            node = self.window.node_at(event.pos())
+            if node is not None:
+                self.window.open_node_menu(node, event.globalPos())
+            else:
+                self.window.open_add_menu(event.globalPos())
             return True
         return False
 
@@ -100,6 +106,7 @@ class EditorWindow(QMainWindow):
         self._pending_frame: int | None = None
         self._running_nodes: set[str] = set()
         self._shown_once = False
+        self.node_menu: QMenu | None = None
 
         self.setCentralWidget(self.graph.widget)
         library = self._dock("Nodes", self.library, Qt.DockWidgetArea.LeftDockWidgetArea)
@@ -154,7 +161,7 @@ class EditorWindow(QMainWindow):
             self.addAction(a)
         copy = self._action("&Copy", self.graph.copy_nodes, keys.Copy)
         paste = self._action("&Paste", self.graph.paste_nodes, keys.Paste)
-        delete = self._action("&Delete", self.delete_selected, keys.Delete)
+        self.delete_action = delete = self._action("&Delete", self.delete_selected, keys.Delete)
         delete.setShortcuts([QKeySequence(keys.Delete), QKeySequence("Backspace")])
         select_all = self._action("Select &All", self.graph.select_all, keys.SelectAll)
         fit = self._action("&Fit View", self.fit_view, "F", "fit the selection (or everything) in view")
@@ -431,6 +438,32 @@ class EditorWindow(QMainWindow):
         self._add_at = scene_pos
         self.add_menu.open_at(global_pos, allowed)
         return self.add_menu
+
+    def node_at(self, viewport_pos: QPoint) -> EditorNode | None:
+        """The node under a point of the canvas (None over empty canvas, wires or frames)."""
+        viewer = self.graph.viewer()
+        for item in viewer.scene().items(viewer.mapToScene(viewport_pos)):
+            while item is not None:
+                node = self.graph.get_node_by_id(getattr(item, "id", None)) if hasattr(item, "id") else None
+                if isinstance(node, EditorNode):
+                    return node
+                item = item.parentItem()
+        return None
+
+    def open_node_menu(self, node: EditorNode, global_pos: QPoint) -> QMenu:
+        """Run to here, frame, delete: for the node right-clicked (it becomes the selection)."""
+        if node not in self.graph.selected_nodes():
+            for other in self.graph.selected_nodes():
+                other.set_selected(False)
+            node.set_selected(True)
+            self._selection_changed()
+        menu = QMenu(self)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        for action in (self.run_here_action, self.frame_action, self.delete_action):
+            menu.addAction(action)
+        menu.popup(global_pos)
+        self.node_menu = menu
+        return menu
 
     def _add_menu_chosen(self, type_name: str) -> None:
         pos = self._add_at

@@ -177,6 +177,21 @@ def test_right_click_and_shift_a_open_the_add_menu_with_search(window, qtbot):
     menu.close()
 
 
+def test_right_click_on_a_node_offers_run_to_here(window, qtbot):
+    viewer = window.graph.viewer()
+    vp = viewer.viewport()
+    node = window.graph.node_by_id("o")
+    at = viewer.mapFromScene(node.view.sceneBoundingRect().center())
+    QApplication.sendEvent(vp, QContextMenuEvent(QContextMenuEvent.Reason.Mouse, at, vp.mapToGlobal(at)))
+    menu = window.node_menu
+    qtbot.waitUntil(menu.isVisible)
+    assert window.selected_node() is node and not window.add_menu.isVisible()
+    assert [a.text() for a in menu.actions()] == ["Run to &Here", "Add &Frame", "&Delete"]
+    with qtbot.waitSignal(window.runner.done, timeout=TIMEOUT_MS):
+        menu.actions()[0].trigger()
+    assert CALLS["o"] == 1 and "f" not in CALLS
+
+
 def _free_point(viewer, near):
     """A viewport point near ``near`` with nothing under it (empty canvas)."""
     for dy in range(40, 400, 20):
