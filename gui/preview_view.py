@@ -26,6 +26,8 @@ from PyQt6.QtWidgets import (
 MODES = ("RGB", "alpha on checkerboard", "alpha / mask")
 ZOOMS = ("fit", "25%", "50%", "100%", "200%", "400%")
 CHECKER = 8
+MAX_FRAMES = 240
+"""Frames kept per node output (the ones nearest the slider): bounds the viewer's memory."""
 
 
 def checkerboard(h: int, w: int) -> np.ndarray:
@@ -151,6 +153,10 @@ class PreviewPanel(QWidget):
                 slots.pop(None, None)
                 for i, f in enumerate(frames[:len(arr)]):
                     slots[f] = arr[i:i + 1]
+                if len(slots) > MAX_FRAMES:
+                    keep = sorted(slots, key=lambda k: abs((k or 0) - self.frame))[:MAX_FRAMES]
+                    for k in set(slots) - set(keep):
+                        del slots[k]
         if node_id == self.node_id:
             self.show_node(node_id)
 
