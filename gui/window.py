@@ -38,7 +38,7 @@ from nodeflow.gui.palette import EditorNode, Palette
 from nodeflow.gui.params_form import ParamPanel
 from nodeflow.gui.preview_view import PreviewPanel
 from nodeflow.gui.progress_view import ProgressPanel
-from nodeflow.gui.runner import Runner, RunRequest, targets_closure
+from nodeflow.gui.runner import Runner, RunRequest, default_targets, targets_closure
 from nodeflow.gui.scene_io import SceneState, load_spec, scene_to_spec
 from nodeflow.registry import Registry, default_registry
 from nodeflow.session import Session
@@ -561,6 +561,11 @@ class EditorWindow(QMainWindow):
         """Run what the sinks, graph outputs and the viewed node need, in the background; False when
         a run is already going or the frames box is bad."""
         viewed = self.preview.node_id
+        if not viewed and not default_targets(self.current_spec(), self.registry):
+            message = "nothing to run: the graph has no sinks or outputs; select a node to run what it needs"
+            self.log.write(message, "warning")
+            self.statusBar().showMessage(message, 8000)
+            return False
         return self._start(RunRequest(soft={viewed} if viewed else set()), use_frames_box=True)
 
     def run_to_here(self) -> bool:

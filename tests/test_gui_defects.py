@@ -257,6 +257,14 @@ def test_an_unfinished_unconnected_node_does_not_stop_the_run(small, qtbot):
     assert run(small, qtbot) == "ok"
 
 
+def test_a_graph_without_sinks_says_what_to_do(window):
+    window.add_node("Const").set_selected(False)
+    window.params.show_node(None)
+    window.preview.show_node(None)
+    assert not window.run_graph()
+    assert any("nothing to run" in t for t in window.log.texts("warning"))
+
+
 def test_opening_another_graph_resets_run_state(small, qtbot, tmp_path):
     small.frames_edit.setText("0:2")
     assert run(small, qtbot) == "ok"
