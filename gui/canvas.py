@@ -223,14 +223,6 @@ class EditorGraph(NodeGraph):
         return connection_problem(self._node_of(out_view), out_view.name,
                                   self._node_of(in_view), in_view.name) is None
 
-    def color_wires(self) -> None:
-        """Every wire in its output socket's colour."""
-        for item in self.scene().items():
-            if isinstance(item, PipeItem) and not isinstance(item, LivePipeItem) and item.output_port:
-                item.color = (*tuple(item.output_port.color)[:3], 255)
-                if not item.highlighted():
-                    item.reset()
-
     def reroute_wires(self, *_args: Any) -> None:
         """Redraw every wire (after a move, a wire may now be in another node's way)."""
         for item in self.scene().items():

@@ -66,7 +66,6 @@ class PreviewPanel(QWidget):
 
     frame_requested = pyqtSignal(int)
     """The slider moved to a frame the viewed node has not computed yet."""
-    frame_changed = pyqtSignal(int)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -276,7 +275,6 @@ class PreviewPanel(QWidget):
         self.frame_box.blockSignals(True)
         self.frame_box.setValue(value)
         self.frame_box.blockSignals(False)
-        self.frame_changed.emit(value)
         self._refresh()
         slots = self._slots()
         if self.node_id and (slots is None or (None not in slots and value not in slots)):

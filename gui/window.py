@@ -38,7 +38,7 @@ from nodeflow.gui.palette import EditorNode, Palette
 from nodeflow.gui.params_form import ParamPanel
 from nodeflow.gui.preview_view import PreviewPanel
 from nodeflow.gui.progress_view import ProgressPanel
-from nodeflow.gui.runner import Runner, RunRequest, default_targets, targets_closure
+from nodeflow.gui.runner import Runner, RunRequest, default_targets
 from nodeflow.gui.scene_io import SceneState, load_spec, scene_to_spec
 from nodeflow.registry import Registry, default_registry
 from nodeflow.session import Session
@@ -685,10 +685,6 @@ class EditorWindow(QMainWindow):
         except Exception:  # never let a background check take the editor down
             return
         self.mark_problems({p.node for p in problems if p.node})
-
-    def needed_for(self, node_ids: set[str]) -> set[str]:
-        """The nodes a run for ``node_ids`` computes (they and what they read from)."""
-        return targets_closure(self.current_spec(), node_ids)
 
     def cancel_run(self) -> None:
         if self.runner.running:
