@@ -19,6 +19,7 @@ from PyQt6.QtWidgets import (
     QSizePolicy,
     QSlider,
     QSpinBox,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -26,6 +27,7 @@ from PyQt6.QtWidgets import (
 MODES = ("RGB", "alpha on checkerboard", "alpha / mask")
 ZOOMS = ("fit", "25%", "50%", "100%", "200%", "400%")
 CHECKER = 8
+PLAY_FPS = 12
 MAX_FRAMES = 240
 """Frames kept per node output (the ones nearest the slider): bounds the viewer's memory."""
 
@@ -101,13 +103,23 @@ class PreviewPanel(QWidget):
         self.frame_box = QSpinBox()
         self.frame_box.setPrefix("frame ")
         self.frame_label = QLabel()
+        self.play_button = QToolButton()
+        self.play_button.setText("▶")
+        self.play_button.setCheckable(True)
+        self.play_button.setToolTip(f"play the clip at {PLAY_FPS} fps (frames not computed yet are computed first)")
+        self._play_timer = QTimer(self)
+        self._play_timer.setInterval(1000 // PLAY_FPS)
+        self._play_timer.timeout.connect(self._play_step)
+        self.play_button.toggled.connect(self._toggle_play)
         self._shown: np.ndarray | None = None
+        self._requested: int | None = None
 
         controls = QHBoxLayout()
         for w in (self.output_box, self.index_box, self.mode_box, self.zoom_box):
             controls.addWidget(w)
         controls.addStretch(1)
         timeline = QHBoxLayout()
+        timeline.addWidget(self.play_button)
         timeline.addWidget(self.slider, 1)
         timeline.addWidget(self.frame_box)
         timeline.addWidget(self.frame_label)
@@ -182,6 +194,9 @@ class PreviewPanel(QWidget):
             w.blockSignals(False)
             w.setEnabled(on)
         self.frame_label.setText(f"of {count}" if on else "still")
+        self.play_button.setEnabled(on)
+        if not on:
+            self.play_button.setChecked(False)
 
     @property
     def frame(self) -> int:
@@ -280,8 +295,25 @@ class PreviewPanel(QWidget):
         if self.node_id and (slots is None or (None not in slots and value not in slots)):
             self._request_timer.start()
 
+    def _toggle_play(self, on: bool) -> None:
+        self.play_button.setText("⏸" if on else "▶")
+        if on:
+            self._play_timer.start()
+        else:
+            self._play_timer.stop()
+
+    def _play_step(self) -> None:
+        """Next frame, looping; waits while the frame shown is still being computed."""
+        if self._shown is None and self.node_id is not None:
+            if self._requested != self.frame:  # not there yet: ask once, then wait for it
+                self._request_frame()
+            return
+        count = self.frame_count or 1
+        self.slider.setValue((self.slider.value() + 1) % count)
+
     def _request_frame(self) -> None:
-        self.frame_requested.emit(self.slider.value())
+        self._requested = self.slider.value()
+        self.frame_requested.emit(self._requested)
 
     def wheelEvent(self, event: QWheelEvent) -> None:
         if event.modifiers() & Qt.KeyboardModifier.ControlModifier:

@@ -90,6 +90,20 @@ def test_frame_slider_scrubs_and_runs_only_what_the_frame_needs(window, qtbot):
     assert calls == CALLS
 
 
+def test_play_steps_through_the_clip(window, qtbot):
+    window.frames_edit.setText("0:2")
+    select(window, qtbot, "fo")
+    assert run(window, qtbot, window.run_graph) == "ok"  # frames 0 and 1; the others on the way
+    viewer = window.preview
+    QTest.mouseClick(viewer.play_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: viewer.slider.value() >= 4 and viewer.shown_array() is not None, timeout=10000)
+    assert set(viewer.store["fo"]["image"]) >= {0, 1, 2, 3, 4}  # computed while playing
+    QTest.mouseClick(viewer.play_button, Qt.MouseButton.LeftButton)
+    stopped = viewer.slider.value()
+    QTest.qWait(300)
+    assert viewer.slider.value() == stopped and f"frame {stopped}" in viewer.caption.text()
+
+
 def test_viewer_zoom_and_alpha_on_a_checkerboard(window, qtbot):
     select(window, qtbot, "o")
     assert run(window, qtbot, window.run_graph) == "ok"
