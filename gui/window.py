@@ -64,6 +64,7 @@ class _CanvasEvents(QObject):
     def eventFilter(self, obj: QObject | None, event: QEvent | None) -> bool:
         if event is not None and event.type() == QEvent.Type.ContextMenu:
             assert isinstance(event, QContextMenuEvent)
+            self.window.graph.viewer().RMB_state = False  # as NodeGraphQt's own handler does
             node = self.window.node_at(event.pos())
             if node is not None:
                 self.window.open_node_menu(node, event.globalPos())
