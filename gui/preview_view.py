@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 from PyQt6.QtCore import Qt, QTimer, pyqtSignal
-from PyQt6.QtGui import QImage, QPixmap, QResizeEvent, QWheelEvent
+from PyQt6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPixmap, QResizeEvent, QWheelEvent
 from PyQt6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -63,6 +63,29 @@ def to_qimage(rgb: np.ndarray) -> QImage:
     return QImage(data.tobytes(), w, h, 3 * w, QImage.Format.Format_RGB888).copy()
 
 
+class FrameStrip(QWidget):
+    """A thin bar under the slider: which frames of the viewed output are computed (green)."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setFixedHeight(5)
+        self.count = 0
+        self.computed: set[int] = set()
+
+    def set_frames(self, count: int, computed: set[int]) -> None:
+        self.count, self.computed = count, computed
+        self.update()
+
+    def paintEvent(self, event: QPaintEvent | None) -> None:
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), QColor(70, 70, 70))
+        if self.count > 0:
+            w = self.width() / self.count
+            for f in self.computed:
+                painter.fillRect(int(f * w), 0, max(1, int(w + 0.999)), self.height(), QColor(90, 190, 110))
+        painter.end()
+
+
 class PreviewPanel(QWidget):
     """``images`` (first frame per node, from older code paths) and ``store`` (everything shown)."""
 
@@ -103,6 +126,8 @@ class PreviewPanel(QWidget):
         self.frame_box = QSpinBox()
         self.frame_box.setPrefix("frame ")
         self.frame_label = QLabel()
+        self.strip = FrameStrip()
+        self.strip.setToolTip("frames of this output already computed (green): shown at once")
         self.play_button = QToolButton()
         self.play_button.setText("▶")
         self.play_button.setCheckable(True)
@@ -118,9 +143,13 @@ class PreviewPanel(QWidget):
         for w in (self.output_box, self.index_box, self.mode_box, self.zoom_box):
             controls.addWidget(w)
         controls.addStretch(1)
+        track = QVBoxLayout()
+        track.setSpacing(1)
+        track.addWidget(self.slider)
+        track.addWidget(self.strip)
         timeline = QHBoxLayout()
         timeline.addWidget(self.play_button)
-        timeline.addWidget(self.slider, 1)
+        timeline.addLayout(track, 1)
         timeline.addWidget(self.frame_box)
         timeline.addWidget(self.frame_label)
         layout = QVBoxLayout(self)
@@ -227,6 +256,7 @@ class PreviewPanel(QWidget):
     def _refresh(self) -> None:
         node_id = self.node_id
         slots = self._slots()
+        self.strip.set_frames(self.frame_count or 0, {f for f in (slots or {}) if f is not None})
         if not slots:
             self._shown = None
             self.picture.clear()

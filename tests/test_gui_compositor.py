@@ -70,6 +70,7 @@ def test_frame_slider_scrubs_and_runs_only_what_the_frame_needs(window, qtbot):
     viewer = window.preview
     assert viewer.slider.isEnabled() and viewer.slider.maximum() == 5  # the whole clip, 6 frames
     assert "fo.image" in viewer.caption.text() and "frame 0" in viewer.caption.text()
+    assert viewer.strip.computed == {0, 1} and viewer.strip.count == 6  # the timeline shows what is there
     first = viewer.shown_array().copy()
     sink_batches = list(engine_nodes.CountSink.received)
     calls = dict(CALLS)
@@ -82,6 +83,7 @@ def test_frame_slider_scrubs_and_runs_only_what_the_frame_needs(window, qtbot):
     assert CALLS["fo"] > calls["fo"] and CALLS["c"] == calls["c"]  # static input reused from the cache
     assert engine_nodes.CountSink.received == sink_batches  # sinks do not run while scrubbing
     assert not np.array_equal(viewer.shown_array(), first)  # Frames gives each frame its own grey
+    assert viewer.strip.computed == {0, 1, 4}
     # back to a frame already computed: shown at once, nothing runs
     calls = dict(CALLS)
     viewer.slider.setValue(1)
