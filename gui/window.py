@@ -483,11 +483,17 @@ class EditorWindow(QMainWindow):
         self.open_add_menu(global_pos, types_fitting(self.palette, port), scene_pos=scene_pos)
 
     def add_loaders(self, paths: list[str], scene_pos: QPointF | None = None) -> list[EditorNode]:
-        """A loader per dropped image/video file (path relative to the graph's folder when inside)."""
+        """A loader per dropped image/video file (path relative to the graph's folder when inside);
+        a dropped graph file is opened instead."""
         from nodeflow.gui.field_editors import relative_to
 
         added = []
         at = scene_pos
+        graphs = [p for p in paths if Path(p).suffix.lower() == ".json"]
+        if graphs and len(graphs) == len(paths):  # a graph file: open it, as File ▸ Open would
+            if self._confirm_discard():
+                self.load(graphs[0])
+            return added
         for path in paths:
             suffix = Path(path).suffix.lower()
             kind = "image" if suffix in IMAGE_SUFFIXES else "video" if suffix in VIDEO_SUFFIXES else None

@@ -193,6 +193,30 @@ def test_cross_field_error_and_optional_number(qtbot, tmp_path):
     assert isinstance(panel.editors["lo"], FloatEditor)
 
 
+def test_a_dropped_graph_file_is_opened(window, tmp_path):
+    from PyQt6.QtCore import QPointF
+
+    other = tmp_path / "other.json"
+    GraphSpec.from_data({"format": "nodeflow/1", "nodes": {"c": {"type": "Const"}}}).save(other)
+    window.graph.files_dropped.emit([str(other)], QPointF(0, 0))
+    assert window.path == other and set(window.current_spec().nodes) == {"c"}
+
+
+def test_levels_points_out_of_order_are_shown_in_the_panel(qtbot, tmp_path):
+    from nodeflow.registry import default_registry
+
+    path = tmp_path / "levels.json"
+    GraphSpec.from_data({"format": "nodeflow/1", "nodes": {
+        "lv": {"type": "Levels", "params": {"in_black": 0.6, "in_white": 0.4}}}}).save(path)
+    w = build_window(path, registry=default_registry())
+    qtbot.addWidget(w)
+    node = w.graph.node_by_id("lv")
+    node.set_selected(True)
+    qtbot.waitUntil(lambda: w.params.node is node)
+    assert "in_white must be greater than in_black" in w.params.node_error.text()
+    assert not w.params.node_error.isHidden()
+
+
 def test_backdrop_from_tab_search_is_saved_and_marks_modified(window, qtbot, tmp_path):
     window.path = tmp_path / "g.json"
     window.save(window.path)
