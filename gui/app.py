@@ -13,13 +13,18 @@ from nodeflow.gui.window import EditorWindow
 from nodeflow.registry import Registry
 from nodeflow.session import Session
 
+_APP: QApplication | None = None
+"""The QApplication made here: kept referenced, else Python frees it and Qt aborts (exit 134)."""
+
 
 def ensure_app() -> QApplication:
-    """The running QApplication, created when there is none."""
+    """The running QApplication, created (and kept alive) when there is none."""
+    global _APP
     app = QApplication.instance()
     if app is None:
         app = QApplication(sys.argv[:1])
         app.setApplicationName("nodeflow editor")
+        _APP = app
     return app  # type: ignore[return-value]
 
 

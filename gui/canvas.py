@@ -4,6 +4,11 @@
   refused one leaves the scene unchanged and emits :attr:`EditorGraph.connection_refused`.
 - Node names are the graph's node ids: new nodes get ``snake_case`` ids from their type, and a
   rename (or a paste) that would give an invalid or duplicate id is corrected at once.
+- Wires take the colour of their output's socket type; while a wire is dragged, the ports it may
+  connect to are outlined and the others dimmed; a wire dropped on empty canvas emits
+  :attr:`EditorGraph.link_dropped` (the window offers the compatible node types there).
+- Wires go around the nodes between their ports (:mod:`nodeflow.gui.wire_routing`).
+- Files dropped on the canvas emit :attr:`EditorGraph.files_dropped` (the window adds loaders).
 """
 
 from __future__ import annotations
@@ -11,11 +16,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from NodeGraphQt import NodeGraph, Port
+from NodeGraphQt import BackdropNode, NodeGraph, Port
 from NodeGraphQt.constants import PortTypeEnum
-from PyQt6.QtCore import pyqtSignal
+from NodeGraphQt.qgraphics.pipe import LivePipeItem, PipeItem
+from NodeGraphQt.qgraphics.port import PortItem
+from PyQt6.QtCore import QMimeData, QPoint, QPointF, pyqtSignal
 
 from nodeflow.graph import NODE_ID
+from nodeflow.gui import wire_routing
 from nodeflow.gui.palette import EditorNode, Palette
 from nodeflow.types import conversion
 
@@ -48,6 +56,10 @@ class EditorGraph(NodeGraph):
     """An incompatible connection was refused; the message names both socket types."""
     node_renamed = pyqtSignal(object, str, str)
     """(node, old id, new id) after a rename (including undo/redo of one)."""
+    link_dropped = pyqtSignal(object, QPointF)
+    """(the Port the wire was dragged from, scene position): a wire released on empty canvas."""
+    files_dropped = pyqtSignal(list, QPointF)
+    """(local file paths, scene position) dropped on the canvas."""
 
     def __init__(self, palette: Palette, parent: Any = None):
         super().__init__(parent)
@@ -58,6 +70,8 @@ class EditorGraph(NodeGraph):
         self.ever_ids: set[str] = set()
         """Every node id this scene has had: graph outputs / ui entries of deleted ones are dropped."""
         self._install_connection_check()
+        self._install_wire_styling()
+        self._dimmed: list[tuple[PortItem, float, tuple]] = []
         self.node_created.connect(self._on_node_created)
         self.property_changed.connect(self._on_property_changed)
 
@@ -87,7 +101,9 @@ class EditorGraph(NodeGraph):
     def create_node(self, node_type: str, name: str | None = None, selected: bool = True,
                     color: Any = None, text_color: Any = None, pos: Any = None, push_undo: bool = True):
         """NodeGraphQt's create_node, naming new nodes with a fresh id (drops, tab search, menus)."""
-        if name is None:
+        if name is None and node_type == BackdropNode.type_:
+            name = self._unique("frame")
+        elif name is None:
             node_class = self._node_factory.nodes.get(node_type)
             name = self.fresh_id(getattr(node_class, "type_name", "") or node_type.rsplit(".", 1)[-1])
         return super().create_node(node_type, name=name, selected=selected, color=color,
@@ -116,6 +132,9 @@ class EditorGraph(NodeGraph):
         return self._unique(fixed, node)
 
     def _on_node_created(self, node: Any) -> None:
+        if not isinstance(node, EditorNode):
+            return  # frames (backdrops) keep their title as typed
+        node.refresh_body()
         name = node.name()
         fixed = self._valid_id(name, node)
         if fixed != name:  # e.g. a paste named "blur 1"
@@ -125,7 +144,9 @@ class EditorGraph(NodeGraph):
         self.ever_ids.add(name)
 
     def _on_property_changed(self, node: Any, prop: str, value: Any) -> None:
-        if prop != "name":
+        if isinstance(node, EditorNode) and prop != "name":
+            node.refresh_body()
+        if prop != "name" or not isinstance(node, EditorNode):
             return
         fixed = self._valid_id(str(value), node)
         if fixed != value:
@@ -147,6 +168,18 @@ class EditorGraph(NodeGraph):
         out_port.connect_to(in_port, push_undo=push_undo)
         return True
 
+    def connect_first_fit(self, port: Port, node: EditorNode) -> bool:
+        """Connect ``port`` to the first socket of ``node`` it fits (unconnected inputs first)."""
+        is_out = port.type_() == "out"
+        ports = list(node.inputs().values()) if is_out else list(node.outputs().values())
+        if is_out:
+            ports.sort(key=lambda p: bool(p.connected_ports()))
+        for other in ports:
+            pair = (port, other) if is_out else (other, port)
+            if self.compatible(pair[0].view, pair[1].view):
+                return self.try_connect(*pair)
+        return False
+
     def _install_connection_check(self) -> None:
         """Refuse incompatible pipes drawn in the viewer (the drag snaps back, nothing is pushed)."""
         viewer = self.viewer()
@@ -167,3 +200,104 @@ class EditorGraph(NodeGraph):
             return False
 
         viewer._validate_reject_connection = reject
+
+    # -- drops ---------------------------------------------------------------------------------
+    def _on_node_data_dropped(self, mimedata: QMimeData, pos: QPoint) -> None:
+        """Node types from the library are created by NodeGraphQt; local files become loaders."""
+        paths = [u.toLocalFile() for u in mimedata.urls() if u.isLocalFile()] if mimedata.hasUrls() else []
+        if paths:
+            self.files_dropped.emit(paths, QPointF(pos))
+            return
+        super()._on_node_data_dropped(mimedata, pos)
+
+    # -- wires ---------------------------------------------------------------------------------
+    def _node_of(self, port_view: PortItem) -> Any:
+        return self.get_node_by_id(port_view.node.id)
+
+    def compatible(self, from_view: PortItem, to_view: PortItem) -> bool:
+        """Whether a wire from ``from_view`` may end on ``to_view`` (either direction)."""
+        if from_view.port_type == to_view.port_type or from_view.node is to_view.node:
+            return False
+        out_view, in_view = ((from_view, to_view) if from_view.port_type == PortTypeEnum.OUT.value
+                             else (to_view, from_view))
+        return connection_problem(self._node_of(out_view), out_view.name,
+                                  self._node_of(in_view), in_view.name) is None
+
+    def reroute_wires(self, *_args: Any) -> None:
+        """Redraw every wire (after a move, a wire may now be in another node's way)."""
+        for item in self.scene().items():
+            if isinstance(item, PipeItem) and not isinstance(item, LivePipeItem) and item.input_port \
+                    and item.output_port:
+                item.draw_path(item.input_port, item.output_port)
+
+    def _install_wire_styling(self) -> None:
+        viewer = self.viewer()
+        establish = viewer.establish_connection
+        start_live = viewer.start_live_connection
+        end_live = viewer.end_live_connection
+        apply_live = viewer.apply_live_connection
+
+        def establish_connection(start_port: Any, end_port: Any) -> None:
+            establish(start_port, end_port)
+            out_port = start_port if start_port.port_type == PortTypeEnum.OUT.value else end_port
+            for pipe in out_port.connected_pipes:
+                pipe.color = (*tuple(out_port.color)[:3], 255)
+                if not pipe.highlighted():
+                    pipe.reset()
+                if not getattr(pipe, "_nf_routed", False):
+                    wire_routing.install(pipe)
+                    pipe.draw_path(pipe.input_port, pipe.output_port)
+
+        def start_live_connection(selected_port: Any) -> None:
+            start_live(selected_port)
+            if selected_port is not None:
+                self._show_compatible(selected_port)
+
+        def end_live_connection() -> None:
+            self._restore_ports()
+            end_live()
+
+        def apply_live_connection(event: Any) -> None:
+            start = viewer._start_port
+            on_port = any(isinstance(i, PortItem) for i in viewer.scene().items(event.scenePos()))
+            dropped_free = (viewer._LIVE_PIPE.isVisible() and start is not None and not on_port
+                            and viewer._detached_port is None)
+            apply_live(event)
+            if dropped_free:
+                port = self._port_of(start)
+                if port is not None:
+                    self.link_dropped.emit(port, QPointF(event.scenePos()))
+
+        viewer.establish_connection = establish_connection
+        viewer.moved_nodes.connect(self.reroute_wires)
+        viewer.start_live_connection = start_live_connection
+        viewer.end_live_connection = end_live_connection
+        viewer.apply_live_connection = apply_live_connection
+
+    def _port_of(self, view: PortItem) -> Port | None:
+        node = self._node_of(view)
+        if node is None:
+            return None
+        ports = node.outputs() if view.port_type == PortTypeEnum.OUT.value else node.inputs()
+        return ports.get(view.name)
+
+    def _show_compatible(self, start: PortItem) -> None:
+        """Outline the ports a wire from ``start`` may end on; dim the others."""
+        self._restore_ports()
+        for item in self.scene().items():
+            if not isinstance(item, PortItem) or item is start:
+                continue
+            ok = self.compatible(start, item)
+            self._dimmed.append((item, item.opacity(), tuple(item.border_color)))
+            if ok:
+                item.border_color = (255, 255, 255, 255)
+            else:
+                item.setOpacity(0.25)
+            item.update()
+
+    def _restore_ports(self) -> None:
+        for item, opacity, border in self._dimmed:
+            item.setOpacity(opacity)
+            item.border_color = border
+            item.update()
+        self._dimmed.clear()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import json
 import math
+import types
 import typing
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +26,7 @@ from PyQt6.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QPushButton,
     QSpinBox,
@@ -93,47 +95,98 @@ class ChoiceEditor(FieldEditor):
         return self.combo.currentData()
 
 
-class IntEditor(FieldEditor):
-    def __init__(self, lo: float | None, hi: float | None) -> None:
+def range_text(lo: float | None, hi: float | None) -> str:
+    """The range shown next to a number: ``1 … 9``, ``≥ 0``, ``≤ 1`` (empty when unbounded)."""
+    def fmt(v: float) -> str:
+        return f"{v:g}"
+    if lo is not None and hi is not None:
+        return f"{fmt(lo)} … {fmt(hi)}"
+    if lo is not None:
+        return f"≥ {fmt(lo)}"
+    if hi is not None:
+        return f"≤ {fmt(hi)}"
+    return ""
+
+
+class NumberEditor(FieldEditor):
+    """A spin box with its range shown beside it; ``optional`` adds a check box (unchecked = None).
+
+    A value from the file outside the range is shown as it is (the spin box widens to hold it, the
+    params panel shows the error), never silently clamped; the next in-range edit restores the range.
+    """
+
+    def __init__(self, lo: float | None, hi: float | None, *, integer: bool, optional: bool = False,
+                 decimals: int = 4) -> None:
         super().__init__()
-        self.spin = QSpinBox()
+        self.integer = integer
+        self.decimals = decimals
+        self.optional = optional
+        if integer:
+            self.spin: QSpinBox | QDoubleSpinBox = QSpinBox()
+            self.lo = -INT_LIMIT if lo is None else max(-INT_LIMIT, math.ceil(lo))
+            self.hi = INT_LIMIT if hi is None else min(INT_LIMIT, math.floor(hi))
+        else:
+            self.spin = QDoubleSpinBox()
+            self.spin.setDecimals(decimals)
+            self.lo = -FLOAT_LIMIT if lo is None else lo
+            self.hi = FLOAT_LIMIT if hi is None else hi
+            span = (hi - lo) if lo is not None and hi is not None else 100.0
+            self.spin.setSingleStep(0.01 if span <= 2 else 0.1 if span <= 20 else 1.0)
         self.spin.setKeyboardTracking(False)
-        lo_i = -INT_LIMIT if lo is None else max(-INT_LIMIT, math.ceil(lo))
-        hi_i = INT_LIMIT if hi is None else min(INT_LIMIT, math.floor(hi))
-        self.spin.setRange(lo_i, hi_i)
+        self.spin.setRange(self.lo, self.hi)
+        self.set_box: QCheckBox | None = None
+        if optional:
+            self.set_box = QCheckBox()
+            self.set_box.setToolTip("unchecked: not set (the node's automatic value)")
+            self._layout.addWidget(self.set_box)
+            self.set_box.toggled.connect(self._toggled)
         self._layout.addWidget(self.spin, 1)
-        self.spin.valueChanged.connect(lambda v: self.edited.emit(int(v)))
+        self.range_label = QLabel(range_text(lo, hi))
+        self.range_label.setStyleSheet("color: #999;")
+        self._layout.addWidget(self.range_label)
+        self.spin.valueChanged.connect(self._changed)
+
+    def _number(self, v: float) -> int | float:
+        return int(v) if self.integer else round(float(v), self.decimals)
+
+    def _changed(self, v: float) -> None:
+        if self.lo <= v <= self.hi and (self.spin.minimum(), self.spin.maximum()) != (self.lo, self.hi):
+            self.spin.blockSignals(True)
+            self.spin.setRange(self.lo, self.hi)  # back to the real range after a bad file value
+            self.spin.blockSignals(False)
+        self.edited.emit(self._number(v))
+
+    def _toggled(self, on: bool) -> None:
+        self.spin.setEnabled(on)
+        self.edited.emit(self._number(self.spin.value()) if on else None)
 
     def set_value(self, value: Any) -> None:
         self.spin.blockSignals(True)
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            self.spin.setValue(int(value))
+        is_number = isinstance(value, int | float) and not isinstance(value, bool)
+        if is_number:
+            self.spin.setRange(min(self.lo, value), max(self.hi, value))  # show it as it is
+            self.spin.setValue(value)
+        if self.set_box is not None:
+            self.set_box.blockSignals(True)
+            self.set_box.setChecked(is_number)
+            self.set_box.blockSignals(False)
+            self.spin.setEnabled(is_number)
         self.spin.blockSignals(False)
 
-    def value(self) -> int:
-        return self.spin.value()
+    def value(self) -> int | float | None:
+        if self.set_box is not None and not self.set_box.isChecked():
+            return None
+        return self._number(self.spin.value())
 
 
-class FloatEditor(FieldEditor):
-    def __init__(self, lo: float | None, hi: float | None, decimals: int = 4) -> None:
-        super().__init__()
-        self.spin = QDoubleSpinBox()
-        self.spin.setKeyboardTracking(False)
-        self.spin.setDecimals(decimals)
-        self.spin.setRange(-FLOAT_LIMIT if lo is None else lo, FLOAT_LIMIT if hi is None else hi)
-        span = (hi - lo) if lo is not None and hi is not None else 100.0
-        self.spin.setSingleStep(0.01 if span <= 2 else 0.1 if span <= 20 else 1.0)
-        self._layout.addWidget(self.spin, 1)
-        self.spin.valueChanged.connect(lambda v: self.edited.emit(round(float(v), decimals)))
+class IntEditor(NumberEditor):
+    def __init__(self, lo: float | None, hi: float | None, optional: bool = False) -> None:
+        super().__init__(lo, hi, integer=True, optional=optional)
 
-    def set_value(self, value: Any) -> None:
-        self.spin.blockSignals(True)
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            self.spin.setValue(float(value))
-        self.spin.blockSignals(False)
 
-    def value(self) -> float:
-        return self.spin.value()
+class FloatEditor(NumberEditor):
+    def __init__(self, lo: float | None, hi: float | None, decimals: int = 4, optional: bool = False) -> None:
+        super().__init__(lo, hi, integer=False, optional=optional, decimals=decimals)
 
 
 class TextEditor(FieldEditor):
@@ -268,16 +321,25 @@ class JsonEditor(TextEditor):
 
 def _bounds(info: FieldInfo) -> tuple[float | None, float | None]:
     lo = hi = None
+    integer = info.annotation is int or _optional_of(info.annotation) is int
     for meta in info.metadata:
         if getattr(meta, "ge", None) is not None:
             lo = meta.ge
         if getattr(meta, "gt", None) is not None:
-            lo = meta.gt + (1 if info.annotation is int else 1e-4)
+            lo = meta.gt + (1 if integer else 1e-4)
         if getattr(meta, "le", None) is not None:
             hi = meta.le
         if getattr(meta, "lt", None) is not None:
-            hi = meta.lt - (1 if info.annotation is int else 1e-4)
+            hi = meta.lt - (1 if integer else 1e-4)
     return lo, hi
+
+
+def _optional_of(ann: Any) -> Any:
+    """``X`` for ``X | None`` / ``Optional[X]``, else None."""
+    args = typing.get_args(ann)
+    if len(args) == 2 and type(None) in args and typing.get_origin(ann) in (typing.Union, types.UnionType):
+        return next(a for a in args if a is not type(None))
+    return None
 
 
 def make_editor(info: FieldInfo, role: str | None, base_dir: Callable[[], Path]) -> FieldEditor:
@@ -299,6 +361,11 @@ def make_editor(info: FieldInfo, role: str | None, base_dir: Callable[[], Path])
         return IntEditor(*_bounds(info))
     if ann is float:
         return FloatEditor(*_bounds(info))
+    optional = _optional_of(ann)
+    if optional is int:
+        return IntEditor(*_bounds(info), optional=True)
+    if optional is float:
+        return FloatEditor(*_bounds(info), optional=True)
     if ann is str:
         return TextEditor(required=required)
     return JsonEditor()

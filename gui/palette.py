@@ -21,6 +21,7 @@ from NodeGraphQt import BaseNode, NodeGraph
 from pydantic.fields import FieldInfo
 
 from nodeflow.graph import EdgeRef
+from nodeflow.gui.node_body import KEY_PARAMS, NodeBody, short
 from nodeflow.node import Node
 from nodeflow.registry import Registry
 from nodeflow.types import SocketType
@@ -43,6 +44,11 @@ SOCKET_COLORS: dict[str, tuple[int, int, int]] = {
 }
 MISSING_COLOR = (110, 30, 30)
 PROBLEM_BORDER = (230, 60, 60, 255)
+RUNNING_BORDER = (255, 170, 40, 255)
+PROXY_WIDTH = 36
+"""Below this on-screen width (px) NodeGraphQt draws a node without its texts."""
+NOTE_PROP = "ui:note"
+"""NodeGraphQt property holding the node's note (saved as ``ui[<id>]["note"]``)."""
 
 _seq = itertools.count()
 
@@ -108,6 +114,11 @@ class EditorNode(BaseNode):
         """Edges from the file that the scene cannot show (unknown input or source)."""
         self.nf_initial_ui: dict[str, Any] = {}
         self.nf_border = tuple(self.view.border_color)
+        self.nf_problem = False
+        self.nf_running = False
+        self.create_property(NOTE_PROP, "")
+        self.view._proxy_mode_threshold = PROXY_WIDTH  # keep titles drawn when zoomed out further
+        self.body = NodeBody(self.view)
         cls = self.node_cls
         if cls is None:
             self.set_color(*MISSING_COLOR)
@@ -149,8 +160,37 @@ class EditorNode(BaseNode):
 
     def mark_problem(self, on: bool) -> None:
         """A red border while the node has a problem (view only: not saved, not undoable)."""
-        self.view.border_color = PROBLEM_BORDER if on else self.nf_border
+        self.nf_problem = on
+        self._show_border()
+
+    def mark_running(self, on: bool) -> None:
+        """An orange border while the node is being computed."""
+        self.nf_running = on
+        self._show_border()
+
+    def _show_border(self) -> None:
+        self.view.border_color = (RUNNING_BORDER if self.nf_running else PROBLEM_BORDER if self.nf_problem
+                                  else self.nf_border)
         self.view.update()
+
+    def note(self) -> str:
+        return str(self.get_property(NOTE_PROP) or "")
+
+    def key_lines(self) -> list[str]:
+        """``name: value`` of the first few params that have a value (shown on the node)."""
+        lines = []
+        for name in self.param_names():
+            value = self.param_value(name)
+            if value is None or value == "" or (isinstance(value, dict | list) and len(str(value)) > 24):
+                continue
+            lines.append(f"{name}: {short(value)}")
+            if len(lines) == KEY_PARAMS:
+                break
+        return lines
+
+    def refresh_body(self, thumb: Any = False) -> None:
+        """Redraw key params and note (and the thumbnail when given; None removes it)."""
+        self.body.set_content(self.key_lines(), self.note(), thumb)
 
     def current_params(self) -> dict[str, Any]:
         """The params this node is saved with: the file's, overlaid with what was edited."""

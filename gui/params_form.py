@@ -26,10 +26,19 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from nodeflow.gui.canvas import EditorGraph
+from nodeflow.gui.canvas import BackdropNode, EditorGraph
 from nodeflow.gui.field_editors import FieldEditor, make_editor
-from nodeflow.gui.palette import PARAM_PREFIX, EditorNode
+from nodeflow.gui.palette import NOTE_PROP, PARAM_PREFIX, EditorNode
 from nodeflow.params import field_role
+
+BACKDROP_TEXT = "backdrop_text"
+
+
+def _note_of(node: Any) -> str:
+    """A node's note or a frame's text ("" for none)."""
+    if isinstance(node, BackdropNode):
+        return str(node.text() or "")
+    return node.note() if isinstance(node, EditorNode) else ""
 
 
 class ParamPanel(QWidget):
@@ -51,6 +60,9 @@ class ParamPanel(QWidget):
         self.color_button = QPushButton("Colour…")
         self.color_button.setToolTip("node colour in the editor (saved under ui)")
         self.color_button.clicked.connect(self._pick_color)
+        self.note_edit = QLineEdit()
+        self.note_edit.setPlaceholderText("note shown under the node (saved under ui)")
+        self.note_edit.editingFinished.connect(self._note_edited)
         self.type_label = QLabel()
         self.type_label.setWordWrap(True)
         self.type_label.setTextFormat(Qt.TextFormat.PlainText)
@@ -67,16 +79,24 @@ class ParamPanel(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.form_host)
 
+        self.node_error = QLabel()
+        """Problems of the params together (e.g. ``in_white`` must exceed ``in_black``)."""
+        self.node_error.setStyleSheet("color: #e05050;")
+        self.node_error.setWordWrap(True)
+        self.node_error.hide()
+
         layout = QVBoxLayout(self)
         layout.addLayout(head)
+        layout.addWidget(self.note_edit)
         layout.addWidget(self.type_label)
+        layout.addWidget(self.node_error)
         layout.addWidget(scroll, 1)
         graph.property_changed.connect(self._on_property_changed)
         self.show_node(None)
 
     # -- building ------------------------------------------------------------------------------
-    def show_node(self, node: EditorNode | None) -> None:
-        """Show ``node``'s id and params (None clears the panel)."""
+    def show_node(self, node: EditorNode | BackdropNode | None) -> None:
+        """Show ``node``'s id and params, or a frame's title and text (None clears the panel)."""
         self.node = node
         self.editors.clear()
         self.errors.clear()
@@ -85,9 +105,16 @@ class ParamPanel(QWidget):
         enabled = node is not None
         self.id_edit.setEnabled(enabled)
         self.color_button.setEnabled(enabled)
+        self.note_edit.setEnabled(enabled)
+        self.note_edit.setText(_note_of(node))
         if node is None:
             self.id_edit.clear()
             self.type_label.setText("Select a node to edit its params.")
+            return
+        if isinstance(node, BackdropNode):
+            self.id_edit.setText(node.name())
+            self.type_label.setText("Frame: its title (above) and text (the note field) are saved under "
+                                    "ui; moving it moves the nodes on it.")
             return
         self.id_edit.setText(node.name())
         cls = node.node_cls
@@ -131,27 +158,44 @@ class ParamPanel(QWidget):
         node = self.node
         for label in self.errors.values():
             label.hide()
-        if node is None or node.node_cls is None:
+        self.node_error.hide()
+        if node is None or getattr(node, "node_cls", None) is None:
             return
         try:
             node.node_cls.Params(**node.current_params())
         except ValidationError as exc:
+            general: list[str] = []
             for err in exc.errors():
                 loc = [str(p) for p in err.get("loc", ())]
                 label = self.errors.get(loc[0]) if loc else None
+                msg = err.get("msg", "invalid").removeprefix("Value error, ")
                 if label is not None:
-                    msg = err.get("msg", "invalid").removeprefix("Value error, ")
                     label.setText(msg if err.get("type") != "missing" else "required")
                     label.show()
+                else:  # a check across fields (model validator): shown above the form
+                    general.append(msg)
+            if general:
+                self.node_error.setText("\n".join(general))
+                self.node_error.show()
 
     def _rename(self) -> None:
         node = self.node
         if node is None or self.id_edit.text() == node.name():
             return
+        if isinstance(node, BackdropNode):  # a frame's title is free text
+            node.set_name(self.id_edit.text())
+            return
         node.set_name(self.id_edit.text())
         if node.name() != self.id_edit.text():
             self.status.emit(f"id {self.id_edit.text()!r} is not valid or taken; using {node.name()!r}")
         self.id_edit.setText(node.name())
+
+    def _note_edited(self) -> None:
+        node = self.node
+        if node is None or self.note_edit.text() == _note_of(node):
+            return
+        prop = BACKDROP_TEXT if isinstance(node, BackdropNode) else NOTE_PROP
+        node.set_property(prop, self.note_edit.text())  # undoable, marks the graph modified
 
     def _pick_color(self) -> None:
         if self.node is None:
@@ -166,6 +210,8 @@ class ParamPanel(QWidget):
             return
         if prop == "name":
             self.id_edit.setText(str(value))
+        elif prop in (NOTE_PROP, BACKDROP_TEXT):
+            self.note_edit.setText(str(value or ""))
         elif prop.startswith(PARAM_PREFIX):
             editor = self.editors.get(prop[len(PARAM_PREFIX):])
             if editor is not None:

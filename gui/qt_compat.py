@@ -70,8 +70,22 @@ def patch_module(module: ModuleType) -> int:
     return added
 
 
+def _event_pos(event: QtGui.QDropEvent) -> QtCore.QPoint:
+    """Qt5's ``QDropEvent.pos()``: the drop point in widget coordinates (Qt6: ``position()``)."""
+    return event.position().toPoint()
+
+
+def _add_drop_pos() -> None:
+    """NodeGraphQt's ``dropEvent``/``dragMoveEvent`` call ``event.pos()``, which PyQt6's drag and
+    drop events lack: without this every drop onto the canvas aborts the process (exit 134)."""
+    for cls in (QtGui.QDropEvent, QtGui.QDragMoveEvent, QtGui.QDragEnterEvent):
+        if "pos" not in cls.__dict__ and not hasattr(cls, "pos"):
+            cls.pos = _event_pos  # type: ignore[attr-defined]
+
+
 def install() -> int:
     """Patch QtCore (incl. ``Qt``), QtGui, QtWidgets and QtSvg once; returns members added."""
+    _add_drop_pos()
     return sum(patch_module(m) for m in (QtCore, QtGui, QtWidgets, QtSvg))
 
 

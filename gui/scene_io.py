@@ -4,7 +4,9 @@ The scene holds nodes, params (as properties), connections, positions and colour
 :class:`SceneState` keeps what it cannot show (graph outputs, other ``ui`` data, edges to
 unknown sockets) so that loading a file and saving it unedited gives the same bytes.
 Positions are stored as ``ui[<id>]["pos"] = [x, y]``, colours as ``ui[<id>]["color"] = "#rrggbb"``;
-both are written only for nodes that were placed or recoloured in the editor.
+both are written only for nodes that were placed or recoloured in the editor. A node's note is
+``ui[<id>]["note"]``; frames (NodeGraphQt Backdrops) are the list ``ui["@backdrops"]`` of
+``{"title", "text", "pos", "size", "color"}`` ("@" cannot start a node id, so no clash).
 """
 
 from __future__ import annotations
@@ -13,11 +15,14 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
+from NodeGraphQt import BackdropNode
+
 from nodeflow.graph import FORMAT, EdgeRef, GraphSpec, NodeSpec
 from nodeflow.gui.canvas import EditorGraph
-from nodeflow.gui.palette import EditorNode
+from nodeflow.gui.palette import NOTE_PROP, EditorNode
 
 COLUMN_WIDTH, ROW_HEIGHT = 240, 140
+BACKDROPS = "@backdrops"
 
 
 @dataclass
@@ -104,7 +109,10 @@ def load_spec(graph: EditorGraph, spec: GraphSpec) -> SceneState:
         rgb = _to_rgb(entry.get("color")) if isinstance(entry, dict) else None
         if rgb is not None:
             node.set_color(*rgb)
-        node.nf_initial_ui = {"pos": list(node.pos()), "color": tuple(node.color())}
+        note = entry.get("note") if isinstance(entry, dict) else None
+        if isinstance(note, str):
+            node.set_property(NOTE_PROP, note, push_undo=False)
+        node.nf_initial_ui = {"pos": list(node.pos()), "color": tuple(node.color()), "note": node.note()}
         nodes[nid] = node
 
     # Placeholders for missing types get the ports the file uses.
@@ -124,6 +132,8 @@ def load_spec(graph: EditorGraph, spec: GraphSpec) -> SceneState:
     for node in nodes.values():
         if node.node_cls is None:
             node.view.draw_node()
+        node.refresh_body()
+    load_backdrops(graph, spec.ui.get(BACKDROPS))
 
     for nid, nspec in spec.nodes.items():
         node = nodes[nid]
@@ -135,8 +145,56 @@ def load_spec(graph: EditorGraph, spec: GraphSpec) -> SceneState:
                 node.nf_extra_inputs[name] = edge  # kept for saving; validation reports it
             else:  # as written, even a type mismatch: validation names it
                 out_port.connect_to(in_port, push_undo=False, emit_signal=False)
+    graph.reroute_wires()
     graph.clear_undo_stack()
     return SceneState(format=spec.format, outputs=dict(spec.outputs), ui=copy.deepcopy(spec.ui))
+
+
+def _backdrop_data(item: Any) -> dict[str, Any] | None:
+    """One ``@backdrops`` entry in the form it is saved in (None if it is not one)."""
+    if not isinstance(item, dict):
+        return None
+    pos = _ui_pos({"pos": item.get("pos")}) or (0.0, 0.0)
+    size = _ui_pos({"pos": item.get("size")}) or (300.0, 200.0)
+    rgb = _to_rgb(item.get("color"))
+    data: dict[str, Any] = {"title": str(item.get("title", "Frame")), "pos": [round(pos[0]), round(pos[1])],
+                            "size": [round(size[0]), round(size[1])]}
+    if item.get("text"):
+        data["text"] = str(item["text"])
+    if rgb is not None:
+        data["color"] = "#{:02x}{:02x}{:02x}".format(*rgb)
+    return data
+
+
+def load_backdrops(graph: EditorGraph, items: Any) -> list[BackdropNode]:
+    """Frames from ``ui["@backdrops"]`` (entries that are not frames are skipped)."""
+    made = []
+    for item in items if isinstance(items, list) else []:
+        data = _backdrop_data(item)
+        if data is None:
+            continue
+        node = graph.create_node(BackdropNode.type_, name=data["title"], pos=data["pos"], selected=False,
+                                 push_undo=False)
+        node.set_property("width", float(data["size"][0]), push_undo=False)
+        node.set_property("height", float(data["size"][1]), push_undo=False)
+        node.set_property("backdrop_text", data.get("text", ""), push_undo=False)
+        rgb = _to_rgb(data.get("color"))
+        if rgb is not None:
+            node.set_color(*rgb)
+        made.append(node)
+    return made
+
+
+def backdrops_data(graph: EditorGraph) -> list[dict[str, Any]]:
+    """The scene's frames as ``ui["@backdrops"]`` entries, in creation order."""
+    out = []
+    for node in graph.all_nodes():
+        if isinstance(node, BackdropNode):
+            w, h = node.size()
+            x, y = node.pos()
+            out.append(_backdrop_data({"title": node.name(), "text": node.text(), "pos": [x, y], "size": [w, h],
+                                       "color": list(node.color()[:3])}))
+    return out
 
 
 def _node_ui(node: EditorNode, entry: Any) -> Any:
@@ -150,6 +208,12 @@ def _node_ui(node: EditorNode, entry: Any) -> Any:
     color = tuple(node.color())
     if color != node.nf_initial_ui.get("color"):
         entry["color"] = "#{:02x}{:02x}{:02x}".format(*color[:3])
+    note = node.note()
+    if note != node.nf_initial_ui.get("note", ""):
+        if note:
+            entry["note"] = note
+        else:
+            entry.pop("note", None)
     return entry or None
 
 
@@ -180,5 +244,13 @@ def scene_to_spec(graph: EditorGraph, state: SceneState) -> GraphSpec:
             ui.pop(nid, None)
         else:
             ui[nid] = entry
+    frames = backdrops_data(graph)
+    loaded = state.ui.get(BACKDROPS)
+    if loaded is not None and isinstance(loaded, list) and frames == [_backdrop_data(b) for b in loaded]:
+        ui[BACKDROPS] = copy.deepcopy(loaded)  # unchanged: exactly as the file had it
+    elif frames:
+        ui[BACKDROPS] = frames
+    else:
+        ui.pop(BACKDROPS, None)
     outputs = {k: e for k, e in state.outputs.items() if e.node not in gone}
     return GraphSpec(format=state.format, nodes=spec_nodes, outputs=outputs, ui=ui)

@@ -1,12 +1,19 @@
-"""The editor's main window: graph canvas, node library, params, preview, log, run controls."""
+"""The editor's main window: graph canvas, node library, params, viewer, log, run controls.
+
+Run (F5) computes what the sinks, the graph outputs and the viewed node need; Run to here (F6)
+only what leads to the selected nodes; moving the viewer's frame slider runs that one frame for
+the viewed node. Nodes being computed get an orange border, nodes at fault a red one (kept in
+step with the graph: fixing the problem clears it).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from PyQt6.QtCore import QRectF, Qt, QTimer
-from PyQt6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut
+from NodeGraphQt import BackdropNode, Port
+from PyQt6.QtCore import QEvent, QObject, QPoint, QPointF, QRectF, Qt, QTimer
+from PyQt6.QtGui import QAction, QCloseEvent, QContextMenuEvent, QCursor, QKeySequence, QShortcut, QShowEvent
 from PyQt6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -14,13 +21,16 @@ from PyQt6.QtWidgets import (
     QLabel,
     QLineEdit,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QToolBar,
     QWidget,
 )
 
 from nodeflow.errors import GraphValidationError, NodeflowError, Problem
+from nodeflow.events import Event, NodeFinished, NodeStarted, RunFinished
 from nodeflow.graph import GraphSpec
+from nodeflow.gui.add_menu import AddMenu, types_fitting
 from nodeflow.gui.canvas import EditorGraph
 from nodeflow.gui.library_view import LibraryPanel
 from nodeflow.gui.log_view import LogPanel
@@ -28,13 +38,40 @@ from nodeflow.gui.palette import EditorNode, Palette
 from nodeflow.gui.params_form import ParamPanel
 from nodeflow.gui.preview_view import PreviewPanel
 from nodeflow.gui.progress_view import ProgressPanel
-from nodeflow.gui.runner import Runner
+from nodeflow.gui.runner import Runner, RunRequest, default_targets
 from nodeflow.gui.scene_io import SceneState, load_spec, scene_to_spec
 from nodeflow.registry import Registry, default_registry
 from nodeflow.session import Session
 from nodeflow.validate import validate_graph
 
 FILE_FILTER = "nodeflow graphs (*.json);;All files (*)"
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"}
+VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".gif", ".m4v"}
+LOADERS = {"image": ("LoadImage", "path"), "video": ("LoadVideo", "path")}
+"""What a dropped file becomes: node type and its path param."""
+REVALIDATE_MS = 300
+MAX_FIT_ZOOM = 1.25
+
+
+class _CanvasEvents(QObject):
+    """Right-click on the canvas opens the Add menu, on a node the node's menu (NodeGraphQt's own
+    menus are empty)."""
+
+    def __init__(self, window: EditorWindow):
+        super().__init__(window)
+        self.window = window
+
+    def eventFilter(self, obj: QObject | None, event: QEvent | None) -> bool:
+        if event is not None and event.type() == QEvent.Type.ContextMenu:
+            assert isinstance(event, QContextMenuEvent)
+            self.window.graph.viewer().RMB_state = False  # as NodeGraphQt's own handler does
+            node = self.window.node_at(event.pos())
+            if node is not None:
+                self.window.open_node_menu(node, event.globalPos())
+            else:
+                self.window.open_add_menu(event.globalPos())
+            return True
+        return False
 
 
 class EditorWindow(QMainWindow):
@@ -62,17 +99,28 @@ class EditorWindow(QMainWindow):
         self.frames_edit.setPlaceholderText("all frames")
         self.frames_edit.setToolTip("frames to run: N, START:STOP or START:STOP:STEP (empty: all)")
         self.frames_edit.setMaximumWidth(110)
+        self.add_menu = AddMenu(self.palette, self)
+        self._add_at: QPointF | None = None
+        """Scene position for the node the Add menu adds (None: the view's centre)."""
+        self._link_from: Port | None = None
+        """The port a wire was dropped from: the added node gets connected to it."""
+        self._pending_frame: int | None = None
+        self._running_nodes: set[str] = set()
+        self._shown_once = False
+        self.node_menu: QMenu | None = None
 
         self.setCentralWidget(self.graph.widget)
         library = self._dock("Nodes", self.library, Qt.DockWidgetArea.LeftDockWidgetArea)
         params = self._dock("Params", self.params, Qt.DockWidgetArea.RightDockWidgetArea)
         preview = self._dock("Preview", self.preview, Qt.DockWidgetArea.RightDockWidgetArea)
         log = self._dock("Log", self.log, Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.resizeDocks([library, params], [220, 360], Qt.Orientation.Horizontal)
-        self.resizeDocks([params, preview, log], [480, 300, 180], Qt.Orientation.Vertical)
+        self.resizeDocks([library, params], [170, 380], Qt.Orientation.Horizontal)
+        self.resizeDocks([params, preview, log], [360, 420, 110], Qt.Orientation.Vertical)
         self._build_actions()
         self._connect()
         self._saved_text = self.current_spec().dumps()
+        self._canvas_events = _CanvasEvents(self)
+        self.graph.viewer().viewport().installEventFilter(self._canvas_events)
         self.resize(1400, 900)
         self._update_title()
         if self.registry.failures:
@@ -104,18 +152,27 @@ class EditorWindow(QMainWindow):
         self.save_as_action = self._action("Save &As…", self.save_as_dialog, keys.SaveAs)
         quit_action = self._action("&Quit", self.close, keys.Quit)
         stack = self.graph.undo_stack()
-        undo = stack.createUndoAction(self, "&Undo")
-        undo.setShortcut(QKeySequence(keys.Undo))
-        redo = stack.createRedoAction(self, "&Redo")
-        redo.setShortcut(QKeySequence(keys.Redo))
+        # Kept on the window: Qt deletes actions nobody references, and with them the shortcuts.
+        self.undo_action = undo = stack.createUndoAction(self, "&Undo")
+        undo.setShortcuts([QKeySequence("Ctrl+Z")])
+        self.redo_action = redo = stack.createRedoAction(self, "&Redo")
+        redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        for a in (undo, redo):
+            a.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            self.addAction(a)
         copy = self._action("&Copy", self.graph.copy_nodes, keys.Copy)
         paste = self._action("&Paste", self.graph.paste_nodes, keys.Paste)
-        delete = self._action("&Delete", self.delete_selected, keys.Delete)
+        self.delete_action = delete = self._action("&Delete", self.delete_selected, keys.Delete)
         delete.setShortcuts([QKeySequence(keys.Delete), QKeySequence("Backspace")])
         select_all = self._action("Select &All", self.graph.select_all, keys.SelectAll)
-        fit = self._action("&Fit View", self.graph.fit_to_selection, "F")
+        fit = self._action("&Fit View", self.fit_view, "F", "fit the selection (or everything) in view")
+        self.frame_action = self._action("Add &Frame", self.add_frame, "Ctrl+G",
+                                         "a titled frame (backdrop) around the selected nodes")
         self.run_action = self._action("&Run", self.run_graph, "F5",
-                                       "run the graph (only what changed since the last run)")
+                                       "run what the sinks, outputs and viewed node need "
+                                       "(only what changed since the last run)")
+        self.run_here_action = self._action("Run to &Here", self.run_to_here, "F6",
+                                            "run only what leads to the selected nodes")
         self.cancel_action = self._action("&Cancel", self.cancel_run, "Shift+F5", "stop the running graph")
         self.cancel_action.setEnabled(False)
         validate = self._action("&Validate", self.validate, "F7", "list every problem of the graph")
@@ -127,14 +184,18 @@ class EditorWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction(quit_action)
         edit_menu = bar.addMenu("&Edit")
-        for a in (undo, redo, copy, paste, delete, select_all, fit):
+        self.edit_menu = edit_menu
+        for a in (undo, redo):
+            edit_menu.addAction(a)
+        edit_menu.addSeparator()
+        for a in (copy, paste, delete, select_all, fit, self.frame_action):
             edit_menu.addAction(a)
         graph_menu = bar.addMenu("&Graph")
-        for a in (self.run_action, self.cancel_action, validate):
+        for a in (self.run_action, self.run_here_action, self.cancel_action, validate):
             graph_menu.addAction(a)
-        add_menu = graph_menu.addMenu("&Add Node")
+        self.add_node_menu = graph_menu.addMenu("&Add Node")
         for category, names in self.palette.categories().items():
-            sub = add_menu.addMenu(category)
+            sub = self.add_node_menu.addMenu(category)
             for name in names:
                 sub.addAction(self._action(name, lambda name=name: self.add_node(name),
                                            tip=self.palette.classes[name].node_cls.summary()))
@@ -142,10 +203,15 @@ class EditorWindow(QMainWindow):
         search = QShortcut(QKeySequence("Tab"), self.graph.viewer())
         search.setContext(Qt.ShortcutContext.WidgetShortcut)
         search.activated.connect(self.toggle_node_search)
+        add = QShortcut(QKeySequence("Shift+A"), self.graph.viewer())
+        add.setContext(Qt.ShortcutContext.WidgetShortcut)
+        add.activated.connect(lambda: self.open_add_menu(QCursor.pos()))
+        self.add_menu.chosen.connect(self._add_menu_chosen)
 
         tools = QToolBar("Run")
         tools.setObjectName("Run")
         tools.addAction(self.run_action)
+        tools.addAction(self.run_here_action)
         tools.addAction(self.cancel_action)
         tools.addSeparator()
         tools.addWidget(QLabel(" frames "))
@@ -166,14 +232,29 @@ class EditorWindow(QMainWindow):
         g.nodes_deleted.connect(self._nodes_deleted)
         g.connection_refused.connect(self._connection_refused)
         g.node_renamed.connect(self._renamed)
+        g.files_dropped.connect(self.add_loaders)
+        g.link_dropped.connect(self._link_dropped)
+        g.property_changed.connect(self._property_changed)
+        g.port_connected.connect(self._ports_changed)
+        g.port_disconnected.connect(self._ports_changed)
         # Bound methods, not lambdas: Qt drops these connections when the window goes away.
         g.undo_stack().indexChanged.connect(self._update_title)
+        self._revalidate_timer = QTimer(self)
+        self._revalidate_timer.setSingleShot(True)
+        self._revalidate_timer.setInterval(REVALIDATE_MS)
+        self._revalidate_timer.timeout.connect(self._revalidate)
+        g.undo_stack().indexChanged.connect(self._schedule_revalidate)
         self.params.status.connect(self._status_message)
         self.library.add_requested.connect(self.add_node)
+        self.preview.frame_requested.connect(self.run_frame)
         r = self.runner
         r.event.connect(self.log.handle_event)
         r.event.connect(self.progress.handle_event)
+        r.event.connect(self._run_event)
         r.preview.connect(self.preview.add)
+        r.preview.connect(self._thumbnail)
+        r.outputs.connect(self.preview.add_outputs)
+        r.planned.connect(self._planned)
         r.failed.connect(self._run_failed)
         r.cancelled.connect(self._run_cancelled)
         r.succeeded.connect(self._run_succeeded)
@@ -210,11 +291,14 @@ class EditorWindow(QMainWindow):
         self.state = load_spec(self.graph, spec)
         self.path = path
         self.preview.clear()
+        self.progress.idle()
+        self.frames_edit.clear()
+        self._pending_frame = None
+        self._running_nodes.clear()
         self._saved_text = spec.dumps()
         self._update_title()
-        nodes = self.graph.all_nodes()
-        if nodes:
-            self.graph.center_on(nodes)
+        self.fit_view(everything=True)
+        QTimer.singleShot(0, self._fit_all)  # again once the view has its final size
         self.validate(quiet_if_valid=True)
 
     def load(self, path: str | Path) -> bool:
@@ -275,6 +359,12 @@ class EditorWindow(QMainWindow):
             return self.save()
         return answer == QMessageBox.StandardButton.Discard
 
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self._shown_once:  # the view has its real size only now
+            self._shown_once = True
+            QTimer.singleShot(0, self._fit_all)
+
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self._confirm_discard():
             event.ignore()
@@ -285,15 +375,16 @@ class EditorWindow(QMainWindow):
         event.accept()
 
     # -- editing -------------------------------------------------------------------------------
-    def add_node(self, type_name: str) -> EditorNode:
-        """Add a node of ``type_name`` at the centre of the view, selected."""
+    def add_node(self, type_name: str, at: QPointF | None = None) -> EditorNode:
+        """Add a node of ``type_name`` at ``at`` (default: the centre of the view), selected."""
         viewer = self.graph.viewer()
-        centre = viewer.mapToScene(viewer.viewport().rect().center())
+        centre = at if at is not None else viewer.mapToScene(viewer.viewport().rect().center())
         for n in self.graph.selected_nodes():
             n.set_selected(False)
         cls = self.palette.classes[type_name].node_cls if type_name in self.palette.classes else None
         rows = max(len(cls.inputs), len(cls.outputs)) if cls is not None else 1
-        spot = QRectF(centre.x() - 80, centre.y() - 40, 180, 40 + 20 * rows)
+        corner = (centre.x(), centre.y()) if at is not None else (centre.x() - 80, centre.y() - 40)
+        spot = QRectF(corner[0], corner[1], 180, 40 + 20 * rows)
         taken = [n.view.sceneBoundingRect() for n in self.graph.all_nodes()]
         while any(spot.intersects(r) for r in taken):  # below the others, not on top of them
             spot.translate(0, 30)
@@ -301,6 +392,124 @@ class EditorWindow(QMainWindow):
         node.set_selected(True)
         self._selection_changed()
         return node
+
+    def fit_view(self, everything: bool = False) -> None:
+        """Fit the selected nodes (or all, when none is selected or ``everything``) in the view."""
+        nodes = [] if everything else self.graph.selected_nodes()
+        nodes = nodes or self.graph.all_nodes()
+        if not nodes:
+            return
+        rect = QRectF()
+        for node in nodes:
+            view = node.view
+            rect = rect.united(view.sceneBoundingRect().united(view.childrenBoundingRect()
+                                                               .translated(view.scenePos())))
+        viewer = self.graph.viewer()
+        rect = rect.adjusted(-30, -30, 30, 30)
+        view = viewer.viewport().size()
+        min_w, min_h = view.width() / MAX_FIT_ZOOM, view.height() / MAX_FIT_ZOOM
+        if rect.width() < min_w or rect.height() < min_h:  # a small graph is not blown up
+            centre = rect.center()
+            rect.setWidth(max(rect.width(), min_w))
+            rect.setHeight(max(rect.height(), min_h))
+            rect.moveCenter(centre)
+        viewer._scene_range = rect  # NodeGraphQt's camera: the scene rect it fits in view
+        viewer._update_scene()
+
+    def _fit_all(self) -> None:
+        self.fit_view(everything=True)
+
+    def add_frame(self) -> BackdropNode:
+        """A frame (backdrop) around the selected nodes (or at the view's centre); undoable."""
+        selected = self.graph.selected_nodes()
+        viewer = self.graph.viewer()
+        centre = viewer.mapToScene(viewer.viewport().rect().center())
+        frame = self.graph.create_node(BackdropNode.type_, pos=(centre.x(), centre.y()))
+        if selected:
+            frame.wrap_nodes(selected)
+        return frame
+
+    def open_add_menu(self, global_pos: QPoint, allowed: list[str] | None = None,
+                      scene_pos: QPointF | None = None) -> AddMenu:
+        """The Add menu at ``global_pos``; the node goes where the menu was opened."""
+        viewer = self.graph.viewer()
+        if scene_pos is None:
+            scene_pos = viewer.mapToScene(viewer.viewport().mapFromGlobal(global_pos))
+            self._link_from = None
+        self._add_at = scene_pos
+        self.add_menu.open_at(global_pos, allowed)
+        return self.add_menu
+
+    def node_at(self, viewport_pos: QPoint) -> EditorNode | None:
+        """The node under a point of the canvas (None over empty canvas, wires or frames)."""
+        viewer = self.graph.viewer()
+        for item in viewer.scene().items(viewer.mapToScene(viewport_pos)):
+            while item is not None:
+                node = self.graph.get_node_by_id(getattr(item, "id", None)) if hasattr(item, "id") else None
+                if isinstance(node, EditorNode):
+                    return node
+                item = item.parentItem()
+        return None
+
+    def open_node_menu(self, node: EditorNode, global_pos: QPoint) -> QMenu:
+        """Run to here, frame, delete: for the node right-clicked (it becomes the selection)."""
+        if node not in self.graph.selected_nodes():
+            for other in self.graph.selected_nodes():
+                other.set_selected(False)
+            node.set_selected(True)
+            self._selection_changed()
+        menu = QMenu(self)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        for action in (self.run_here_action, self.frame_action, self.delete_action):
+            menu.addAction(action)
+        menu.popup(global_pos)
+        self.node_menu = menu
+        return menu
+
+    def _add_menu_chosen(self, type_name: str) -> None:
+        pos = self._add_at
+        link, self._link_from = self._link_from, None
+        stack = self.graph.undo_stack()
+        stack.beginMacro(f"add {type_name}")  # one undo step, connection included
+        node = self.add_node(type_name, at=pos)
+        if link is not None:
+            self.graph.connect_first_fit(link, node)
+        stack.endMacro()
+
+    def _link_dropped(self, port: Port, scene_pos: QPointF) -> None:
+        viewer = self.graph.viewer()
+        global_pos = viewer.viewport().mapToGlobal(viewer.mapFromScene(scene_pos))
+        self._link_from = port
+        self.open_add_menu(global_pos, types_fitting(self.palette, port), scene_pos=scene_pos)
+
+    def add_loaders(self, paths: list[str], scene_pos: QPointF | None = None) -> list[EditorNode]:
+        """A loader per dropped image/video file (path relative to the graph's folder when inside);
+        a dropped graph file is opened instead."""
+        from nodeflow.gui.field_editors import relative_to
+
+        added = []
+        at = scene_pos
+        graphs = [p for p in paths if Path(p).suffix.lower() == ".json"]
+        if graphs and len(graphs) == len(paths):  # a graph file: open it, as File ▸ Open would
+            if self._confirm_discard():
+                self.load(graphs[0])
+            return added
+        for path in paths:
+            suffix = Path(path).suffix.lower()
+            kind = "image" if suffix in IMAGE_SUFFIXES else "video" if suffix in VIDEO_SUFFIXES else None
+            if kind is None or LOADERS[kind][0] not in self.palette.classes:
+                self.log.write(f"cannot add a loader for {path}: not an image or video file", "warning")
+                continue
+            type_name, param = LOADERS[kind]
+            self.graph.undo_stack().beginMacro(f"add {type_name} for {Path(path).name}")
+            node = self.add_node(type_name, at=at)
+            node.set_param(param, relative_to(Path(path), self.base_dir()))
+            self.graph.undo_stack().endMacro()
+            self.params.show_node(node)
+            added.append(node)
+            if at is not None:
+                at = QPointF(at.x() + 30, at.y() + 30)
+        return added
 
     def toggle_node_search(self) -> None:
         """Tab over the graph: a search box of node types; the chosen one is added at the cursor."""
@@ -319,8 +528,11 @@ class EditorWindow(QMainWindow):
 
     def _selection_changed(self) -> None:
         node = self.selected_node()
-        if node is not self.params.node:
-            self.params.show_node(node)
+        shown: EditorNode | BackdropNode | None = node
+        if node is None:  # a frame alone: its title and text
+            shown = next((n for n in self.graph.selected_nodes() if isinstance(n, BackdropNode)), None)
+        if shown is not self.params.node:
+            self.params.show_node(shown)
         self.preview.show_node(node.name() if node is not None else None)
 
     def _connection_refused(self, message: str) -> None:
@@ -353,25 +565,133 @@ class EditorWindow(QMainWindow):
             node.mark_problem(node.name() in node_ids)
 
     def run_graph(self) -> bool:
-        """Run the graph in the background; False when a run is already going or args are bad."""
+        """Run what the sinks, graph outputs and the viewed node need, in the background; False when
+        a run is already going or the frames box is bad."""
+        viewed = self.preview.node_id
+        if not viewed and not default_targets(self.current_spec(), self.registry):
+            message = "nothing to run: the graph has no sinks or outputs; select a node to run what it needs"
+            self.log.write(message, "warning")
+            self.statusBar().showMessage(message, 8000)
+            return False
+        return self._start(RunRequest(soft={viewed} if viewed else set()), use_frames_box=True)
+
+    def run_to_here(self) -> bool:
+        """Run only what leads to the selected nodes (no other sinks); False if none is selected."""
+        chosen = {n.name() for n in self.graph.selected_nodes() if isinstance(n, EditorNode)}
+        if not chosen:
+            self.statusBar().showMessage("Run to here: select the node(s) to compute first", 5000)
+            return False
+        return self._start(RunRequest(targets=chosen, include_sinks=False, label="run to here"),
+                           use_frames_box=True)
+
+    def run_frame(self, frame: int) -> bool:
+        """Compute one frame for the viewed node (scrubbing); queued while another run is going."""
+        viewed = self.preview.node_id
+        if viewed is None or self.graph.node_by_id(viewed) is None:
+            return False
+        if self.runner.running:
+            self._pending_frame = frame
+            return False
+        self._pending_frame = None
+        return self._start(RunRequest(targets={viewed}, include_sinks=False, frame_list=[frame], batch_size=1,
+                                      label=f"frame {frame}"))
+
+    def _start(self, request: RunRequest, use_frames_box: bool = False) -> bool:
         if self.runner.running:
             self.statusBar().showMessage("a run is already going", 5000)
             return False
-        from nodeflow.frames import parse_frames
+        if use_frames_box:
+            from nodeflow.frames import parse_frames
 
-        try:
-            frames = parse_frames(self.frames_edit.text().strip() or None)
-        except NodeflowError as exc:
-            self.log.write(str(exc).replace("--frames", "frames"), "error")
-            return False
+            try:
+                request.frames = parse_frames(self.frames_edit.text().strip() or None)
+            except NodeflowError as exc:
+                self.log.write(str(exc).replace("--frames", "frames"), "error")
+                return False
         spec = self.current_spec()
         self.mark_problems(set())
         self.progress.starting()
         self.run_action.setEnabled(False)
+        self.run_here_action.setEnabled(False)
         self.cancel_action.setEnabled(True)
-        self.statusBar().showMessage("running…")
+        self.statusBar().showMessage(f"{request.label}…")
         return self.runner.start(spec, base_dir=self.base_dir(), output_dir=self.output_dir or self.base_dir(),
-                                 frames=frames)
+                                 request=request)
+
+    def _run_event(self, event: Event) -> None:
+        """The node being computed gets an orange border."""
+        if isinstance(event, NodeStarted | NodeFinished):
+            node = self.graph.node_by_id(event.node_id)
+            on = isinstance(event, NodeStarted)
+            if on:
+                self._running_nodes.add(event.node_id)
+            else:
+                self._running_nodes.discard(event.node_id)
+            if node is not None:
+                node.mark_running(on)
+        elif isinstance(event, RunFinished):
+            self._clear_running()
+
+    def _clear_running(self) -> None:
+        for nid in list(self._running_nodes):
+            node = self.graph.node_by_id(nid)
+            if node is not None:
+                node.mark_running(False)
+        self._running_nodes.clear()
+
+    def _thumbnail(self, node_id: str, _output: str, _frame: Any, image: Any) -> None:
+        node = self.graph.node_by_id(node_id)
+        if node is not None:
+            node.refresh_body(thumb=image)
+
+    def _planned(self, plan: Any) -> None:
+        if plan.frame_count is not None:  # a still-only run (Run to here on a still) keeps the slider
+            self.preview.set_frame_count(plan.frame_count)
+
+    def _downstream(self, node_ids: set[str]) -> set[str]:
+        spec = self.current_spec()
+        readers: dict[str, set[str]] = {}
+        for nid, n in spec.nodes.items():
+            for e in n.inputs.values():
+                readers.setdefault(e.node, set()).add(nid)
+        out: set[str] = set()
+        todo = list(node_ids)
+        while todo:
+            nid = todo.pop()
+            if nid not in out:
+                out.add(nid)
+                todo.extend(readers.get(nid, ()))
+        return out
+
+    def _forget(self, node_ids: set[str]) -> None:
+        """What the viewer kept for these nodes (and what reads them) is stale now."""
+        for nid in self._downstream(node_ids):
+            self.preview.forget(nid)
+        self.preview.show_node(self.preview.node_id)
+
+    def _property_changed(self, node: Any, prop: str, _value: Any) -> None:
+        if isinstance(node, EditorNode) and prop.startswith("param:"):
+            self._forget({node.name()})
+
+    def _ports_changed(self, in_port: Any, _out_port: Any) -> None:
+        node = in_port.node()
+        if isinstance(node, EditorNode):
+            self._forget({node.name()})
+
+    def _schedule_revalidate(self, *_args: Any) -> None:
+        self._revalidate_timer.start()  # not start(index): that would set the interval
+
+    def _revalidate(self) -> None:
+        """After an edit: red borders only where the graph still has a problem."""
+        if self.runner.running:
+            return
+        spec = self.current_spec()
+        try:
+            problems = validate_graph(spec, self.registry, base_dir=self.base_dir(),
+                                      output_dir=self.output_dir or self.base_dir()).problems
+        except Exception:  # never let a background check take the editor down
+            return
+        self.mark_problems({p.node for p in problems if p.node})
 
     def cancel_run(self) -> None:
         if self.runner.running:
@@ -396,7 +716,15 @@ class EditorWindow(QMainWindow):
 
     def _run_done(self, status: str) -> None:
         self.run_action.setEnabled(True)
+        self.run_here_action.setEnabled(True)
         self.cancel_action.setEnabled(False)
+        self._clear_running()
         self.progress.finished(status)
         if status != "failed":
             self.statusBar().showMessage(f"run {status}", 5000)
+        if self._pending_frame is not None and status != "cancelled":
+            QTimer.singleShot(0, self._run_pending_frame)
+
+    def _run_pending_frame(self) -> None:
+        if self._pending_frame is not None:
+            self.run_frame(self._pending_frame)

@@ -49,13 +49,14 @@ def resolve_frames(frames: FrameRange, frame_count: int, *, clamp: bool = False,
     field) cut to the end.
     """
     start, stop, step = frames
+    if text is None:  # the range as the user typed it, for messages
+        text = f"{start}:{stop}" if stop is not None else f"{start}:"
     stop = frame_count if stop is None else stop
     if clamp:
         stop = min(stop, frame_count)
         if start >= stop:
-            raise FrameRangeError(f"frames {start}:{stop}: the sources provide frames 0..{frame_count - 1}")
+            raise FrameRangeError(f"frames {text}: the sources provide frames 0..{frame_count - 1}")
     elif stop > frame_count:
-        text = text if text is not None else f"{start}:{stop}"
         raise FrameRangeError(f"--frames {text}: the sources provide {frame_count} frames (0:{frame_count})")
     return range(start, stop, step)
 

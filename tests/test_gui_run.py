@@ -129,7 +129,8 @@ def test_invalid_graph_run_lists_problems_without_crashing(qtbot, tmp_path):
         "t": {"type": "ReadText", "params": {"path": "missing.txt"}},
         "i": {"type": "ImageIn"},
         "x": {"type": "Nope"},
-    }).save(path)
+    }, {"a": {"node": "t", "output": "text"}, "b": {"node": "i", "output": "image"},
+        "c": {"node": "x", "output": "out"}}).save(path)
     w = build_window(path, registry=make_registry())
     qtbot.addWidget(w)
     with qtbot.waitSignal(w.runner.failed, timeout=TIMEOUT_MS) as failed:
