@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from nodeflow.errors import Cancelled, GraphValidationError, NodeflowError, Problem
+from nodeflow.executors import executor_names
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_CANCELLED = 0, 1, 2, 130
 
@@ -370,10 +371,12 @@ def build_parser(with_train: bool = True) -> argparse.ArgumentParser:
     run.add_argument("--preview", metavar="DIR", help="write a small PNG of every Image/Mask output to DIR")
     run.add_argument("--threads", type=int, metavar="N", default=argparse.SUPPRESS,
                      help="CPU threads for torch (same as the global option)")
-    run.add_argument("--executor", choices=["local", "dask"], default="local",
+    run.add_argument("--executor", choices=executor_names(), default="local",
                      help="local (default) or dask: frame batches in parallel on a Dask cluster")
-    run.add_argument("--workers", type=int, default=2, help="dask: threads of the local cluster (default 2)")
-    run.add_argument("--scheduler", help="dask: address of a running scheduler instead of a local cluster")
+    run.add_argument("--workers", type=int, metavar="N",
+                     help="dask: worker processes of the local cluster (default 2)")
+    run.add_argument("--scheduler", metavar="ADDRESS",
+                     help="dask: a running scheduler (tcp://host:8786) instead of a local cluster")
     run.set_defaults(func=cmd_run)
 
     val = sub.add_parser("validate", help="check a graph file and list every problem")
