@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from nodeflow.errors import Cancelled, GraphValidationError, NodeflowError, Problem
-from nodeflow.executors import executor_names
+from nodeflow.executors import executor_names, unused_options
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_CANCELLED = 0, 1, 2, 130
 
@@ -125,6 +125,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     output_dir = Path(args.output_dir) if args.output_dir else Path.cwd()
     plan = session.plan(spec, base_dir=graph_path.resolve().parent, output_dir=output_dir,
                         outputs=args.output or None)
+    unused = unused_options(args.executor, {"workers": args.workers, "scheduler": args.scheduler})
+    if unused:
+        raise UsageError(f"{', '.join('--' + u for u in unused)}: not used by --executor {args.executor} "
+                         "(add --executor dask)")
     frames = None
     fr = parse_frames(args.frames)
     if fr is not None:

@@ -188,7 +188,7 @@ class DaskExecutor(Executor):
                                     "local cluster)") from None
         else:
             cluster = LocalCluster(n_workers=max(1, self.workers), threads_per_worker=1, processes=True,
-                                   host="127.0.0.1", dashboard_address=None, silence_logs=logging.ERROR)
+                                   host="127.0.0.1", dashboard_address=":0", silence_logs=logging.ERROR)
             client = Client(cluster)
         try:
             client.wait_for_workers(1, timeout=self.connect_timeout)

@@ -51,13 +51,15 @@ def executor_class(name: str) -> type[Executor]:
 def make_executor(name: str, common: dict[str, Any], options: dict[str, Any]) -> Executor:
     """An executor ``name`` built from the common settings and the options it accepts.
 
-    Options the executor does not declare (``workers`` for the local one) are ignored when
-    unset (None) and refused otherwise, so a misplaced ``--scheduler`` is not silently lost.
+    Options it does not declare (``workers`` for the local one) or left unset (None) are
+    dropped, so one call site serves every executor; see :func:`unused_options` to refuse them.
     """
     cls = executor_class(name)
     accepted = set(getattr(cls, "options", ()))
-    stray = sorted(k for k, v in options.items() if k not in accepted and v is not None)
-    if stray:
-        raise NodeflowError(f"executor {name!r} has no option {', '.join(stray)}; "
-                            f"it takes: {', '.join(sorted(accepted)) or 'none'}")
     return cls(**common, **{k: v for k, v in options.items() if k in accepted and v is not None})
+
+
+def unused_options(name: str, options: dict[str, Any]) -> list[str]:
+    """The options set (not None) that executor ``name`` would ignore."""
+    accepted = set(getattr(executor_class(name), "options", ()))
+    return sorted(k for k, v in options.items() if v is not None and k not in accepted)
