@@ -60,6 +60,14 @@ FORWARDED: dict[str, type[Event]] = {cls.__name__: cls for cls in (NodeStarted, 
 Output = tuple[str, str]
 """(node id, output name)"""
 
+WORKER_ENV = {"OMP_NUM_THREADS": 1, "MKL_NUM_THREADS": 1, "OPENBLAS_NUM_THREADS": 1}
+"""Environment of local worker processes: Dask's default without ``MALLOC_TRIM_THRESHOLD_``.
+
+Setting that variable turns off glibc's adaptive mmap threshold, so every large tensor is
+freshly mapped and torch ran 2-3x slower in the workers than in this process (measured on
+Colorize + Harmonize). Remote ``dask worker`` processes: see the README.
+"""
+
 
 def split_time_varying(plan: Plan) -> tuple[list[PlannedNode], list[PlannedNode]]:
     """(remote, local): sinks and whatever a sink feeds stay local, the rest can go to workers."""
@@ -174,6 +182,7 @@ class DaskExecutor(Executor):
     # -- cluster -------------------------------------------------------------------------------
     def _connect(self) -> tuple[Any, Any]:
         try:
+            import dask
             from distributed import Client, LocalCluster
         except ImportError as exc:
             raise NodeflowError(f"the Dask executor needs the [dask] extra (pip install 'nodeflow[dask]'): "
@@ -187,8 +196,9 @@ class DaskExecutor(Executor):
                                     "(start one with `dask scheduler`, or leave out --scheduler for a "
                                     "local cluster)") from None
         else:
-            cluster = LocalCluster(n_workers=max(1, self.workers), threads_per_worker=1, processes=True,
-                                   host="127.0.0.1", dashboard_address=":0", silence_logs=logging.ERROR)
+            with dask.config.set({"distributed.nanny.pre-spawn-environ": WORKER_ENV}):
+                cluster = LocalCluster(n_workers=max(1, self.workers), threads_per_worker=1, processes=True,
+                                       host="127.0.0.1", dashboard_address=":0", silence_logs=logging.ERROR)
             client = Client(cluster)
         try:
             client.wait_for_workers(1, timeout=self.connect_timeout)

@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+from nodeflow.execute_dask import WORKER_ENV
+
 TESTS = Path(__file__).resolve().parent
 START_TIMEOUT_S = 120
 
@@ -32,7 +34,9 @@ class Cluster:
         self.procs: list[subprocess.Popen] = []
         # workers unpickle test node classes (tests/engine_nodes.py, tests/dask_nodes.py)
         self.env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
-                    "OMP_NUM_THREADS": "1"}
+                    "OMP_NUM_THREADS": "1",
+                    # as the executor's own local cluster: no MALLOC_TRIM_THRESHOLD_ (slows torch)
+                    "DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON": repr(WORKER_ENV)}
 
     def _spawn(self, name: str, *args: str) -> subprocess.Popen:
         log = open(self.log_dir / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
