@@ -20,7 +20,7 @@ from PIL import Image, ImageSequence
 from test_demo_graphs import TOY
 
 from nodeflow.cli import main
-from nodeflow.errors import NodeExecutionError
+from nodeflow.errors import Cancelled, NodeExecutionError
 from nodeflow.events import FramesDone, LogMessage, NodeFinished, NodeOutputs, NodeStarted, RunFinished
 from nodeflow.graph import Graph
 from nodeflow.nodes import color, composite, io
@@ -264,3 +264,20 @@ def test_shipped_graph_runs_the_same_under_dask(cluster, tmp_path, name):
     cli_run(graph, tmp_path / "dask", "--batch-size", "2", *sets, "--executor", "dask",
             "--scheduler", cluster.address)
     assert assert_same_files(tmp_path / "local", tmp_path / "dask") >= 7
+
+
+def test_cancel_during_a_dask_run_stops_it_and_leaves_no_files(cluster, clip, tmp_path):
+    g = video_graph(tmp_path, clip, registry(), sleep=0.3)
+    plan = g.session.plan(g.spec, base_dir=tmp_path, output_dir=tmp_path / "out")
+    done: list[int] = []
+
+    def cancel_after_first_batch(event: object) -> None:
+        if isinstance(event, FramesDone):
+            done.append(event.done)
+            g.session.cancel()
+
+    with pytest.raises(Cancelled):
+        g.session.run_plan(plan, device="cpu", batch_size=2, listeners=[cancel_after_first_batch],
+                           executor="dask", scheduler=cluster.address)
+    assert done == [2]
+    assert not [p for p in (tmp_path / "out").rglob("*") if p.is_file()]  # sinks aborted: nothing half-written
