@@ -149,9 +149,14 @@ class DaskExecutor(Executor):
         futures: deque[tuple[tuple[int, ...], Any]] = deque()
         try:
             client.subscribe_topic(job.topic, lambda item: _receive(item, inbox))
-            job_future = client.scatter(job, broadcast=True, hash=False)
-            static = client.scatter({k: static_values[k] for k in needed_static}, broadcast=True,
-                                    hash=False) if needed_static else {}
+            try:
+                job_future = client.scatter(job, broadcast=True, hash=False)
+                static = client.scatter({k: static_values[k] for k in needed_static}, broadcast=True,
+                                        hash=False) if needed_static else {}
+            except Exception as exc:
+                raise NodeflowError(f"cannot send the run to the Dask workers: {type(exc).__name__}: {exc} "
+                                    "(node classes must be importable there: defined in a module, "
+                                    "not in a function or a script)") from exc
             limit = self.max_in_flight or 2 * max(1, _threads(client))
             expected_finished = 0
             self._remote_finished = 0
@@ -196,9 +201,13 @@ class DaskExecutor(Executor):
                                     "(start one with `dask scheduler`, or leave out --scheduler for a "
                                     "local cluster)") from None
         else:
-            with dask.config.set({"distributed.nanny.pre-spawn-environ": WORKER_ENV}):
-                cluster = LocalCluster(n_workers=max(1, self.workers), threads_per_worker=1, processes=True,
-                                       host="127.0.0.1", dashboard_address=":0", silence_logs=logging.ERROR)
+            try:
+                with dask.config.set({"distributed.nanny.pre-spawn-environ": WORKER_ENV}):
+                    cluster = LocalCluster(n_workers=max(1, self.workers), threads_per_worker=1, processes=True,
+                                           host="127.0.0.1", dashboard_address=":0", silence_logs=logging.ERROR)
+            except Exception as exc:
+                raise NodeflowError(f"cannot start a local Dask cluster of {self.workers} workers: "
+                                    f"{type(exc).__name__}: {exc}") from exc
             client = Client(cluster)
         try:
             client.wait_for_workers(1, timeout=self.connect_timeout)
