@@ -131,17 +131,9 @@ class DaskExecutor(Executor):
         if not remote:  # only sinks vary: nothing worth sending away
             super().run_batches(plan, instances, stats, static_values, frame_list, batch_size, collected)
             return
-        remote_ids = {pn.id for pn in remote}
-        keep = {(c.source.node, c.source.output) for pn in local for c in pn.connections
-                if c.source.node in remote_ids}
-        collect_remote = [k for k in collected if k[0] in remote_ids]
-        keep.update(collect_remote)
+        job = self._job(plan, remote, local, frame_list, collected)
+        collect_remote = [k for k in collected if k[0] in job.remote]
         needed_static = {c.source.node for pn in remote for c in pn.connections if c.source.node in static_values}
-        run_id = uuid.uuid4().hex
-        job = RemoteJob(run_id, dataclasses.replace(plan, nodes={pn.id: pn for pn in remote}),
-                        tuple(pn.id for pn in remote), frozenset(keep), str(self.device), frame_list,
-                        f"nodeflow-events-{run_id}",
-                        {pn.id: self.reason(pn) if self.use_cache else "--no-cache" for pn in remote})
         batches = [tuple(frame_list[i:i + batch_size]) for i in range(0, len(frame_list), batch_size)]
 
         client, cluster = self._connect()
@@ -149,25 +141,16 @@ class DaskExecutor(Executor):
         futures: deque[tuple[tuple[int, ...], Any]] = deque()
         try:
             client.subscribe_topic(job.topic, lambda item: _receive(item, inbox))
-            try:
-                job_future = client.scatter(job, broadcast=True, hash=False)
-                static = client.scatter({k: static_values[k] for k in needed_static}, broadcast=True,
-                                        hash=False) if needed_static else {}
-            except Exception as exc:
-                raise NodeflowError(f"cannot send the run to the Dask workers: {type(exc).__name__}: {exc} "
-                                    "(node classes must be importable there: defined in a module, "
-                                    "not in a function or a script)") from exc
+            job_future, static = self._scatter(client, job, {k: static_values[k] for k in needed_static})
             limit = self.max_in_flight or 2 * max(1, _threads(client))
-            expected_finished = 0
             self._remote_finished = 0
             done = 0
             for i, frames in enumerate(batches):
                 futures.append((frames, client.submit(compute_batch, job_future, static, frames, i == 0,
-                                                      key=f"nodeflow-{run_id}-{i}", pure=False)))
+                                                      key=f"nodeflow-{job.run_id}-{i}", pure=False)))
                 while len(futures) >= limit or (i == len(batches) - 1 and futures):
                     frames_i, future = futures.popleft()
                     result = self._wait(future, frames_i, inbox)
-                    expected_finished += len(remote)
                     for nid, tally in result.tallies.items():
                         stats[nid].add(tally)
                     for nid, outs in result.previews.items():
@@ -178,11 +161,35 @@ class DaskExecutor(Executor):
                                    frame_list, collected)
                     done += len(frames_i)
                     self.emit(FramesDone(done, len(frame_list)))
-            self._drain_until(inbox, lambda: self._remote_finished >= expected_finished, timeout=2.0)
+            expected = len(batches) * len(remote)
+            self._drain_until(inbox, lambda: self._remote_finished >= expected, timeout=2.0)
         finally:
             for _, future in futures:
                 future.cancel()
             self._close(client, cluster, job)
+
+    def _job(self, plan: Plan, remote: list[PlannedNode], local: list[PlannedNode], frame_list: list[int],
+             collected: dict[tuple[str, str], list[Any]]) -> RemoteJob:
+        remote_ids = {pn.id for pn in remote}
+        keep = {(c.source.node, c.source.output) for pn in local for c in pn.connections
+                if c.source.node in remote_ids}
+        keep.update(k for k in collected if k[0] in remote_ids)
+        run_id = uuid.uuid4().hex
+        return RemoteJob(run_id, dataclasses.replace(plan, nodes={pn.id: pn for pn in remote}),
+                         tuple(pn.id for pn in remote), frozenset(keep), str(self.device), frame_list,
+                         f"nodeflow-events-{run_id}",
+                         {pn.id: self.reason(pn) if self.use_cache else "--no-cache" for pn in remote})
+
+    @staticmethod
+    def _scatter(client: Any, job: RemoteJob, static: dict[str, dict[str, Any]]) -> tuple[Any, dict[str, Any]]:
+        """Send the job and the static values to every worker once (futures for the tasks)."""
+        try:
+            job_future = client.scatter(job, broadcast=True, hash=False)
+            return job_future, (client.scatter(static, broadcast=True, hash=False) if static else {})
+        except Exception as exc:
+            raise NodeflowError(f"cannot send the run to the Dask workers: {type(exc).__name__}: {exc} "
+                                "(node classes must be importable there: defined in a module, "
+                                "not in a function or a script)") from exc
 
     # -- cluster -------------------------------------------------------------------------------
     def _connect(self) -> tuple[Any, Any]:
