@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from nodeflow.errors import Cancelled, GraphValidationError, NodeflowError, Problem
+from nodeflow.executors import executor_names, unused_options
 from nodeflow.frames import parse_frames, resolve_frames
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_CANCELLED = 0, 1, 2, 130
@@ -96,6 +97,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     output_dir = Path(args.output_dir) if args.output_dir else Path.cwd()
     plan = session.plan(spec, base_dir=graph_path.resolve().parent, output_dir=output_dir,
                         outputs=args.output or None)
+    unused = unused_options(args.executor, {"workers": args.workers, "scheduler": args.scheduler})
+    if unused:
+        raise UsageError(f"{', '.join('--' + u for u in unused)}: not used by --executor {args.executor} "
+                         "(add --executor dask)")
     frames = None
     fr = parse_frames(args.frames)
     if fr is not None:
@@ -369,10 +374,12 @@ def build_parser(with_train: bool = True) -> argparse.ArgumentParser:
     run.add_argument("--output", action="append", help="graph output to compute (default: all + sinks)")
     run.add_argument("--no-cache", action="store_true", help="neither read nor write cached results")
     run.add_argument("--preview", metavar="DIR", help="write a small PNG of every Image/Mask output to DIR")
-    run.add_argument("--executor", choices=["local", "dask"], default="local",
+    run.add_argument("--executor", choices=executor_names(), default="local",
                      help="local (default) or dask: frame batches in parallel on a Dask cluster")
-    run.add_argument("--workers", type=int, default=2, help="dask: threads of the local cluster (default 2)")
-    run.add_argument("--scheduler", help="dask: address of a running scheduler instead of a local cluster")
+    run.add_argument("--workers", type=int, metavar="N",
+                     help="dask: worker processes of the local cluster (default 2)")
+    run.add_argument("--scheduler", metavar="ADDRESS",
+                     help="dask: a running scheduler (tcp://host:8786) instead of a local cluster")
     run.set_defaults(func=cmd_run)
 
     val = sub.add_parser("validate", parents=[common], help="check a graph file and list every problem")

@@ -62,6 +62,9 @@ class NodeError(NodeflowError):
         self.hint = hint
         super().__init__(message)
 
+    def __reduce__(self) -> tuple:  # picklable, so that it crosses to a Dask client intact
+        return _rebuild, (type(self), (self.message,), {"field": self.field, "hint": self.hint})
+
 
 class NodeExecutionError(NodeflowError):
     """A node failed while running: ``node <id> (<Type>): <message>``."""
@@ -78,7 +81,12 @@ class NodeExecutionError(NodeflowError):
         text += message
         if hint:
             text += f" (hint: {hint})"
+        self.message = message
         super().__init__(text)
+
+    def __reduce__(self) -> tuple:  # picklable, so that it crosses to a Dask client intact
+        return _rebuild, (type(self), (self.node_id, self.node_type, self.message),
+                          {"field": self.field, "hint": self.hint})
 
 
 class Cancelled(NodeflowError):
@@ -88,3 +96,7 @@ class Cancelled(NodeflowError):
 
     def __init__(self, message: str = "cancelled"):
         super().__init__(message)
+
+
+def _rebuild(cls: type[Exception], args: tuple, kwargs: dict) -> Exception:
+    return cls(*args, **kwargs)

@@ -68,11 +68,18 @@ class ClipSummary:
 
 
 @dataclass
-class _Stat:
+class NodeTally:
+    """What one node did in a run (or in one remote batch): runs, cache hits, seconds running."""
+
     node_type: str
     runs: int = 0
     cache_hits: int = 0
     seconds: float = 0.0
+
+    def add(self, other: NodeTally) -> None:
+        self.runs += other.runs
+        self.cache_hits += other.cache_hits
+        self.seconds += other.seconds
 
 
 @dataclass
@@ -101,7 +108,7 @@ class Executor:
         frame_list = self._frames(plan, frames)
         self.emit(RunStarted(tuple(plan.nodes), len(frame_list) if frame_list is not None else None))
         instances: dict[str, Node] = {nid: pn.cls(pn.params) for nid, pn in plan.nodes.items()}
-        stats = {nid: _Stat(pn.cls.type_name) for nid, pn in plan.nodes.items()}
+        stats = {nid: NodeTally(pn.cls.type_name) for nid, pn in plan.nodes.items()}
         status = "failed"
         try:
             static_values = self._checks(plan, instances, stats, frame_list)
@@ -133,11 +140,11 @@ class Executor:
         """Every check that can run before the expensive work (``nodeflow validate``): each node's
         ``check``, then the cheap static values and each node's ``preflight``. Raises on a problem."""
         instances: dict[str, Node] = {nid: pn.cls(pn.params) for nid, pn in plan.nodes.items()}
-        stats = {nid: _Stat(pn.cls.type_name) for nid, pn in plan.nodes.items()}
+        stats = {nid: NodeTally(pn.cls.type_name) for nid, pn in plan.nodes.items()}
         self._checks(plan, instances, stats, self._frames(plan, None))
 
     # -- internals -----------------------------------------------------------------------------
-    def _checks(self, plan: Plan, instances: dict[str, Node], stats: dict[str, _Stat],
+    def _checks(self, plan: Plan, instances: dict[str, Node], stats: dict[str, NodeTally],
                 frame_list: list[int] | None) -> dict[str, dict[str, Any]]:
         """``check`` every node, compute the cheap static values that preflights read, and run the
         preflight pass. Returns those values (the execution reuses them)."""
@@ -241,7 +248,7 @@ class Executor:
         except Exception as exc:
             raise NodeExecutionError(pn.id, pn.cls.type_name, f"{type(exc).__name__}: {exc}") from exc
 
-    def _execute(self, plan: Plan, instances: dict[str, Node], stats: dict[str, _Stat],
+    def _execute(self, plan: Plan, instances: dict[str, Node], stats: dict[str, NodeTally],
                  frame_list: list[int] | None, batch_size: int,
                  static_values: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
         wanted = {(e.node, e.output) for e in plan.outputs.values()}
@@ -255,8 +262,8 @@ class Executor:
 
         collected: dict[tuple[str, str], Any] = {w: [] if self.collect_outputs else ClipSummary() for w in wanted}
         if plan.time_varying and frame_list is not None:
-            self._run_batches(plan, instances, stats, static_values, frame_list, max(1, int(batch_size)),
-                              collected)
+            self.run_batches(plan, instances, stats, static_values, frame_list, max(1, int(batch_size)),
+                             collected)
 
         results: dict[str, Any] = {}
         for name, edge in plan.outputs.items():
@@ -271,24 +278,32 @@ class Executor:
                 results[name] = static_values[edge.node][edge.output]
         return results
 
-    def _run_batches(self, plan: Plan, instances: dict[str, Node], stats: dict[str, _Stat],
-                     static_values: dict[str, dict[str, Any]], frame_list: list[int], batch_size: int,
-                     collected: dict[tuple[str, str], list[Any]]) -> None:
-        """Evaluate the time-varying nodes batch after batch, in frame order."""
+    def run_batches(self, plan: Plan, instances: dict[str, Node], stats: dict[str, NodeTally],
+                    static_values: dict[str, dict[str, Any]], frame_list: list[int], batch_size: int,
+                    collected: dict[tuple[str, str], list[Any]]) -> None:
+        """Evaluate the time-varying nodes batch after batch, in frame order.
+
+        The hook another executor overrides to place batches elsewhere (see ``execute_dask``).
+        """
         tv_nodes = plan.time_varying
         for i in range(0, len(frame_list), batch_size):
             frames = tuple(frame_list[i:i + batch_size])
-            self._run_batch(plan, tv_nodes, instances, stats, static_values, frames, frame_list, collected)
+            self.run_batch(plan, tv_nodes, instances, stats, static_values, frames, frame_list, collected)
             self.emit(FramesDone(min(i + batch_size, len(frame_list)), len(frame_list)))
 
-    def _run_batch(self, plan: Plan, nodes: list[PlannedNode], instances: dict[str, Node],
-                   stats: dict[str, _Stat], given: dict[str, dict[str, Any]], frames: tuple[int, ...],
-                   frame_list: list[int], collected: dict[tuple[str, str], list[Any]]) -> dict[str, dict[str, Any]]:
-        """Run ``nodes`` (in order) for one frame batch.
+    def run_batch(self, plan: Plan, nodes: list[PlannedNode], instances: dict[str, Node],
+                  stats: dict[str, NodeTally], given: dict[str, dict[str, Any]], frames: tuple[int, ...],
+                  frame_list: list[int], collected: dict[tuple[str, str], list[Any]],
+                  keep: Iterable[tuple[str, str]] = ()) -> dict[str, dict[str, Any]]:
+        """Run ``nodes`` (in order) for one frame batch; ``given`` holds the values they read.
 
-        A node's values are dropped as soon as its last consumer among ``nodes`` has run; the
-        values of ``nodes`` still alive afterwards (those consumed outside ``nodes``) are returned.
+        A node's values are dropped as soon as its last consumer among ``nodes`` has run, except
+        the outputs named in ``keep`` (node id, output): those are returned, for consumers
+        outside ``nodes``. Requested outputs are appended to ``collected``.
         """
+        kept: dict[str, set[str]] = {}
+        for nid, out in keep:
+            kept.setdefault(nid, set()).add(out)
         consumers = {pn.id: 0 for pn in nodes}
         for pn in nodes:
             for c in pn.connections:
@@ -305,16 +320,16 @@ class Executor:
                 src = c.source.node
                 if src in consumers:
                     consumers[src] -= 1
-                    if consumers[src] == 0:
+                    if consumers[src] == 0 and src not in kept:
                         values.pop(src, None)
-        return {nid: values[nid] for nid in consumers if nid in values}
+        return {nid: {out: values[nid][out] for out in outs} for nid, outs in kept.items() if nid in values}
 
     def _check_cancelled(self) -> None:
         if self.cancel_token.cancelled:
             raise Cancelled()
 
     def _evaluate(self, plan: Plan, pn: PlannedNode, node: Node, values: dict[str, dict[str, Any]],
-                  frames: tuple[int, ...] | None, frame_list: list[int] | None, stat: _Stat) -> dict[str, Any]:
+                  frames: tuple[int, ...] | None, frame_list: list[int] | None, stat: NodeTally) -> dict[str, Any]:
         key = pn.key if frames is None else batch_key(pn.key, frames)
         memory = self.memory if frames is None else self.frame_memory
         cacheable = self.use_cache and not pn.cls.sink
@@ -330,7 +345,7 @@ class Executor:
         return self._compute(plan, pn, node, values, frames, frame_list, stat, key, memory, cacheable)
 
     def _lookup(self, pn: PlannedNode, key: str, memory: MemoryCache | None, frames: tuple[int, ...] | None,
-                stat: _Stat) -> dict[str, Any] | None:
+                stat: NodeTally) -> dict[str, Any] | None:
         t0 = time.perf_counter()
         hit = memory.get(key) if memory is not None else None
         where = "memory"
@@ -350,7 +365,7 @@ class Executor:
                                                "(same cache folder); it will be reused when stored"))
 
     def _compute(self, plan: Plan, pn: PlannedNode, node: Node, values: dict[str, dict[str, Any]],
-                 frames: tuple[int, ...] | None, frame_list: list[int] | None, stat: _Stat, key: str,
+                 frames: tuple[int, ...] | None, frame_list: list[int] | None, stat: NodeTally, key: str,
                  memory: MemoryCache | None, cacheable: bool) -> dict[str, Any]:
         inputs: dict[str, Any] = {}
         for c in pn.connections:

@@ -1,96 +1,355 @@
-"""A Dask executor: the same Plan, with frame batches computed in parallel on a Dask cluster.
+"""The Dask executor: the same Plan, with frame batches computed in parallel on a Dask cluster.
 
-Static nodes (loading a photo, training a model) run locally first, as in the local executor.
-Then each frame batch of the time-varying nodes that are not sinks becomes one task on the
-cluster; at most ``max_in_flight`` batches are outstanding, so memory stays bounded. Results
-come back in frame order and the sinks (which write files and keep state) consume them locally.
-Needs the ``[dask]`` extra. ``scheduler=None`` starts an in-process ``LocalCluster`` of threads.
+How a run goes (needs the ``[dask]`` extra):
+
+1. Static nodes (loading a photo, training a model) run here first, as in the local executor,
+   with the same caches.
+2. The time-varying nodes are split: *remote* ones (not sinks, and not fed by a sink) run on the
+   workers; sinks, which write files and keep state, and anything downstream of them run here,
+   in frame order.
+3. The shared part of the run (the remote nodes' plan, the run's frame list) and the static
+   values the remote nodes read (models included) are scattered to every worker once; each
+   frame batch is then one small task naming its frames. A worker keeps one instance of each
+   remote node per thread for the whole run, so a ``LoadVideo`` reader continues where its last
+   batch stopped instead of decoding from frame 0 for every batch.
+4. At most ``max_in_flight`` batches are outstanding, so memory stays bounded; results come back
+   in frame order and feed the local sinks. A worker lost mid-run is survived: the scheduler
+   runs its batches again elsewhere (every worker holds the scattered values).
+5. Workers publish their node events (started, progress, finished, log) on a Dask topic; they
+   reach this process's listeners (CLI bars, editor) while the run goes on. Each task returns
+   its nodes' runs and seconds for the run summary; the first batch also returns every remote
+   output once, for previews.
+
+``scheduler=None`` starts a ``LocalCluster`` of ``workers`` processes (one thread each).
 """
 
 from __future__ import annotations
 
-from collections import deque
-from dataclasses import dataclass
-from typing import Any
+import contextlib
+import dataclasses
+import logging
+import queue
+import threading
+import time
+import uuid
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
-from nodeflow.errors import NodeflowError
-from nodeflow.events import FramesDone
-from nodeflow.execute import Executor, _Stat
+import torch
+
+from nodeflow.errors import Cancelled, NodeflowError
+from nodeflow.events import (
+    Event,
+    FramesDone,
+    LogMessage,
+    NodeFinished,
+    NodeOutputs,
+    NodeProgress,
+    NodeStarted,
+)
+from nodeflow.execute import Executor, NodeTally
 from nodeflow.node import Node
 from nodeflow.plan import Plan, PlannedNode
+
+FORWARDED: dict[str, type[Event]] = {cls.__name__: cls for cls in (NodeStarted, NodeProgress, NodeFinished,
+                                                                    LogMessage)}
+"""Events a worker publishes to the client (previews and results come back with the task)."""
+
+Output = tuple[str, str]
+"""(node id, output name)"""
+
+WORKER_ENV = {"OMP_NUM_THREADS": 1, "MKL_NUM_THREADS": 1, "OPENBLAS_NUM_THREADS": 1}
+"""Environment of local worker processes: Dask's default without ``MALLOC_TRIM_THRESHOLD_``.
+
+Setting that variable turns off glibc's adaptive mmap threshold, so every large tensor is
+freshly mapped and torch ran 2-3x slower in the workers than in this process (measured on
+Colorize + Harmonize). Remote ``dask worker`` processes: see the README.
+"""
+
+
+def split_time_varying(plan: Plan) -> tuple[list[PlannedNode], list[PlannedNode]]:
+    """(remote, local): sinks and whatever a sink feeds stay local, the rest can go to workers."""
+    local_ids: set[str] = set()
+    remote: list[PlannedNode] = []
+    local: list[PlannedNode] = []
+    for pn in plan.time_varying:
+        if pn.cls.sink or any(c.source.node in local_ids for c in pn.connections):
+            local_ids.add(pn.id)
+            local.append(pn)
+        else:
+            remote.append(pn)
+    return remote, local
+
+
+@dataclass(frozen=True)
+class RemoteJob:
+    """What every batch task of one run shares; scattered to each worker once."""
+
+    run_id: str
+    plan: Plan
+    """The plan cut down to the remote nodes."""
+    remote: tuple[str, ...]
+    keep: frozenset[Output]
+    """Outputs sent back: read by local nodes, or requested graph outputs."""
+    device: str
+    frame_list: list[int]
+    topic: str
+    reasons: dict[str, str]
+    """Why each remote node runs, as this process's session sees it ('params changed (sigma)')."""
+
+
+@dataclass
+class BatchResult:
+    values: dict[str, dict[str, Any]]
+    tallies: dict[str, NodeTally]
+    previews: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Every remote node's outputs, for the first batch only."""
 
 
 @dataclass
 class DaskExecutor(Executor):
-    workers: int = 2
-    scheduler: str | None = None
-    """Address of a running scheduler (``tcp://host:8786``); None starts a local thread cluster."""
-    max_in_flight: int = 0
-    """Batches outstanding at once (default: 2 per worker)."""
+    options: ClassVar[tuple[str, ...]] = ("workers", "scheduler", "max_in_flight")
+    """Options beyond the common ones (see ``nodeflow.executors.make_executor``)."""
 
-    def _client(self) -> Any:
+    workers: int = 2
+    """Worker processes of the local cluster (ignored with ``scheduler``)."""
+    scheduler: str | None = None
+    """Address of a running scheduler (``tcp://host:8786``); None starts a local cluster."""
+    max_in_flight: int = 0
+    """Batches outstanding at once (default: 2 per worker thread)."""
+    connect_timeout: float = 30.0
+    """Seconds to wait for the scheduler and for its first worker."""
+    _remote_finished: int = field(default=0, init=False, repr=False)
+    """NodeFinished events relayed from workers (to know when the last ones have arrived)."""
+
+    def run_batches(self, plan: Plan, instances: dict[str, Node], stats: dict[str, NodeTally],
+                    static_values: dict[str, dict[str, Any]], frame_list: list[int], batch_size: int,
+                    collected: dict[tuple[str, str], list[Any]]) -> None:
+        remote, local = split_time_varying(plan)
+        if not remote:  # only sinks vary: nothing worth sending away
+            super().run_batches(plan, instances, stats, static_values, frame_list, batch_size, collected)
+            return
+        job = self._job(plan, remote, local, frame_list, collected)
+        collect_remote = [k for k in collected if k[0] in job.remote]
+        needed_static = {c.source.node for pn in remote for c in pn.connections if c.source.node in static_values}
+        batches = [tuple(frame_list[i:i + batch_size]) for i in range(0, len(frame_list), batch_size)]
+
+        client, cluster = self._connect()
+        inbox: queue.Queue[Event] = queue.Queue()
+        futures: deque[tuple[tuple[int, ...], Any]] = deque()
         try:
+            client.subscribe_topic(job.topic, lambda item: _receive(item, inbox))
+            job_future, static = self._scatter(client, job, {k: static_values[k] for k in needed_static})
+            limit = self.max_in_flight or 2 * max(1, _threads(client))
+            self._remote_finished = 0
+            done = 0
+            for i, frames in enumerate(batches):
+                futures.append((frames, client.submit(compute_batch, job_future, static, frames, i == 0,
+                                                      key=f"nodeflow-{job.run_id}-{i}", pure=False)))
+                while len(futures) >= limit or (i == len(batches) - 1 and futures):
+                    frames_i, future = futures.popleft()
+                    result = self._wait(future, frames_i, inbox)
+                    for nid, tally in result.tallies.items():
+                        stats[nid].add(tally)
+                    for nid, outs in result.previews.items():
+                        self.emit(NodeOutputs(nid, outs, frames_i))
+                    for key in collect_remote:
+                        collected[key].append(result.values[key[0]][key[1]])
+                    self.run_batch(plan, local, instances, stats, {**static_values, **result.values}, frames_i,
+                                   frame_list, collected)
+                    done += len(frames_i)
+                    self.emit(FramesDone(done, len(frame_list)))
+            expected = len(batches) * len(remote)
+            self._drain_until(inbox, lambda: self._remote_finished >= expected, timeout=2.0)
+        finally:
+            for _, future in futures:
+                future.cancel()
+            self._close(client, cluster, job)
+
+    def _job(self, plan: Plan, remote: list[PlannedNode], local: list[PlannedNode], frame_list: list[int],
+             collected: dict[tuple[str, str], list[Any]]) -> RemoteJob:
+        remote_ids = {pn.id for pn in remote}
+        keep = {(c.source.node, c.source.output) for pn in local for c in pn.connections
+                if c.source.node in remote_ids}
+        keep.update(k for k in collected if k[0] in remote_ids)
+        run_id = uuid.uuid4().hex
+        return RemoteJob(run_id, dataclasses.replace(plan, nodes={pn.id: pn for pn in remote}),
+                         tuple(pn.id for pn in remote), frozenset(keep), str(self.device), frame_list,
+                         f"nodeflow-events-{run_id}",
+                         {pn.id: self.reason(pn) if self.use_cache else "--no-cache" for pn in remote})
+
+    @staticmethod
+    def _scatter(client: Any, job: RemoteJob, static: dict[str, dict[str, Any]]) -> tuple[Any, dict[str, Any]]:
+        """Send the job and the static values to every worker once (futures for the tasks)."""
+        try:
+            job_future = client.scatter(job, broadcast=True, hash=False)
+            return job_future, (client.scatter(static, broadcast=True, hash=False) if static else {})
+        except Exception as exc:
+            raise NodeflowError(f"cannot send the run to the Dask workers: {type(exc).__name__}: {exc} "
+                                "(node classes must be importable there: defined in a module, "
+                                "not in a function or a script)") from exc
+
+    # -- cluster -------------------------------------------------------------------------------
+    def _connect(self) -> tuple[Any, Any]:
+        try:
+            import dask
             from distributed import Client, LocalCluster
         except ImportError as exc:
-            raise NodeflowError(f"the Dask executor needs the [dask] extra: {exc}") from None
+            raise NodeflowError(f"the Dask executor needs the [dask] extra (pip install 'nodeflow[dask]'): "
+                                f"{exc}") from None
+        cluster = None
         if self.scheduler:
-            return Client(self.scheduler), None
-        cluster = LocalCluster(n_workers=1, threads_per_worker=self.workers, processes=False,
-                               dashboard_address=None)
-        return Client(cluster), cluster
-
-    def _run_batches(self, plan: Plan, instances: dict[str, Node], stats: dict[str, _Stat],
-                     static_values: dict[str, dict[str, Any]], frame_list: list[int], batch_size: int,
-                     collected: dict[tuple[str, str], list[Any]]) -> None:
-        remote = [pn for pn in plan.time_varying if not pn.cls.sink]
-        local = [pn for pn in plan.time_varying if pn.cls.sink]
-        needed_static = {c.source.node for pn in remote for c in pn.connections if c.source.node in static_values}
-        remote_ids = {pn.id for pn in remote}
-        collect_keys = [k for k in collected if k[0] in remote_ids]
-        client, cluster = self._client()
+            try:
+                client = Client(self.scheduler, timeout=self.connect_timeout)
+            except (OSError, TimeoutError) as exc:
+                raise NodeflowError(f"cannot reach the Dask scheduler at {self.scheduler}: {exc} "
+                                    "(start one with `dask scheduler`, or leave out --scheduler for a "
+                                    "local cluster)") from None
+        else:
+            try:
+                with dask.config.set({"distributed.nanny.pre-spawn-environ": WORKER_ENV}):
+                    cluster = LocalCluster(n_workers=max(1, self.workers), threads_per_worker=1, processes=True,
+                                           host="127.0.0.1", dashboard_address=":0", silence_logs=logging.ERROR)
+            except Exception as exc:
+                raise NodeflowError(f"cannot start a local Dask cluster of {self.workers} workers: "
+                                    f"{type(exc).__name__}: {exc}") from exc
+            client = Client(cluster)
         try:
-            static_future = client.scatter({k: static_values[k] for k in needed_static}, broadcast=True)
-            limit = self.max_in_flight or 2 * self.workers
-            batches = [tuple(frame_list[i:i + batch_size]) for i in range(0, len(frame_list), batch_size)]
-            pending: deque[tuple[tuple[int, ...], Any]] = deque()
-            done = 0
-            for frames in batches:
-                pending.append((frames, client.submit(_compute_batch, plan, remote, self.device, frames, frame_list,
-                                                      static_future, collect_keys, pure=False)))
-                while len(pending) >= limit:
-                    done = self._consume(plan, pending.popleft(), local, instances, stats, static_values,
-                                         frame_list, collected, done)
-            while pending:
-                done = self._consume(plan, pending.popleft(), local, instances, stats, static_values,
-                                     frame_list, collected, done)
+            client.wait_for_workers(1, timeout=self.connect_timeout)
+        except TimeoutError:
+            client.close()
+            raise NodeflowError(f"no Dask worker joined the scheduler at {self.scheduler} within "
+                                f"{self.connect_timeout:g} s (start some with `dask worker ADDRESS`)") from None
+        return client, cluster
+
+    def _close(self, client: Any, cluster: Any, job: RemoteJob) -> None:
+        try:
+            client.unsubscribe_topic(job.topic)
+            client.run(release_run, job.run_id)  # readers closed, instances dropped on every worker
+        except Exception:  # a cluster already gone has nothing left to release
+            pass
         finally:
             client.close()
             if cluster is not None:
                 cluster.close()
-        for pn in remote:
-            stats[pn.id].runs += len(batches)
 
-    def _consume(self, plan: Plan, item: tuple[tuple[int, ...], Any], local: list[PlannedNode],
-                 instances: dict[str, Node], stats: dict[str, _Stat], static_values: dict[str, dict[str, Any]],
-                 frame_list: list[int], collected: dict[tuple[str, str], list[Any]], done: int) -> int:
-        frames, future = item
-        self._check_cancelled()
-        alive, got = future.result()
-        for key, value in got.items():
-            collected[key].append(value)
-        self._run_batch(plan, local, instances, stats, {**static_values, **alive}, frames, frame_list, collected)
-        done += len(frames)
-        self.emit(FramesDone(done, len(frame_list)))
-        return done
+    # -- events --------------------------------------------------------------------------------
+    def _wait(self, future: Any, frames: tuple[int, ...], inbox: queue.Queue[Event]) -> BatchResult:
+        """The batch's result, relaying worker events and watching for cancellation meanwhile."""
+        while not future.done():
+            if self.cancel_token.cancelled:
+                raise Cancelled()
+            self._drain(inbox, wait=0.05)
+        self._drain(inbox)
+        try:
+            return future.result()
+        except (NodeflowError, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            raise NodeflowError(f"the Dask cluster failed frames {frames[0]}..{frames[-1]}: "
+                                f"{type(exc).__name__}: {exc}") from exc
+
+    def _drain(self, inbox: queue.Queue[Event], wait: float = 0.0) -> None:
+        try:
+            event = inbox.get(timeout=wait) if wait else inbox.get_nowait()
+            while True:
+                if isinstance(event, NodeFinished):
+                    self._remote_finished += 1
+                self.emit(event)
+                event = inbox.get_nowait()
+        except queue.Empty:
+            pass
+
+    def _drain_until(self, inbox: queue.Queue[Event], condition: Callable[[], bool], timeout: float) -> None:
+        """Relay the last workers' events (they may arrive just after the results)."""
+        end = time.monotonic() + timeout
+        while not condition() and time.monotonic() < end:
+            self._drain(inbox, wait=0.05)
+        self._drain(inbox)
 
 
-def _compute_batch(plan: Plan, remote: list[PlannedNode], device: Any, frames: tuple[int, ...],
-                   frame_list: list[int], static: dict[str, dict[str, Any]],
-                   collect_keys: list[tuple[str, str]]) -> tuple[dict[str, dict[str, Any]], dict[tuple[str, str], Any]]:
-    """Runs on a worker: the non-sink time-varying nodes for one batch (fresh node instances)."""
-    worker = Executor(device=device, use_cache=False)
-    instances = {pn.id: pn.cls(pn.params) for pn in remote}
-    stats = {pn.id: _Stat(pn.cls.type_name) for pn in remote}
-    got: dict[tuple[str, str], list[Any]] = {k: [] for k in collect_keys}
-    alive = worker._run_batch(plan, remote, instances, stats, static, frames, frame_list, got)
-    return alive, {k: v[0] for k, v in got.items()}
+def _threads(client: Any) -> int:
+    return sum(w.get("nthreads", 1) for w in client.scheduler_info().get("workers", {}).values())
+
+
+def _receive(item: Any, inbox: queue.Queue[Event]) -> None:
+    """Subscriber of the run's topic (on the client's event loop): decode and queue an event."""
+    _, message = item
+    name, fields = message
+    cls = FORWARDED.get(name)
+    if cls is None:
+        return
+    if isinstance(fields.get("frames"), list):
+        fields["frames"] = tuple(fields["frames"])
+    inbox.put(cls(**fields))
+
+
+# ---------------------------------------------------------------------------------------------
+# worker side
+
+_instances: OrderedDict[tuple[str, int], dict[str, Node]] = OrderedDict()
+"""(run id, worker thread) -> the run's remote node instances, kept between that run's tasks."""
+_instances_lock = threading.Lock()
+_MAX_KEPT = 64
+"""Instance sets kept at most (a run whose release never came is dropped oldest first)."""
+
+
+def _run_instances(job: RemoteJob) -> dict[str, Node]:
+    key = (job.run_id, threading.get_ident())
+    with _instances_lock:
+        found = _instances.get(key)
+        if found is None:
+            found = {nid: job.plan.nodes[nid].cls(job.plan.nodes[nid].params) for nid in job.remote}
+            _instances[key] = found
+            while len(_instances) > _MAX_KEPT:
+                _abort_all(_instances.popitem(last=False)[1])
+        return found
+
+
+def _abort_all(nodes: dict[str, Node]) -> None:
+    for node in nodes.values():
+        with contextlib.suppress(Exception):  # releasing must not fail a run that succeeded
+            node.abort()
+
+
+def release_run(run_id: str) -> int:
+    """Drop one run's node instances on this worker (closing video readers); how many sets."""
+    with _instances_lock:
+        keys = [k for k in _instances if k[0] == run_id]
+        dropped = [_instances.pop(k) for k in keys]
+    for nodes in dropped:
+        _abort_all(nodes)
+    return len(dropped)
+
+
+def _publisher(topic: str) -> Callable[[Event], None]:
+    from distributed import get_worker
+
+    worker = get_worker()
+
+    def publish(event: Event) -> None:
+        if type(event).__name__ in FORWARDED:
+            worker.log_event(topic, (type(event).__name__, dataclasses.asdict(event)))
+
+    return publish
+
+
+def compute_batch(job: RemoteJob, static: dict[str, dict[str, Any]], frames: tuple[int, ...],
+                  previews: bool) -> BatchResult:
+    """Runs on a worker: the remote nodes for one frame batch, through the local batch runner."""
+    plan = job.plan
+    nodes = [plan.nodes[nid] for nid in job.remote]
+    keep = set(job.keep)
+    if previews:
+        keep |= {(pn.id, sock.name) for pn in nodes for sock in pn.cls.outputs}
+    # No cache on a worker (nothing is reused: each batch is new), so no store/lookup either.
+    runner = Executor(device=torch.device(job.device), listeners=(_publisher(job.topic),),
+                      reason=lambda pn: job.reasons[pn.id])
+    tallies = {pn.id: NodeTally(pn.cls.type_name) for pn in nodes}
+    values = runner.run_batch(plan, nodes, _run_instances(job), tallies, static, frames, job.frame_list, {},
+                              keep=keep)
+    shown = dict(values) if previews else {}
+    sent = {nid: {o: v for o, v in outs.items() if (nid, o) in job.keep} for nid, outs in values.items()}
+    return BatchResult({k: v for k, v in sent.items() if v}, tallies, shown)

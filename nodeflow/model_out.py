@@ -2,7 +2,7 @@
 
 ``--overwrite`` may replace an earlier *model folder* -- one nodeflow wrote, recognised by its
 options/manifest file (JSON whose ``format`` names a registered handle kind, e.g.
-``nodeflow-pix2pix/1``) and nothing else in it but weights (``.json``/``.safetensors`` files).
+``nodeflow-<kind>/1``) and nothing else in it but weights (``.json``/``.safetensors`` files).
 It never replaces a folder holding anything else, nor one that is, holds or lies inside an
 input of the training (the training images, the scene): those are refused before training.
 """

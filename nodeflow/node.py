@@ -127,7 +127,7 @@ class Node:
 
         ``known`` maps input names to what is known before this node runs: the value itself where
         the input was cheap to compute (a loaded image, a cached model), else the facts an upstream
-        ``preflight`` returned for it (any object the consumer understands, e.g. "a SinGAN pyramid
+        ``preflight`` returned for it (any object the consumer understands, e.g. "a model pyramid
         with scales 0…5"); inputs that nothing is known about are absent. Raise ``NodeError`` for
         problems (an injection scale out of range); return ``{output name: facts}`` or None.
         Called several times per run as more becomes known (must be cheap and side-effect free).

@@ -18,6 +18,7 @@ from nodeflow.context import CancelToken
 from nodeflow.devices import resolve_device
 from nodeflow.events import Listener
 from nodeflow.execute import Executor
+from nodeflow.executors import make_executor
 from nodeflow.plan import Plan, PlannedNode, build_plan
 from nodeflow.registry import Registry, default_registry
 from nodeflow.spec import GraphSpec
@@ -64,11 +65,12 @@ class Session:
 
     def run_plan(self, plan: Plan, *, frames: Iterable[int] | None = None, device: str | torch.device = "auto",
                  batch_size: int = 8, use_cache: bool = True, listeners: Sequence[Listener] = (),
-                 executor: str = "local", workers: int = 2, scheduler: str | None = None,
+                 executor: str = "local", workers: int | None = None, scheduler: str | None = None,
                  collect_outputs: bool = True) -> dict[str, Any]:
-        """Run a plan. ``executor="dask"`` computes frame batches in parallel on a Dask cluster
-        (``scheduler`` address, or a local one with ``workers`` threads).
+        """Run a plan with the executor registered as ``executor`` (see ``nodeflow.executors``).
 
+        ``executor="dask"`` computes frame batches in parallel on a Dask cluster: the running
+        scheduler at ``scheduler``, or a local cluster of ``workers`` processes (default 2).
         ``collect_outputs=False`` returns a :class:`~nodeflow.execute.ClipSummary` for each
         time-varying output instead of its frames concatenated over the clip.
         """
@@ -77,14 +79,7 @@ class Session:
         common = dict(device=resolve_device(device), memory=self.memory, frame_memory=self.frame_memory,
                       collect_outputs=collect_outputs, disk=self.disk, use_cache=use_cache,
                       listeners=tuple(listeners), cancel_token=self.cancel_token, reason=self._reason)
-        if executor == "local":
-            runner: Executor = Executor(**common)
-        elif executor == "dask":
-            from nodeflow.execute_dask import DaskExecutor
-
-            runner = DaskExecutor(**common, workers=workers, scheduler=scheduler)
-        else:
-            raise ValueError(f"unknown executor {executor!r}; use 'local' or 'dask'")
+        runner = make_executor(executor, common, {"workers": workers, "scheduler": scheduler})
         try:
             return runner.run(plan, frames=frames, batch_size=batch_size)
         finally:

@@ -20,7 +20,8 @@ class LoadVideo(Node):
 
     ``first``/``last``/``step`` pick the source frames (0-based, last inclusive). Decoding is
     streamed: one ffmpeg process stays open for the run and each batch continues where the
-    previous one stopped, so memory does not grow with the clip's length. Also outputs the
+    previous one stopped, so memory does not grow with the clip's length; a batch far ahead
+    or behind (a Dask worker's next batch) seeks to its first frame. Also outputs the
     file's frame rate (divided by ``step``), e.g. for SaveVideo's ``source_fps`` input.
     """
 

@@ -1,8 +1,10 @@
 """Streaming video decoding through imageio-ffmpeg's bundled ffmpeg (MP4, MOV, AVI, MKV, GIF).
 
 Frames arrive one at a time from an ffmpeg pipe; the reader remembers its position so that
-consecutive batches continue the same decode, and reopens only to go backwards. Nothing
-holds more than the current frame.
+consecutive batches continue the same decode. To go backwards, or far ahead (a Dask worker
+given frames 5000..5007), it reopens ffmpeg seeking to the frame (``-ss`` before ``-i``: ffmpeg
+decodes from the preceding keyframe and drops what comes before the frame's time), so a
+batch never costs a decode from frame 0. Nothing holds more than the current frame.
 """
 
 from __future__ import annotations
@@ -18,6 +20,11 @@ import numpy as np
 from nodeflow.errors import NodeError
 
 _counts: dict[tuple[str, int, int], int] = {}
+
+SEEK_AHEAD = 48
+"""Frames ahead beyond which reopening at the frame beats decoding through the gap."""
+UNSEEKABLE = (".gif",)
+"""Formats whose frame times are irregular (GIF delays vary): always decoded in order."""
 
 SWS_FLAGS = "spline+accurate_rnd+full_chroma_int+full_chroma_inp"
 """ffmpeg's RGB <-> YUV conversion done carefully (about +1 dB PSNR on a round trip)."""
@@ -66,18 +73,28 @@ class VideoReader:
         self.fps = 0.0
         self.size = (0, 0)
         """(width, height)"""
+        self.frames_decoded = 0
+        """Frames this reader has taken from ffmpeg (wanted or skipped): what seeking saves."""
 
-    def _open(self) -> None:
+    def _open(self, start: int = 0) -> None:
+        """Start ffmpeg so that the next frame it sends is ``start``."""
+        if start > 0 and self.fps <= 0:
+            self._open()  # the frame rate is needed to find the frame's time
         self.close()
+        seek = start > 0 and self.fps > 0 and self.path.suffix.lower() not in UNSEEKABLE
+        # Half a frame before the frame's time: the previous frame is dropped, this one kept,
+        # whatever the rounding of the container's timestamps.
+        before = ["-ss", f"{(start - 0.5) / self.fps:.6f}"] if seek else []
         try:
-            gen = ffmpeg_module().read_frames(str(self.path), pix_fmt="rgb24", output_params=["-sws_flags", SWS_FLAGS])
+            gen = ffmpeg_module().read_frames(str(self.path), pix_fmt="rgb24", input_params=before,
+                                              output_params=["-sws_flags", SWS_FLAGS])
             meta = next(gen)
         except NodeError:
             raise
         except Exception as exc:
             raise NodeError(f"cannot open video {self.path}: {exc}", field="path") from None
         self._gen = gen
-        self._pos = 0
+        self._pos = start if seek else 0
         self.fps = float(meta.get("fps") or 0.0)
         self.size = tuple(int(v) for v in meta["size"])  # type: ignore[assignment]
 
@@ -87,8 +104,8 @@ class VideoReader:
         return self.fps, self.size
 
     def read(self, index: int) -> np.ndarray:
-        if self._gen is None or index < self._pos:
-            self._open()
+        if self._gen is None or index < self._pos or index - self._pos > SEEK_AHEAD:
+            self._open(index)
         assert self._gen is not None
         w, h = self.size
         while True:
@@ -98,6 +115,7 @@ class VideoReader:
                 raise NodeError(f"{self.path} ended before frame {index} (it has {self._pos})",
                                 field="last", hint="lower last or the frame range") from None
             self._pos += 1
+            self.frames_decoded += 1
             if self._pos - 1 == index:
                 return np.frombuffer(data, dtype=np.uint8).reshape(h, w, 3).copy()
 

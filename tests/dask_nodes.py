@@ -1,0 +1,38 @@
+"""A node for Dask tests: per-frame work that takes a while and tells which process ran it."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import torch
+from pydantic import Field
+
+from nodeflow.errors import NodeError
+from nodeflow.node import Input, Node, Output
+from nodeflow.params import NodeParams
+from nodeflow.types import IMAGE
+
+
+class SlowInvert(Node):
+    """Inverts and mirrors frames after ``sleep`` seconds; marks ``<marks>/<pid>_<first frame>``
+    when it starts; fails on run frame ``fail_at``."""
+
+    category = "test"
+    inputs = (Input("image", IMAGE),)
+    outputs = (Output("image", IMAGE),)
+
+    class Params(NodeParams):
+        sleep: float = Field(0.0, ge=0)
+        marks: str = ""
+        fail_at: int = -1
+
+    def run(self, ctx, image):
+        if self.params.fail_at in ctx.frames:
+            raise NodeError(f"failing on purpose at frame {self.params.fail_at}", field="fail_at",
+                            hint="set fail_at to -1")
+        if self.params.marks:
+            Path(self.params.marks, f"{os.getpid()}_{ctx.frames[0]}").touch()
+        time.sleep(self.params.sleep)
+        return {"image": torch.flip(1.0 - image, dims=(-1,))}

@@ -1,0 +1,283 @@
+"""The Dask executor on a real cluster: `dask scheduler` + two `dask worker` processes on 127.0.0.1.
+
+Every run is compared with the local executor's, file by file and pixel by pixel. The cluster is
+started once for the module (about 10 s) and always torn down.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from dask_helpers import Cluster
+from dask_nodes import SlowInvert
+from engine_nodes import make_registry
+from PIL import Image, ImageSequence
+from test_demo_graphs import TOY
+
+from nodeflow.cli import main
+from nodeflow.errors import Cancelled, NodeExecutionError
+from nodeflow.events import FramesDone, LogMessage, NodeFinished, NodeOutputs, NodeStarted, RunFinished
+from nodeflow.graph import Graph
+from nodeflow.nodes import color, composite, io
+from nodeflow.nodes.io.video_reader import VideoReader, count_frames
+from nodeflow.registry import Registry, default_registry
+from nodeflow.session import Session
+
+GRAPHS = Path(__file__).resolve().parent.parent / "graphs"
+CLIP_FRAMES = 24
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    c = Cluster(tmp_path_factory.mktemp("dask-logs"))
+    try:
+        c.start_scheduler()
+        c.start_worker("w1")
+        c.start_worker("w2")
+        try:
+            c.wait_for_workers(2)
+        except Exception as exc:
+            raise RuntimeError(f"the test cluster did not start:\n{c.logs()}") from exc
+        yield c
+    finally:
+        c.stop()
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> Path:
+    """A 24-frame H.264 clip (yuv420p, B-frames: what a user's video is like) of a real pan."""
+    folder = tmp_path_factory.mktemp("clip")
+    g = Graph(base_dir=folder)
+    still = g.add("SampleImage", name="astronaut", max_size=128)
+    pan = g.add("CameraMove", image=still.image, frames=CLIP_FRAMES, width=48, height=32, start_zoom=1.2,
+                end_zoom=2.0, start_x=0.4, end_x=0.6)
+    g.add("SaveVideo", image=pan.image, path="clip.mp4", fps=25)
+    g.run(device="cpu", output_dir=folder)
+    return folder / "clip.mp4"
+
+
+def registry() -> Registry:
+    r = make_registry()
+    for family in (io, color, composite):
+        for cls in family.NODES:
+            r.register(cls)
+    r.register(SlowInvert)
+    return r
+
+
+def video_graph(folder: Path, clip: Path, reg: Registry | None = None, **invert: object) -> Graph:
+    """LoadVideo read by a non-sink and by sinks directly; SaveVideo gets LoadVideo's fps."""
+    g = Graph(base_dir=folder, registry=reg or default_registry())
+    src = g.add("LoadVideo", id="src", path=str(clip))
+    graded = g.add("Levels", id="graded", image=src.image, gamma=0.7)
+    if invert:
+        graded = g.add("SlowInvert", id="inv", image=graded.image, **invert)
+    g.add("SaveImageSequence", id="seq", image=graded.image, path="out/f_%03d.png")
+    g.add("SaveVideo", id="video", image=graded.image, source_fps=src.fps, path="out/clip.mp4")
+    g.add("ContactSheet", id="sheet", image_1=src.image, image_2=graded.image, every=6, cell_width=48,
+          path="out/sheet.png")
+    g.output("final", graded.image)
+    return g
+
+
+# -- comparing runs ------------------------------------------------------------------------------
+
+
+def frames_of(path: Path) -> list[np.ndarray]:
+    if path.suffix == ".mp4":
+        reader = VideoReader(path)
+        try:
+            return [reader.read(i) for i in range(count_frames(path))]
+        finally:
+            reader.close()
+    with Image.open(path) as im:
+        return [np.asarray(f.convert("RGBA")) for f in ImageSequence.Iterator(im)]
+
+
+def assert_same_files(a: Path, b: Path) -> int:
+    """Every file under ``a`` exists under ``b`` with the same pixels (or bytes); how many files."""
+    files = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
+    assert files, f"nothing written under {a}"
+    assert files == sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
+    for rel in files:
+        if rel.suffix in (".png", ".gif", ".mp4"):
+            fa, fb = frames_of(a / rel), frames_of(b / rel)
+            assert len(fa) == len(fb), rel
+            for i, (x, y) in enumerate(zip(fa, fb, strict=True)):
+                assert np.array_equal(x, y), f"{rel} frame {i} differs"
+        else:
+            assert (a / rel).read_bytes() == (b / rel).read_bytes(), rel
+    return len(files)
+
+
+def cli_run(graph: Path, out: Path, *extra: str) -> None:
+    assert main(["run", str(graph), "--output-dir", str(out), "--device", "cpu", "--batch-size", "4",
+                 *extra]) == 0
+
+
+# -- the tests -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["scheduler", "local-cluster"])
+def test_cli_renders_a_video_to_the_local_pixels(cluster, clip, tmp_path, mode):
+    g = video_graph(tmp_path, clip)
+    g.save(tmp_path / "g.json")
+    cli_run(tmp_path / "g.json", tmp_path / "local")
+    where = ["--scheduler", cluster.address] if mode == "scheduler" else ["--workers", "2"]
+    cli_run(tmp_path / "g.json", tmp_path / "dask", "--executor", "dask", *where)
+    assert assert_same_files(tmp_path / "local", tmp_path / "dask") == CLIP_FRAMES + 2
+    assert count_frames(tmp_path / "dask/out/clip.mp4") == CLIP_FRAMES
+    reader = VideoReader(tmp_path / "dask/out/clip.mp4")
+    assert reader.meta()[0] == 25  # SaveVideo took LoadVideo's fps from the worker
+    reader.close()
+
+
+def test_worker_events_reach_the_listeners_and_readers_continue(cluster, clip, tmp_path):
+    events: list[object] = []
+    g = video_graph(tmp_path, clip)
+    plan = g.session.plan(g.spec, base_dir=tmp_path, output_dir=tmp_path)
+    out = g.session.run_plan(plan, device="cpu", batch_size=4, listeners=[events.append], executor="dask",
+                             scheduler=cluster.address)
+    batches = [tuple(range(i, i + 4)) for i in range(0, CLIP_FRAMES, 4)]
+    for nid in ("src", "graded"):  # remote nodes: started and finished on a worker, for every batch
+        assert sorted(e.frames for e in events if isinstance(e, NodeStarted) and e.node_id == nid) == batches
+        finished = [e for e in events if isinstance(e, NodeFinished) and e.node_id == nid]
+        assert sorted(e.frames for e in finished) == batches and all(e.seconds > 0 for e in finished)
+    # LoadVideo logs when it opens the file: once per worker thread, not once per batch
+    opened = [e for e in events if isinstance(e, LogMessage) and e.node_id == "src" and "fps" in e.message]
+    assert 1 <= len(opened) <= cluster.workers() < len(batches)
+    assert any(isinstance(e, NodeOutputs) and e.node_id == "graded" for e in events)  # previews
+    assert [e.done for e in events if isinstance(e, FramesDone)] == list(range(4, CLIP_FRAMES + 1, 4))
+    summary = next(e for e in events if isinstance(e, RunFinished))
+    assert summary.status == "ok"
+    assert summary.stats["graded"].runs == len(batches) and summary.stats["graded"].seconds > 0
+    local = Graph(g.spec, base_dir=tmp_path).run(device="cpu", batch_size=4, output_dir=tmp_path / "again")
+    assert torch.equal(out["final"], local["final"])
+
+
+def test_a_worker_killed_mid_run_is_survived(cluster, clip, tmp_path):
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    victim = cluster.start_worker("victim", nanny=False)
+    cluster.wait_for_workers(3)
+    g = video_graph(tmp_path, clip, registry(), sleep=0.4, marks=str(marks))
+    plan = g.session.plan(g.spec, base_dir=tmp_path, output_dir=tmp_path / "dask")
+    killed = threading.Event()
+
+    def kill_when_busy() -> None:  # once the victim has started a batch, kill it (SIGKILL)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not killed.is_set():
+            if any(p.name.startswith(f"{victim.pid}_") for p in marks.iterdir()):
+                cluster.kill(victim)
+                killed.set()
+            time.sleep(0.02)
+
+    killer = threading.Thread(target=kill_when_busy, daemon=True)
+    killer.start()
+    out = g.session.run_plan(plan, device="cpu", batch_size=2, executor="dask", scheduler=cluster.address)
+    killer.join(timeout=60)
+    assert killed.is_set() and victim.poll() is not None
+    g.set("inv", sleep=0.0)
+    local = Graph(g.spec, base_dir=tmp_path, registry=registry()).run(device="cpu", batch_size=2,
+                                                                       output_dir=tmp_path / "local")
+    assert torch.equal(out["final"], local["final"])
+    assert assert_same_files(tmp_path / "local", tmp_path / "dask") == CLIP_FRAMES + 2
+
+
+def test_a_failing_remote_node_reports_node_and_field(cluster, tmp_path):
+    g = Graph(base_dir=tmp_path, registry=registry())
+    f = g.add("Frames", count=6)
+    bad = g.add("SlowInvert", id="bad", image=f.image, fail_at=3)
+    g.add("CountSink", image=bad.image)
+    plan = g.session.plan(g.spec, base_dir=tmp_path, output_dir=tmp_path)
+    with pytest.raises(NodeExecutionError, match=r"^node bad \(SlowInvert\): fail_at: failing on purpose at "
+                                                 r"frame 3 \(hint: set fail_at to -1\)$") as err:
+        g.session.run_plan(plan, device="cpu", batch_size=2, executor="dask", scheduler=cluster.address)
+    assert (err.value.node_id, err.value.field) == ("bad", "fail_at")
+    assert not (tmp_path / "count.txt").exists()
+
+
+# -- every graph: local and dask give the same output ----------------------------------------------
+
+
+def _shared_frames(g: Graph) -> None:  # a non-sink and a sink read the same per-frame node
+    f = g.add("Frames", id="f", count=10, size=3)
+    shifted = g.add("Offset", image=f.image, offset=0.1)
+    g.add("CountSink", image=shifted.image, path="out/a.txt")
+    g.add("CountSink", image=f.image, path="out/b.txt")
+    g.output("clip", shifted.image)
+
+
+def _no_static(g: Graph) -> None:  # nothing static feeds the per-frame nodes
+    f = g.add("Frames", count=9)
+    g.add("CountSink", image=g.add("Offset", image=f.image, offset=0.2).image, path="out/n.txt")
+    g.output("clip", f.image)
+
+
+def _static_feeds(g: Graph) -> None:  # a static value scattered to the workers
+    f = g.add("Frames", count=11)
+    amount = g.add("Const", value=0.25)
+    mixed = g.add("Offset", image=f.image, amount=amount.value)
+    g.add("CountSink", image=mixed.image, path="out/s.txt")
+    g.output("clip", mixed.image)
+    g.output("still", amount.image)
+
+
+def _still_to_clip(g: Graph) -> None:  # a still held over frames, blurred, saved as a sequence
+    still = g.add("SampleImage", name="coffee", max_size=40)
+    held = g.add("HoldFrames", image=still.image, frames=5)
+    soft = g.add("Blur", image=held.image, size=3)
+    g.add("SaveImageSequence", image=soft.image, path="out/s_%02d.png")
+    g.add("SaveGIF", image=soft.image, path="out/s.gif", fps=5)
+    g.output("clip", soft.image)
+
+
+TEST_GRAPHS = {"shared_frames": _shared_frames, "no_static": _no_static, "static_feeds": _static_feeds,
+               "still_to_clip": _still_to_clip}
+
+
+@pytest.mark.parametrize("name", sorted(TEST_GRAPHS))
+def test_test_graph_runs_the_same_under_dask(cluster, tmp_path, name):
+    results = {}
+    for executor in ("local", "dask"):
+        g = Graph(base_dir=tmp_path, registry=registry(), session=Session(registry=registry()))
+        TEST_GRAPHS[name](g)
+        plan = g.session.plan(g.spec, base_dir=tmp_path, output_dir=tmp_path / executor)
+        results[executor] = g.session.run_plan(plan, device="cpu", batch_size=3, executor=executor,
+                                               scheduler=cluster.address if executor == "dask" else None)
+    assert results["local"].keys() == results["dask"].keys()
+    for key, value in results["local"].items():
+        assert torch.equal(value, results["dask"][key]), key
+    assert_same_files(tmp_path / "local", tmp_path / "dask")
+
+
+@pytest.mark.parametrize("name", sorted(TOY))
+def test_shipped_graph_runs_the_same_under_dask(cluster, tmp_path, name):
+    sets = [arg for s in TOY[name] for arg in ("--set", s)]
+    graph = GRAPHS / f"{name}.json"
+    cli_run(graph, tmp_path / "local", "--batch-size", "2", *sets)
+    cli_run(graph, tmp_path / "dask", "--batch-size", "2", *sets, "--executor", "dask",
+            "--scheduler", cluster.address)
+    assert assert_same_files(tmp_path / "local", tmp_path / "dask") >= 7
+
+
+def test_cancel_during_a_dask_run_stops_it_and_leaves_no_files(cluster, clip, tmp_path):
+    g = video_graph(tmp_path, clip, registry(), sleep=0.3)
+    plan = g.session.plan(g.spec, base_dir=tmp_path, output_dir=tmp_path / "out")
+    done: list[int] = []
+
+    def cancel_after_first_batch(event: object) -> None:
+        if isinstance(event, FramesDone):
+            done.append(event.done)
+            g.session.cancel()
+
+    with pytest.raises(Cancelled):
+        g.session.run_plan(plan, device="cpu", batch_size=2, listeners=[cancel_after_first_batch],
+                           executor="dask", scheduler=cluster.address)
+    assert done == [2]
+    assert not [p for p in (tmp_path / "out").rglob("*") if p.is_file()]  # sinks aborted: nothing half-written
