@@ -187,12 +187,13 @@ def describe_node(cls: Any) -> str:
     if not cls.outputs:
         lines.append("  (none)")
     lines.append("params:")
-    for p in param_infos(cls.Params):
+    params = param_infos(cls.Params)
+    for p in params:
         default = "required" if p.required else f"default {p.default!r}"
         bounds = p.bounds_text()
         extra = f", {bounds}" if bounds else ""
         lines.append(f"  {p.name}: {p.type_text()} ({default}{extra}) {p.description}".rstrip())
-    if not cls.Params.model_fields:
+    if not params:
         lines.append("  (none)")
     return "\n".join(lines)
 
