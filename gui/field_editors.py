@@ -1,4 +1,4 @@
-"""One editor widget per param field, chosen from the pydantic field (type, bounds, role).
+"""One editor widget per param field, chosen from its ParamInfo (kind, bounds, role).
 
 Every editor shows and emits the param's JSON value: numbers with their ranges, ``Literal`` and
 ``Enum`` choices as combo boxes, bools as check boxes, paths as a line edit with a file picker,
@@ -7,11 +7,8 @@ colours as a colour button (``"#rrggbb[aa]"``), anything else as JSON text.
 
 from __future__ import annotations
 
-import enum
 import json
 import math
-import types
-import typing
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -33,7 +30,8 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from nodeflow.params import COLOR, INPUT_PATH, OUTPUT_PATH, parse_color
+from nodeflow.param_info import ParamInfo, describe_field
+from nodeflow.params import parse_color
 
 INT_LIMIT = 2**31 - 1
 FLOAT_LIMIT = 1e9
@@ -319,53 +317,28 @@ class JsonEditor(TextEditor):
             return text
 
 
-def _bounds(info: FieldInfo) -> tuple[float | None, float | None]:
-    lo = hi = None
-    integer = info.annotation is int or _optional_of(info.annotation) is int
-    for meta in info.metadata:
-        if getattr(meta, "ge", None) is not None:
-            lo = meta.ge
-        if getattr(meta, "gt", None) is not None:
-            lo = meta.gt + (1 if integer else 1e-4)
-        if getattr(meta, "le", None) is not None:
-            hi = meta.le
-        if getattr(meta, "lt", None) is not None:
-            hi = meta.lt - (1 if integer else 1e-4)
-    return lo, hi
-
-
-def _optional_of(ann: Any) -> Any:
-    """``X`` for ``X | None`` / ``Optional[X]``, else None."""
-    args = typing.get_args(ann)
-    if len(args) == 2 and type(None) in args and typing.get_origin(ann) in (typing.Union, types.UnionType):
-        return next(a for a in args if a is not type(None))
-    return None
+def editor_for(param: ParamInfo, base_dir: Callable[[], Path]) -> FieldEditor:
+    """The editor for one param, chosen from its :class:`~nodeflow.param_info.ParamInfo`."""
+    if param.kind == "color":
+        default = param.default
+        return ColorEditor(alpha=isinstance(default, tuple | list) and len(default) == 4)
+    if param.kind == "path":
+        return PathEditor(save=param.path_role == "output", base_dir=base_dir, required=param.required)
+    if param.optional and param.kind not in ("int", "float"):  # None must stay writable: JSON text
+        return JsonEditor()
+    if param.kind == "bool":
+        return BoolEditor()
+    if param.kind == "choice":
+        return ChoiceEditor(list(param.choices))
+    if param.kind == "int":
+        return IntEditor(*param.inclusive_bounds(1), optional=param.optional)
+    if param.kind == "float":
+        return FloatEditor(*param.inclusive_bounds(1e-4), optional=param.optional)
+    if param.kind == "str":
+        return TextEditor(required=param.required)
+    return JsonEditor()
 
 
 def make_editor(info: FieldInfo, role: str | None, base_dir: Callable[[], Path]) -> FieldEditor:
-    """The editor for one param field."""
-    ann = info.annotation
-    required = info.is_required()
-    if role == COLOR:
-        default = info.get_default(call_default_factory=True) if not required else None
-        return ColorEditor(alpha=isinstance(default, tuple | list) and len(default) == 4)
-    if role in (INPUT_PATH, OUTPUT_PATH):
-        return PathEditor(save=role == OUTPUT_PATH, base_dir=base_dir, required=required)
-    if ann is bool:
-        return BoolEditor()
-    if typing.get_origin(ann) is typing.Literal:
-        return ChoiceEditor(list(typing.get_args(ann)))
-    if isinstance(ann, type) and issubclass(ann, enum.Enum):
-        return ChoiceEditor([m.value for m in ann])
-    if ann is int:
-        return IntEditor(*_bounds(info))
-    if ann is float:
-        return FloatEditor(*_bounds(info))
-    optional = _optional_of(ann)
-    if optional is int:
-        return IntEditor(*_bounds(info), optional=True)
-    if optional is float:
-        return FloatEditor(*_bounds(info), optional=True)
-    if ann is str:
-        return TextEditor(required=required)
-    return JsonEditor()
+    """The editor for one pydantic param field (``role`` as :func:`nodeflow.params.field_role`)."""
+    return editor_for(describe_field("", info, role), base_dir)

@@ -27,9 +27,9 @@ from PyQt6.QtWidgets import (
 )
 
 from nodeflow.gui.canvas import BackdropNode, EditorGraph
-from nodeflow.gui.field_editors import FieldEditor, make_editor
+from nodeflow.gui.field_editors import FieldEditor, editor_for
 from nodeflow.gui.palette import NOTE_PROP, PARAM_PREFIX, EditorNode
-from nodeflow.params import field_role
+from nodeflow.param_info import param_infos
 
 BACKDROP_TEXT = "backdrop_text"
 
@@ -123,12 +123,13 @@ class ParamPanel(QWidget):
                                     "its params and edges are kept as they are.")
             return
         self.type_label.setText(f"{cls.type_name} ({cls.category}) — {cls.summary()}")
-        for name, info in cls.Params.model_fields.items():
-            editor = make_editor(info, field_role(cls.Params, name), self.base_dir)
+        for param in param_infos(cls.Params):
+            name = param.name
+            editor = editor_for(param, self.base_dir)
             editor.set_value(node.param_value(name))
             editor.edited.connect(lambda value, name=name: self._edited(name, value))
             label = QLabel(name)
-            tip = info.description or ""
+            tip = param.description
             label.setToolTip(tip)
             editor.setToolTip(tip)
             error = QLabel()

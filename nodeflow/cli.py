@@ -11,7 +11,6 @@ import argparse
 import json
 import sys
 import traceback
-import typing
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -175,7 +174,7 @@ def cmd_nodes(args: argparse.Namespace) -> int:
 
 
 def describe_node(cls: Any) -> str:
-    from pydantic_core import PydanticUndefined
+    from nodeflow.param_info import param_infos
 
     lines = [f"{cls.type_name}  (category {cls.category}, version {cls.version})", "", cls.doc(), ""]
     flags = [f for f in ("expensive", "sink", "frame_source") if getattr(cls, f)]
@@ -193,20 +192,13 @@ def describe_node(cls: Any) -> str:
     if not cls.outputs:
         lines.append("  (none)")
     lines.append("params:")
-    for name, info in cls.Params.model_fields.items():
-        ann = getattr(info.annotation, "__name__", None) or str(info.annotation).replace("typing.", "")
-        if typing.get_origin(info.annotation) is typing.Literal:
-            ann = " | ".join(repr(a) for a in typing.get_args(info.annotation))
-        bounds = []
-        for meta in info.metadata:
-            for attr, sym in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
-                v = getattr(meta, attr, None)
-                if v is not None:
-                    bounds.append(f"{sym} {v}")
-        default = "required" if info.default is PydanticUndefined else f"default {info.default!r}"
-        extra = f", {' '.join(bounds)}" if bounds else ""
-        lines.append(f"  {name}: {ann} ({default}{extra}) {info.description or ''}".rstrip())
-    if not cls.Params.model_fields:
+    params = param_infos(cls.Params)
+    for p in params:
+        default = "required" if p.required else f"default {p.default!r}"
+        bounds = p.bounds_text()
+        extra = f", {bounds}" if bounds else ""
+        lines.append(f"  {p.name}: {p.type_text()} ({default}{extra}) {p.description}".rstrip())
+    if not params:
         lines.append("  (none)")
     return "\n".join(lines)
 
@@ -259,27 +251,31 @@ def training_nodes() -> dict[str, Any]:
 
 
 def add_param_arguments(parser: argparse.ArgumentParser, cls: Any) -> None:
-    from pydantic_core import PydanticUndefined
+    """One option per param (positional for ``cls.cli_positional``); help shows default and range."""
+    from nodeflow.param_info import param_infos
 
-    for name, info in cls.Params.model_fields.items():
-        ann = info.annotation
-        help_text = info.description or ""
-        if name in cls.cli_positional:
-            parser.add_argument(name, help=help_text)
+    for p in param_infos(cls.Params):
+        if p.name in cls.cli_positional:
+            parser.add_argument(p.name, help=p.description)
             continue
-        flag = "--" + name.replace("_", "-")
-        kwargs: dict[str, Any] = {"dest": name, "help": help_text, "default": argparse.SUPPRESS}
-        if ann is bool:
+        flag = "--" + p.name.replace("_", "-")
+        kwargs: dict[str, Any] = {"dest": p.name, "help": p.description, "default": argparse.SUPPRESS}
+        if p.optional:  # "null" (or a number) on the command line
+            kwargs["type"] = _json_or_str
+        elif p.kind == "bool":
             kwargs["action"] = argparse.BooleanOptionalAction
-        elif typing.get_origin(ann) is typing.Literal:
-            kwargs["choices"] = list(typing.get_args(ann))
-            kwargs["type"] = type(typing.get_args(ann)[0])
-        elif ann in (int, float, str):
-            kwargs["type"] = ann
+        elif p.kind == "choice":
+            kwargs["choices"] = list(p.choices)
+            kwargs["type"] = type(p.choices[0])
+        elif p.kind in ("int", "float", "str", "path"):
+            kwargs["type"] = {"int": int, "float": float}.get(p.kind, str)
         else:
             kwargs["type"] = _json_or_str
-        if info.default is not PydanticUndefined and info.default is not None:
-            kwargs["help"] = f"{help_text} (default {info.default!r})".strip()
+        notes = [f"default {p.default!r}"] if p.default is not None else []
+        if p.bounds_text():
+            notes.append(p.bounds_text())
+        if notes:
+            kwargs["help"] = f"{p.description} ({', '.join(notes)})".strip()
         parser.add_argument(flag, **kwargs)
 
 

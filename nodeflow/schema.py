@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from nodeflow.param_info import param_schema_defs, params_json_schema
 from nodeflow.registry import Registry
 from nodeflow.spec import FORMAT, GraphSpec
 
@@ -17,10 +18,8 @@ def graph_schema(registry: Registry) -> dict[str, Any]:
     variants = []
     for name in registry:
         cls = registry.get(name)
-        params = cls.Params.model_json_schema()
-        nested = params.pop("$defs", {})
-        defs.update(nested)
-        params["title"] = f"{name} params"
+        params = params_json_schema(cls.Params, f"{name} params")
+        defs.update(param_schema_defs(cls.Params))
         inputs = {i.name: {"$ref": "#/$defs/EdgeRef", "description": f"{i.type.name}: {i.doc}".strip(": ")}
                   for i in cls.inputs}
         variants.append({
