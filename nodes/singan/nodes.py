@@ -8,7 +8,7 @@ coarse layout and regenerates more, large n keeps more of it and only adjusts fi
 from __future__ import annotations
 
 import time
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
 from pydantic import Field
@@ -17,13 +17,20 @@ from nodeflow.errors import NodeError
 from nodeflow.image_files import read_image
 from nodeflow.node import Input, Node, Output
 from nodeflow.params import InputPath, InputPathOrEmpty, NodeParams
-from nodeflow.types import FLOAT, IMAGE, MASK, SINGAN
+from nodeflow.types import FLOAT, IMAGE, INT, MASK, SINGAN
 
 from ..composite.tensor_ops import check_same_size
 from .applications import animate, paint_to_image, sample, super_resolution
 from .generate import reconstruct, to_unit
 from .handle import OPTIONS, SinGANModel
-from .harmonize import harmonize, harmonize_all_scales, valid_scales
+from .harmonize import (
+    choose_scale,
+    harmonize,
+    harmonize_all_scales,
+    measure_scales,
+    scales_sheet,
+    valid_scales,
+)
 from .imresize import resize_to
 from .pyramid import plan_pyramid
 from .reference import import_reference, is_reference_folder
@@ -85,6 +92,11 @@ class TrainSinGAN(Node):
         image: InputPathOrEmpty = Field("", description="scene image file, used when the scene socket is unconnected")
         preset: Literal["fast", "faithful"] = Field("fast", description="fast (minutes, ConSinGAN-style) or "
                                                     "faithful (the paper's recipe, hours on a CPU)")
+        mode: Literal["standard", "harmonize"] = Field("standard", description="harmonize: also learn to map "
+                                                       "augmented scenes (jittered regions, pasted patches) back "
+                                                       "to the scene, for Harmonize (same cost with fast)")
+        harmonize_steps: int | None = Field(None, ge=0, le=20, description="harmonization steps per iteration "
+                                            "(mode default: fast 3, faithful 2; 0 in standard mode)")
         iterations: int | None = Field(None, ge=1, le=100_000, description="iterations per scale (preset default)")
         max_size: int = Field(250, ge=16, le=4096, description="longest side of the finest scale")
         min_size: int = Field(25, ge=11, le=512, description="shortest side of the coarsest scale (> 10: the critic sees 11×11 patches)")
@@ -114,7 +126,8 @@ class TrainSinGAN(Node):
         if p.frame >= scene.shape[0]:
             raise NodeError(f"frame {p.frame} of a batch of {scene.shape[0]}", field="frame")
         scene = scene[p.frame:p.frame + 1, :3].float()
-        cfg = make_config(p.preset, iterations=p.iterations, max_size=p.max_size, min_size=p.min_size,
+        cfg = make_config(p.preset, p.mode, harmonize_steps=p.harmonize_steps, iterations=p.iterations,
+                          max_size=p.max_size, min_size=p.min_size,
                           scale_factor=p.scale_factor, first_scale=p.first_scale, d_steps=p.d_steps,
                           g_steps=p.g_steps, concurrent=p.concurrent, rec_steps=p.rec_steps, alpha=p.alpha,
                           amp=p.amp)
@@ -179,13 +192,18 @@ class LoadSinGAN(Node):
 
 
 class Harmonize(Node):
-    """Make a pasted object look native: SinGAN harmonization at injection scale n.
+    """Make a pasted object look native: colour first, then SinGAN harmonization at injection scale n.
 
-    The naive composite is taken down to scale n − 1 and regenerated from scale n to the finest by
-    the model trained on the scene, then blended in through the dilated, blurred mask. Pixels
-    outside that soft mask are bit-identical to the composite. All frames of a clip share one set
-    of seeded noise maps, so consecutive frames do not flicker. ``all_scales`` renders every n into
-    a labelled contact sheet to pick from (costs N generations per frame).
+    With ``colour: local`` the subject's Lab mean/std first move towards a ring of scene around it;
+    then the composite is taken down to scale n − 1 and regenerated from scale n to the finest by
+    the model trained on the scene, and blended in through the dilated, blurred mask (sized
+    relative to the subject with ``mask_units: subject``). Pixels outside that soft mask are
+    bit-identical to the composite. All frames of a clip share one set of seeded noise maps, so
+    consecutive frames do not flicker. ``scale: auto`` picks n on the first frame: the smallest
+    colour gap to the surroundings among the n that keep the subject (luminance SSIM ≥
+    ``min_ssim``). ``all_scales`` renders every n, annotated with those figures, into a sheet.
+    The reference's own processing: ``colour: none``, ``mask_units: training``, radius 7, sigma 5,
+    ``upsample: generated``.
     """
 
     category = CATEGORY
@@ -193,33 +211,63 @@ class Harmonize(Node):
               Input("mask", MASK, "where the object was pasted"))
     outputs = (Output("image", IMAGE, "harmonized composite"),
                Output("mask", MASK, "the soft (dilated, blurred) mask that was blended through"),
-               Output("all_scales", IMAGE, "contact sheet of every n at training size (when all_scales; "
-                      "else the result at n)"))
+               Output("all_scales", IMAGE, "sheet of the naive paste and every n with its colour gap and "
+                      "subject SSIM (when all_scales; else the result at n, training size)"),
+               Output("scale", INT, "the injection scale used (the chosen one with scale auto)"))
 
     class Params(NodeParams):
-        scale: int = Field(1, ge=1, le=64, description="injection scale n (1 = coarsest injection, N = finest)")
+        scale: Annotated[int, Field(ge=1, le=64)] | Literal["auto"] = Field(
+            "auto", description="injection scale n (1 = coarsest injection, N = finest), or auto: the "
+                                "smallest colour gap that keeps the subject (min_ssim)")
+        min_ssim: float = Field(0.7, ge=0, le=1, description="auto: luminance SSIM of the subject vs the naive "
+                                "paste an n must keep")
         seed: int = Field(0, ge=0, description="noise seed (fixed across frames)")
-        radius: int = Field(7, ge=0, le=100, description="mask dilation disk radius (training pixels)")
-        sigma: float = Field(5.0, ge=0, le=50, description="mask blur sigma (training pixels)")
+        colour: Literal["none", "local"] = Field("local", description="local: match the subject's Lab "
+                                                 "mean/std to the scene around it before injection")
+        colour_strength: float = Field(1.0, ge=0, le=1, description="local colour: 1 = fully matched, "
+                                       "lower keeps part of the subject's own colour")
+        mask_units: Literal["subject", "training"] = Field("subject", description="radius/sigma as fractions "
+                                                           "of the subject's size (√area), or in training "
+                                                           "pixels (the reference: 7 and 5)")
+        radius: float = Field(0.1, ge=0, le=100, description="mask dilation disk radius (see mask_units)")
+        sigma: float = Field(0.08, ge=0, le=50, description="mask blur sigma (see mask_units)")
         output_size: Literal["frame", "training"] = Field("frame", description="frame: back at the composite's "
                                                           "resolution; training: the model's finest size")
-        upsample: Literal["generated", "detail"] = Field("generated", description="at frame size, paste the "
+        upsample: Literal["generated", "detail"] = Field("detail", description="at frame size, paste the "
                                                          "upscaled generated pixels, or add only the upscaled "
                                                          "change to the full-resolution composite")
-        all_scales: bool = Field(False, description="also render every n as a contact sheet")
+        all_scales: bool = Field(False, description="also render every n as an annotated sheet")
+        sheet_view: Literal["subject", "frame", "training"] = Field(
+            "subject", description="all-scales sheet: the subject's crop enlarged, the whole frame, or "
+                                   "the raw training-size results (no figures)")
 
     def run(self, ctx, model: SinGANModel, composite: torch.Tensor, mask: torch.Tensor):
         p = self.params
         model = _model(ctx, model)
         _check_mask(composite, mask, "composite")
-        res = harmonize(model, composite, mask, p.scale, generator=ctx.generator(), radius=p.radius,
-                        sigma=p.sigma, frame_size=p.output_size == "frame", upsample=p.upsample)
-        if p.all_scales:
-            sheet = harmonize_all_scales(model, composite, mask, seed=ctx.seed, radius=p.radius, sigma=p.sigma,
-                                         done={p.scale: res.training})
+        if p.scale != "auto":
+            model.check_scale(p.scale)
+        options = {"radius": p.radius, "sigma": p.sigma, "upsample": p.upsample, "colour": p.colour,
+                   "colour_strength": p.colour_strength, "mask_units": p.mask_units}
+        measured = None
+        if p.scale == "auto" or (p.all_scales and p.sheet_view != "training"):
+            measured = measure_scales(model, composite, mask, seed=ctx.seed, **options)
+        n = choose_scale(measured, p.min_ssim) if p.scale == "auto" else p.scale
+        if p.scale == "auto":
+            f = measured[n].figures
+            ctx.logger.info(f"scale auto: n = {n} (colour gap {100 * f.gap_rel:.0f} % of the naive paste's, "
+                            f"subject SSIM {f.ssim:.2f})")
+        res = harmonize(model, composite, mask, n, generator=ctx.generator(),
+                        frame_size=p.output_size == "frame", **options)
+        if p.all_scales and p.sheet_view == "training":
+            sheet = harmonize_all_scales(model, composite, mask, seed=ctx.seed, done={n: res.training},
+                                         **options)
+        elif p.all_scales:
+            assert measured is not None
+            sheet = scales_sheet(composite, mask, measured, n, view=p.sheet_view)
         else:
             sheet = res.training
-        return {"image": _plain(res.image), "mask": _plain(res.mask), "all_scales": _plain(sheet)}
+        return {"image": _plain(res.image), "mask": _plain(res.mask), "all_scales": _plain(sheet), "scale": n}
 
 
 class SinGANEdit(Node):
