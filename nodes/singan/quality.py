@@ -46,8 +46,9 @@ def subject_box(mask: torch.Tensor, margin: float = 0.0) -> Box:
     if ys.numel() == 0:  # nothing pasted: the whole frame
         return Box(0, m.shape[0], 0, m.shape[1])
     y0, y1, x0, x1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
-    dy, dx = round(margin * (y1 - y0)), round(margin * (x1 - x0))
     H, W = m.shape
+    dy = max(round(margin * (y1 - y0)), (min(7, H) - (y1 - y0) + 1) // 2)  # at least 7 px for SSIM
+    dx = max(round(margin * (x1 - x0)), (min(7, W) - (x1 - x0) + 1) // 2)
     return Box(max(0, y0 - dy), min(H, y1 + dy), max(0, x0 - dx), min(W, x1 + dx))
 
 
