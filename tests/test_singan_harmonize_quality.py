@@ -9,16 +9,21 @@ from pathlib import Path
 
 import pytest
 import torch
+from test_singan_nodes import TENSORS, registry, tiny_scene
 
 from nodeflow.graph import Graph
 from nodeflow.nodes.singan import SinGANModel, quality
 from nodeflow.nodes.singan.augment import augment_scene
 from nodeflow.nodes.singan.colour_prep import match_to_surroundings
 from nodeflow.nodes.singan.harmonize import (
-    ScaleResult, choose_scale, harmonize, measure_scales, scales_sheet, valid_scales)
+    ScaleResult,
+    choose_scale,
+    harmonize,
+    measure_scales,
+    scales_sheet,
+    valid_scales,
+)
 from nodeflow.nodes.singan.train import make_config, train_singan
-
-from test_singan_nodes import TENSORS, registry, tiny_scene
 
 
 def grey_with_patch(colour=(0.9, 0.2, 0.1), size: int = 48, patch: int = 12) -> tuple[torch.Tensor, torch.Tensor]:
