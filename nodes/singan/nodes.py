@@ -241,6 +241,9 @@ class Harmonize(Node):
             "subject", description="all-scales sheet: the subject's crop enlarged, the whole frame, or "
                                    "the raw training-size results (no figures)")
 
+    _auto_scale: int | None = None
+    """``scale: auto``'s pick, made on the first batch of a run (one node instance per run)."""
+
     def run(self, ctx, model: SinGANModel, composite: torch.Tensor, mask: torch.Tensor):
         p = self.params
         model = _model(ctx, model)
@@ -250,10 +253,16 @@ class Harmonize(Node):
         options = {"radius": p.radius, "sigma": p.sigma, "upsample": p.upsample, "colour": p.colour,
                    "colour_strength": p.colour_strength, "mask_units": p.mask_units}
         measured = None
-        if p.scale == "auto" or (p.all_scales and p.sheet_view != "training"):
+        auto = p.scale == "auto" and self._auto_scale is None
+        if auto or (p.all_scales and p.sheet_view != "training"):
             measured = measure_scales(model, composite, mask, seed=ctx.seed, **options)
-        n = choose_scale(measured, p.min_ssim) if p.scale == "auto" else p.scale
-        if p.scale == "auto":
+        if p.scale != "auto":
+            n = p.scale
+        elif self._auto_scale is not None:
+            n = self._auto_scale  # chosen on the run's first batch: one n for the whole clip (no jumps)
+        else:
+            assert measured is not None
+            n = self._auto_scale = choose_scale(measured, p.min_ssim)
             f = measured[n].figures
             ctx.logger.info(f"scale auto: n = {n} (colour gap {100 * f.gap_rel:.0f} % of the naive paste's, "
                             f"subject SSIM {f.ssim:.2f})")
