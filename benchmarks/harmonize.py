@@ -18,8 +18,8 @@ Methods: naive; ColorMatch mean/std and histogram (reference = the composite out
 ``local colour`` alone (subject matched to its ring, no SinGAN); SinGAN ``faithful`` (iterations
 cut, see the row label), ``fast``, both with the reference's harmonization settings (radius 7,
 σ 5 training px, upsample generated) at every n; ``fast`` and ``fast`` + mode ``harmonize`` with
-the new settings (local colour first, mask sized to the subject, upsample detail) at every n and
-with ``scale: auto``. Prints the winner per case; side-by-side sheets go to ``--sheets``.
+the new settings (local colour first, mask sized to the subject, upsample structure) at every n and
+with ``scale: auto`` (and the harmonization-mode model without the colour step). Prints the winner per case; side-by-side sheets go to ``--sheets``.
 
     python benchmarks/harmonize.py --quick                 # smoke test (toy sizes, ~1 min)
     python benchmarks/harmonize.py --scenes past           # one scene (results merge into the JSON)
@@ -67,7 +67,9 @@ from nodeflow.nodes.singan.train import make_config, train_singan  # noqa: E402
 RESULTS = ROOT / "benchmarks" / "results" / "harmonize.json"
 SHEETS = ROOT / "out" / "bench_harmonize"
 REFERENCE = {"colour": "none", "mask_units": "training", "radius": 7, "sigma": 5.0, "upsample": "generated"}
-NEW = {"colour": "local", "mask_units": "subject", "radius": 0.1, "sigma": 0.08, "upsample": "detail"}
+NEW = {"colour": "local", "colour_strength": 0.8, "colour_contrast": 0.3, "mask_units": "subject", "radius": 0.1,
+       "sigma": 0.08, "upsample": "structure", "texture": 0.3}
+"""The Harmonize node's defaults (measured: see docs/singan.md, Harmonization quality)."""
 NEW_NO_COLOUR = {**NEW, "colour": "none"}
 SUBJECTS = [  # (subject, AlphaOver scale, x, y)
     ("astronaut", 0.45, 0.8, 0.66),
@@ -202,19 +204,20 @@ def run_scene(scene_name: str, args: argparse.Namespace, device: torch.device) -
     print(f"{scene_name}: inputs in {time.perf_counter() - t0:.0f} s, scene {tuple(scene.shape[-2:])}", flush=True)
     fi = 2 if quick else args.faithful_iterations
     fast_it = 4 if quick else None
+    scene_name_dir = f"{scene_name}-quick" if quick else scene_name  # toy runs never touch real checkpoints
     models: dict[str, tuple[SinGANModel, float]] = {}
     if fi:
-        models[f"faithful {fi} it/scale"] = train(scene, f"{scene_name}-faithful{fi}", "faithful", "standard", fi,
+        models[f"faithful {fi} it/scale"] = train(scene, f"{scene_name_dir}-faithful{fi}", "faithful", "standard", fi,
                                                   size, device, args.models)
     if scene_name == "past":
         models["fast harmonize"] = train_in_demo_graph("fast", "harmonize", fast_it, size, device, quick)
         models["fast"] = train_in_demo_graph("fast", "standard", fast_it, size, device, quick)
     else:
-        models["fast"] = train(scene, f"{scene_name}-fast", "fast", "standard", fast_it, size, device, args.models)
-        models["fast harmonize"] = train(scene, f"{scene_name}-fast-harm", "fast", "harmonize", fast_it, size,
+        models["fast"] = train(scene, f"{scene_name_dir}-fast", "fast", "standard", fast_it, size, device, args.models)
+        models["fast harmonize"] = train(scene, f"{scene_name_dir}-fast-harm", "fast", "harmonize", fast_it, size,
                                          device, args.models)
     faithful = [(k, "reference", REFERENCE) for k in models if k.startswith("faithful")]
-    singan_rows = [*faithful, ("fast", "reference", REFERENCE), ("fast", "new", NEW), ("fast", "new, no colour", NEW_NO_COLOUR),
+    singan_rows = [*faithful, ("fast", "reference", REFERENCE), ("fast", "new", NEW),
                    ("fast harmonize", "new", NEW), ("fast harmonize", "new, no colour", NEW_NO_COLOUR)]
     training = {k: {"seconds": s, "scales": m.N + 1, "rmse": m.meta.get("rmse"),
                     "config": {k2: m.meta["config"][k2] for k2 in ("iterations", "d_steps", "g_steps", "rec_steps",
@@ -233,7 +236,7 @@ def run_scene(scene_name: str, args: argparse.Namespace, device: torch.device) -
         for method in ("mean_std", "histogram"):
             pics[f"ColorMatch {method}"] = colour_match(comp, mask, method)
             res[f"ColorMatch {method}"] = row(pics[f"ColorMatch {method}"], comp, mask)
-        pics["local colour"] = match_to_surroundings(comp, mask)
+        pics["local colour"] = match_to_surroundings(comp, mask, strength=0.8, std_strength=0.3)
         res["local colour"] = row(pics["local colour"], comp, mask)
         clip = clip_of(scene, comp, mask, 3 if quick else 6)
         for model_name, setting, options in singan_rows:
@@ -267,7 +270,7 @@ def run_scene(scene_name: str, args: argparse.Namespace, device: torch.device) -
             img = colour_match(comp, region, method)
             res[f"ColorMatch {method}"] = gt_row(img, scene, region)
             pics[f"ColorMatch {method}"] = img
-        res["local colour"] = gt_row(match_to_surroundings(comp, region), scene, region)
+        res["local colour"] = gt_row(match_to_surroundings(comp, region, strength=0.8, std_strength=0.3), scene, region)
         for model_name, setting, options in singan_rows:
             model = models[model_name][0]
             label = f"SinGAN {model_name} [{setting}]"

@@ -37,7 +37,7 @@ from .generate import regenerate
 from .handle import SinGANModel
 from .imresize import imresize, resize_to
 
-Upsample = Literal["generated", "detail"]
+Upsample = Literal["generated", "detail", "structure"]
 Colour = Literal["none", "local"]
 MaskUnits = Literal["training", "subject"]
 SheetView = Literal["training", "frame", "subject"]
@@ -69,17 +69,40 @@ def soft_mask(mask: torch.Tensor, radius: int = 7, sigma: float = 5.0) -> torch.
     if radius > 0:
         disk = torch.from_numpy(_disk(radius)).to(mask.device)[None, None]
         binary = (F.conv2d(binary, disk, padding=radius) > 0.5).float()
-    g = binary
-    if sigma > 0:
-        k = torch.from_numpy(_gauss(sigma)).to(mask.device)
-        r = (k.numel() - 1) // 2
-        g = F.conv2d(F.pad(g, (r, r, 0, 0), mode="replicate"), k.view(1, 1, 1, -1))
-        g = F.conv2d(F.pad(g, (0, 0, r, r), mode="replicate"), k.view(1, 1, -1, 1))
+    g = blur(binary, sigma)
     lo = g.amin(dim=(2, 3), keepdim=True)
     hi = g.amax(dim=(2, 3), keepdim=True)
     span = hi - lo
     out = torch.where(span > 0, (g - lo) / span.clamp_min(1e-12), (hi > 0).float().expand_as(g))
     return out.clamp(0, 1)
+
+
+def blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian (truncated at 4σ, edge-replicating) of every channel of ``(B, C, h, w)``."""
+    if sigma <= 0:
+        return x
+    k = torch.from_numpy(_gauss(sigma)).to(x.device, x.dtype)
+    r = (k.numel() - 1) // 2
+    b, c, h, w = x.shape
+    y = x.reshape(b * c, 1, h, w)
+    y = F.conv2d(F.pad(y, (r, r, 0, 0), mode="replicate"), k.view(1, 1, 1, -1))
+    y = F.conv2d(F.pad(y, (0, 0, r, r), mode="replicate"), k.view(1, 1, -1, 1))
+    return y.reshape(b, c, h, w)
+
+
+def structure_change(model: SinGANModel, generated: torch.Tensor, composite_t: torch.Tensor, n: int,
+                     texture: float) -> torch.Tensor:
+    """The pyramid's change, low-passed to what injection at ``n`` really constrains (colour, light,
+    coarse shape), plus ``texture`` × the finer part (the grain and detail it redrew).
+
+    Injection at ``n`` passes the composite through scale ``n - 1``, ``r^(N-n+1)`` of the training
+    size: finer than that, the generated image is new detail, not the subject's. Keeping only the
+    coarse change keeps the subject's own detail (issue 10: faces blurred or lost).
+    """
+    change = generated - composite_t
+    sigma = 0.5 / model.scale_factor ** (model.N - n + 1)
+    low = blur(change, sigma)
+    return low + texture * (change - low)
 
 
 class Harmonized(NamedTuple):
@@ -109,8 +132,8 @@ def mask_extent(mask_t: torch.Tensor, units: MaskUnits, radius: float, sigma: fl
 def harmonize(model: SinGANModel, composite: torch.Tensor, mask: torch.Tensor, n: int, *,
               generator: torch.Generator, radius: float = 7, sigma: float = 5.0,
               frame_size: bool = True, upsample: Upsample = "generated", chunk: int = 8,
-              colour: Colour = "none", colour_strength: float = 1.0,
-              mask_units: MaskUnits = "training") -> Harmonized:
+              colour: Colour = "none", colour_strength: float = 1.0, colour_contrast: float | None = None,
+              mask_units: MaskUnits = "training", texture: float = 0.3) -> Harmonized:
     """Harmonize a batch of composites at injection scale ``n`` (1 ≤ n ≤ N).
 
     composite: ``(B, C, H, W)`` in [0, 1] (C = 3 or 4; alpha passes through);
@@ -118,7 +141,9 @@ def harmonize(model: SinGANModel, composite: torch.Tensor, mask: torch.Tensor, n
     One noise map per scale, drawn from ``generator``, is shared by all frames, so identical
     frames give identical results. ``colour="local"`` colour-matches the subject to its
     surroundings before injection; ``mask_units="subject"`` reads ``radius``/``sigma`` as
-    fractions of the subject's size (√area) instead of training pixels.
+    fractions of the subject's size (√area) instead of training pixels; ``upsample="structure"``
+    keeps the subject's detail and takes only the coarse change plus ``texture`` × the redrawn
+    detail (see :func:`structure_change`).
     """
     model.check_scale(n)
     B, C, H, W = composite.shape
@@ -126,22 +151,25 @@ def harmonize(model: SinGANModel, composite: torch.Tensor, mask: torch.Tensor, n
     rgb = composite[:, :3]
     full_mask = mask.expand(-1, 1, H, W)
     if colour == "local":
-        rgb = match_to_surroundings(rgb, full_mask, strength=colour_strength)
+        rgb = match_to_surroundings(rgb, full_mask, strength=colour_strength, std_strength=colour_contrast)
     comp_t = resize_to(rgb, size)
     mask_t = resize_to(full_mask, size)
     r, s = mask_extent(mask_t, mask_units, radius, sigma)
     m_t = soft_mask(mask_t, r, s)
     generated = regenerate(model, comp_t, n, generator=generator, chunk=chunk)
     with torch.inference_mode():
-        blend_t = torch.where(m_t > 0, (1 - m_t) * comp_t + m_t * generated, comp_t)
+        gen_t = generated
+        if upsample == "structure":
+            gen_t = (comp_t + structure_change(model, generated, comp_t, n, texture)).clamp(0, 1)
+        blend_t = torch.where(m_t > 0, (1 - m_t) * comp_t + m_t * gen_t, comp_t)
         if not frame_size or size == (H, W):
             out = blend_t
             if C == 4:
                 out = torch.cat([out, resize_to(composite[:, 3:], size)], dim=1)
             return Harmonized(out, m_t.expand(B, -1, -1, -1), generated, blend_t)
         m_f = imresize(m_t, size=(H, W)).clamp(0, 1)
-        if upsample == "detail":
-            gen_f = (rgb + imresize(generated - comp_t, size=(H, W))).clamp(0, 1)
+        if upsample in ("detail", "structure"):
+            gen_f = (rgb + imresize(gen_t - comp_t, size=(H, W))).clamp(0, 1)
         else:
             gen_f = imresize(generated, size=(H, W)).clamp(0, 1)
         out = torch.where(m_f > 0, (1 - m_f) * rgb + m_f * gen_f, rgb)

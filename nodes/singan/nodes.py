@@ -224,8 +224,11 @@ class Harmonize(Node):
         seed: int = Field(0, ge=0, description="noise seed (fixed across frames)")
         colour: Literal["none", "local"] = Field("local", description="local: match the subject's Lab "
                                                  "mean/std to the scene around it before injection")
-        colour_strength: float = Field(1.0, ge=0, le=1, description="local colour: 1 = fully matched, "
-                                       "lower keeps part of the subject's own colour")
+        colour_strength: float = Field(0.8, ge=0, le=1, description="local colour: how far the subject's mean "
+                                       "colour/brightness moves to its surroundings' (1 = all the way; lower "
+                                       "keeps part of its own colour)")
+        colour_contrast: float = Field(0.3, ge=0, le=1, description="local colour: how far its contrast (Lab "
+                                       "std) moves (contrast carries the subject's detail)")
         mask_units: Literal["subject", "training"] = Field("subject", description="radius/sigma as fractions "
                                                            "of the subject's size (√area), or in training "
                                                            "pixels (the reference: 7 and 5)")
@@ -233,9 +236,13 @@ class Harmonize(Node):
         sigma: float = Field(0.08, ge=0, le=50, description="mask blur sigma (see mask_units)")
         output_size: Literal["frame", "training"] = Field("frame", description="frame: back at the composite's "
                                                           "resolution; training: the model's finest size")
-        upsample: Literal["generated", "detail"] = Field("detail", description="at frame size, paste the "
-                                                         "upscaled generated pixels, or add only the upscaled "
-                                                         "change to the full-resolution composite")
+        upsample: Literal["structure", "detail", "generated"] = Field(
+            "structure", description="at frame size: structure = add the upscaled coarse change (colour, light) "
+                                     "plus texture × the redrawn detail to the full-resolution composite (keeps "
+                                     "the subject's detail); detail = add the whole upscaled change; generated = "
+                                     "paste the upscaled generated pixels (the reference)")
+        texture: float = Field(0.3, ge=0, le=1, description="structure: share of SinGAN's redrawn fine detail "
+                               "and grain that is kept")
         all_scales: bool = Field(False, description="also render every n as an annotated sheet")
         sheet_view: Literal["subject", "frame", "training"] = Field(
             "subject", description="all-scales sheet: the subject's crop enlarged, the whole frame, or "
@@ -251,7 +258,8 @@ class Harmonize(Node):
         if p.scale != "auto":
             model.check_scale(p.scale)
         options = {"radius": p.radius, "sigma": p.sigma, "upsample": p.upsample, "colour": p.colour,
-                   "colour_strength": p.colour_strength, "mask_units": p.mask_units}
+                   "colour_strength": p.colour_strength, "colour_contrast": p.colour_contrast,
+                   "mask_units": p.mask_units, "texture": p.texture}
         measured = None
         auto = p.scale == "auto" and self._auto_scale is None
         if auto or (p.all_scales and p.sheet_view != "training"):
