@@ -169,7 +169,8 @@ def test_scale_auto_node_reports_the_chosen_n_and_an_annotated_sheet(model: SinG
     g.output("sheet", h.all_scales)
     g.output("n", h.scale)
     out = g.run(device="cpu")
-    options = {"colour": "local", "mask_units": "subject", "radius": 0.1, "sigma": 0.08, "upsample": "detail"}
+    options = {"colour": "local", "colour_strength": 0.8, "colour_contrast": 0.3, "mask_units": "subject",
+               "radius": 0.1, "sigma": 0.08, "upsample": "structure", "texture": 0.3}  # the node's defaults
     measured = measure_scales(model, comp, mask, seed=0, **options)
     n = choose_scale(measured, 0.5)
     assert out["n"] == n and n in valid_scales(model)
@@ -209,3 +210,20 @@ def test_harmonize_mode_config_and_training():
     w_plain = plain.generators[-1].state_dict()
     w_harm = harm.generators[-1].state_dict()
     assert any(not torch.equal(w_plain[k], w_harm[k]) for k in w_plain)
+
+
+def test_structure_upsample_keeps_the_subjects_detail(model: SinGANModel):
+    comp, mask = square(16)
+    comp = comp.clone()
+    comp[..., 10:26:2, 20:36] = 0.2  # stripes: fine detail inside the subject
+    common = {"generator": None, "mask_units": "subject", "radius": 0.1, "sigma": 0.08}
+
+    def run(upsample: str, **kw) -> torch.Tensor:
+        common["generator"] = torch.Generator().manual_seed(0)
+        return harmonize(model, comp, mask, 1, upsample=upsample, **common, **kw).image
+
+    detail, structure = run("detail"), run("structure", texture=0.0)
+    assert quality.gradient_correlation(structure, comp, mask) > quality.gradient_correlation(detail, comp, mask)
+    assert quality.subject_ssim(structure, comp, mask) > quality.subject_ssim(detail, comp, mask)
+    textured = run("structure", texture=1.0)
+    assert torch.allclose(textured, detail, atol=1e-5)  # texture 1 keeps the whole change: detail mode

@@ -222,7 +222,6 @@ def harmonize_all_scales(model: SinGANModel, composite: torch.Tensor, mask: torc
     ``done`` maps scales already harmonized (their ``Harmonized.training``) to reuse them;
     ``options`` are :func:`harmonize`'s (radius, sigma, colour, …).
     """
-    options.pop("upsample", None)
     tiles, labels = [], []
     for n in valid_scales(model):
         tile = (done or {}).get(n)
