@@ -18,8 +18,9 @@ Methods: naive; ColorMatch mean/std and histogram (reference = the composite out
 ``local colour`` alone (subject matched to its ring, no SinGAN); SinGAN ``faithful`` (iterations
 cut, see the row label), ``fast``, both with the reference's harmonization settings (radius 7,
 σ 5 training px, upsample generated) at every n; ``fast`` and ``fast`` + mode ``harmonize`` with
-the new settings (local colour first, mask sized to the subject, upsample structure) at every n and
-with ``scale: auto`` (and the harmonization-mode model without the colour step). Prints the winner per case; side-by-side sheets go to ``--sheets``.
+the new settings (re-light by the surroundings first, mask sized to the subject, upsample structure) at every n and
+with ``scale: auto`` (and the harmonization-mode model with the Lab colour step, and without any). ``relight``
+= the colour step alone. Prints the winner per case; side-by-side sheets go to ``--sheets``.
 
     python benchmarks/harmonize.py --quick                 # smoke test (toy sizes, ~1 min)
     python benchmarks/harmonize.py --scenes past           # one scene (results merge into the JSON)
@@ -52,7 +53,7 @@ from nodeflow.image_files import write_image  # noqa: E402
 from nodeflow.nodes.color.convert import lab01_to_rgb, rgb_to_lab01  # noqa: E402
 from nodeflow.nodes.color.matching import match_histogram, match_mean_std  # noqa: E402
 from nodeflow.nodes.singan import quality  # noqa: E402
-from nodeflow.nodes.singan.colour_prep import match_to_surroundings  # noqa: E402
+from nodeflow.nodes.singan.colour_prep import match_to_surroundings, relight_to_surroundings  # noqa: E402
 from nodeflow.nodes.singan.handle import SinGANModel  # noqa: E402
 from nodeflow.nodes.singan.harmonize import (  # noqa: E402
     choose_scale,
@@ -67,10 +68,11 @@ from nodeflow.nodes.singan.train import make_config, train_singan  # noqa: E402
 RESULTS = ROOT / "benchmarks" / "results" / "harmonize.json"
 SHEETS = ROOT / "out" / "bench_harmonize"
 REFERENCE = {"colour": "none", "mask_units": "training", "radius": 7, "sigma": 5.0, "upsample": "generated"}
-NEW = {"colour": "local", "colour_strength": 0.8, "colour_contrast": 0.3, "mask_units": "subject", "radius": 0.1,
+NEW = {"colour": "light", "colour_strength": 0.7, "colour_contrast": 0.3, "mask_units": "subject", "radius": 0.1,
        "sigma": 0.08, "upsample": "structure", "texture": 0.3}
 """The Harmonize node's defaults (measured: see docs/singan.md, Harmonization quality)."""
 NEW_NO_COLOUR = {**NEW, "colour": "none"}
+NEW_LAB = {**NEW, "colour": "local", "colour_strength": 0.8}
 SUBJECTS = [  # (subject, AlphaOver scale, x, y)
     ("astronaut", 0.45, 0.8, 0.66),
     ("astronaut", 0.28, 0.3, 0.72),
@@ -218,7 +220,8 @@ def run_scene(scene_name: str, args: argparse.Namespace, device: torch.device) -
                                          device, args.models)
     faithful = [(k, "reference", REFERENCE) for k in models if k.startswith("faithful")]
     singan_rows = [*faithful, ("fast", "reference", REFERENCE), ("fast", "new", NEW),
-                   ("fast harmonize", "new", NEW), ("fast harmonize", "new, no colour", NEW_NO_COLOUR)]
+                   ("fast harmonize", "new", NEW), ("fast harmonize", "new, Lab colour", NEW_LAB),
+                   ("fast harmonize", "new, no colour", NEW_NO_COLOUR)]
     training = {k: {"seconds": s, "scales": m.N + 1, "rmse": m.meta.get("rmse"),
                     "config": {k2: m.meta["config"][k2] for k2 in ("iterations", "d_steps", "g_steps", "rec_steps",
                                                                    "harmonize_steps", "concurrent")}}
@@ -237,6 +240,8 @@ def run_scene(scene_name: str, args: argparse.Namespace, device: torch.device) -
             pics[f"ColorMatch {method}"] = colour_match(comp, mask, method)
             res[f"ColorMatch {method}"] = row(pics[f"ColorMatch {method}"], comp, mask)
         pics["local colour"] = match_to_surroundings(comp, mask, strength=0.8, std_strength=0.3)
+        pics["relight"] = relight_to_surroundings(comp, mask, strength=0.7)
+        res["relight"] = row(pics["relight"], comp, mask)
         res["local colour"] = row(pics["local colour"], comp, mask)
         clip = clip_of(scene, comp, mask, 3 if quick else 6)
         for model_name, setting, options in singan_rows:
@@ -271,6 +276,7 @@ def run_scene(scene_name: str, args: argparse.Namespace, device: torch.device) -
             res[f"ColorMatch {method}"] = gt_row(img, scene, region)
             pics[f"ColorMatch {method}"] = img
         res["local colour"] = gt_row(match_to_surroundings(comp, region, strength=0.8, std_strength=0.3), scene, region)
+        res["relight"] = gt_row(relight_to_surroundings(comp, region, strength=0.7), scene, region)
         for model_name, setting, options in singan_rows:
             model = models[model_name][0]
             label = f"SinGAN {model_name} [{setting}]"
@@ -323,7 +329,7 @@ def table(results: dict[str, Any]) -> str:
             lines.append(f"training {k:<24} {t['seconds']:7.0f} s  {t['scales']} scales  rmse {t['rmse']:.4f}")
         for case, res in sc["cases"].items():
             lines.append(f"-- {case}: gap = colour gap (Lab mean) rel. to naive, ssim/grad = subject kept")
-            for name in ("naive", "ColorMatch mean_std", "ColorMatch histogram", "local colour"):
+            for name in ("naive", "ColorMatch mean_std", "ColorMatch histogram", "local colour", "relight"):
                 r = res[name]
                 lines.append(f"   {name:<44} gap {100 * r['gap_rel']:5.0f}%  std {r['gap_std']:5.1f}  "
                              f"ssim {r['ssim']:.2f}  grad {r['grad_corr']:.2f}")
@@ -364,7 +370,7 @@ def summary(results: dict[str, Any]) -> dict[str, Any]:
 
     out: dict[str, Any] = {}
     autos = sorted({k for c in cases for k in c if k.endswith(" auto")})
-    for name in ["naive", "ColorMatch mean_std", "ColorMatch histogram", "local colour", *autos]:
+    for name in ["naive", "ColorMatch mean_std", "ColorMatch histogram", "local colour", "relight", *autos]:
         rows = [c[name] for c in cases if name in c]
         if rows:
             out[f"real task {name}"] = (f"gap {100 * mean([r['gap_rel'] for r in rows]):.0f}% of naive, "
@@ -372,7 +378,7 @@ def summary(results: dict[str, Any]) -> dict[str, Any]:
                                         f"grad {mean([r['grad_corr'] for r in rows]):.2f}"
                                         + (f", flicker {mean([r['flicker'] for r in rows]):.4f} vs naive "
                                            f"{mean([r['flicker_naive'] for r in rows]):.4f}" if "flicker" in rows[0] else ""))
-    for name in ["naive", "ColorMatch mean_std", "ColorMatch histogram", "local colour", *autos]:
+    for name in ["naive", "ColorMatch mean_std", "ColorMatch histogram", "local colour", "relight", *autos]:
         vals = [g[name]["fmse"] for g in gts if name in g]
         if vals:
             out[f"ground truth {name}"] = f"fMSE {mean(vals):.1f}"

@@ -14,7 +14,7 @@ from test_singan_nodes import TENSORS, registry, tiny_scene
 from nodeflow.graph import Graph
 from nodeflow.nodes.singan import SinGANModel, quality
 from nodeflow.nodes.singan.augment import augment_scene
-from nodeflow.nodes.singan.colour_prep import match_to_surroundings
+from nodeflow.nodes.singan.colour_prep import match_to_surroundings, relight_to_surroundings
 from nodeflow.nodes.singan.harmonize import (
     ScaleResult,
     choose_scale,
@@ -152,6 +152,10 @@ def test_choose_scale_takes_the_smallest_gap_that_keeps_the_subject():
     assert choose_scale(measured, 0.95) == 4
     assert choose_scale(measured, 0.999) == 4  # none keeps it: the one that keeps it best
     assert choose_scale(measured, 0.0) == 1
+    close = {1: ScaleResult(img, _figures(0.27, 0.88)), 2: ScaleResult(img, _figures(0.30, 0.86)),
+             3: ScaleResult(img, _figures(0.31, 0.92)), 4: ScaleResult(img, _figures(0.5, 0.95))}
+    assert choose_scale(close, 0.7) == 3  # gaps within the tolerance: the larger n (keeps more, flickers less)
+    assert choose_scale(close, 0.7, tolerance=0.0) == 1
 
 
 def test_scale_auto_node_reports_the_chosen_n_and_an_annotated_sheet(model: SinGANModel, tmp_path: Path):
@@ -169,7 +173,7 @@ def test_scale_auto_node_reports_the_chosen_n_and_an_annotated_sheet(model: SinG
     g.output("sheet", h.all_scales)
     g.output("n", h.scale)
     out = g.run(device="cpu")
-    options = {"colour": "local", "colour_strength": 0.8, "colour_contrast": 0.3, "mask_units": "subject",
+    options = {"colour": "light", "colour_strength": 0.7, "colour_contrast": 0.3, "mask_units": "subject",
                "radius": 0.1, "sigma": 0.08, "upsample": "structure", "texture": 0.3}  # the node's defaults
     measured = measure_scales(model, comp, mask, seed=0, **options)
     n = choose_scale(measured, 0.5)
@@ -227,3 +231,18 @@ def test_structure_upsample_keeps_the_subjects_detail(model: SinGANModel):
     assert quality.subject_ssim(structure, comp, mask) > quality.subject_ssim(detail, comp, mask)
     textured = run("structure", texture=1.0)
     assert torch.allclose(textured, detail, atol=1e-5)  # texture 1 keeps the whole change: detail mode
+
+
+def test_relight_takes_part_of_the_scenes_light_and_keeps_the_subjects_hues():
+    warm, mask = grey_with_patch((0.9, 0.5, 0.3))
+    dark_blue = torch.where(mask.bool(), warm, torch.tensor([0.1, 0.15, 0.35]).view(1, 3, 1, 1))
+    lit = relight_to_surroundings(dark_blue, mask, strength=0.7)
+    before = quality.colour_gap(dark_blue, mask).mean
+    assert quality.colour_gap(lit, mask, surroundings=dark_blue).mean < 0.7 * before
+    inside = mask.bool().expand_as(lit)
+    assert lit[inside].mean() < dark_blue[inside].mean()  # darker, as under the scene's light
+    r, b = lit[:, 0][mask[:, 0].bool()].mean(), lit[:, 2][mask[:, 0].bool()].mean()
+    assert r / b > 0.1 / 0.35  # warmer than its blue surroundings: part of its own colour stays
+    assert quality.gradient_correlation(lit, dark_blue, mask) > 0.95  # its texture is only re-lit
+    assert torch.equal(lit[~inside], dark_blue[~inside])
+    assert torch.equal(relight_to_surroundings(dark_blue, mask, strength=0.0), dark_blue)

@@ -44,4 +44,35 @@ def match_to_surroundings(rgb: torch.Tensor, mask: torch.Tensor, *, strength: fl
     return rgb + m * (out - rgb)
 
 
-__all__ = ["match_to_surroundings"]
+
+
+
+def _to_linear(x: torch.Tensor) -> torch.Tensor:
+    return torch.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
+
+
+def _to_srgb(x: torch.Tensor) -> torch.Tensor:
+    x = x.clamp(0, 1)
+    return torch.where(x <= 0.0031308, 12.92 * x, 1.055 * x.clamp_min(1e-12) ** (1 / 2.4) - 0.055)
+
+
+def relight_to_surroundings(rgb: torch.Tensor, mask: torch.Tensor, *, strength: float = 0.6,
+                            width: int | None = None) -> torch.Tensor:
+    """Re-light the subject like the scene's light would: per-channel gains in linear RGB (von Kries).
+
+    The gains are ``(ring mean / subject mean) ** strength`` per channel, so the subject takes part
+    of the surroundings' brightness and colour cast while its own hues and contrast ratios stay
+    (an orange suit under blue light gets darker and cooler, not cyan). Only alpha > 0 changes.
+    """
+    if strength <= 0:
+        return rgb
+    m = mask.expand(rgb.shape[0], 1, -1, -1)
+    if not bool((binary(m).flatten(1).sum(1) > 0).all()):
+        return rgb
+    lin = _to_linear(rgb.clamp(0, 1))
+    ms, _ = weighted_mean_std(lin, binary(m))
+    mr, _ = weighted_mean_std(lin, ring(m, width))
+    gain = (mr.clamp_min(1e-4) / ms.clamp_min(1e-4)) ** strength
+    out = _to_srgb(lin * gain)
+    return rgb + m * (out - rgb)
+__all__ = ["match_to_surroundings", "relight_to_surroundings"]

@@ -32,13 +32,13 @@ import torch
 import torch.nn.functional as F
 
 from . import quality
-from .colour_prep import match_to_surroundings
+from .colour_prep import match_to_surroundings, relight_to_surroundings
 from .generate import regenerate
 from .handle import SinGANModel
 from .imresize import imresize, resize_to
 
 Upsample = Literal["generated", "detail", "structure"]
-Colour = Literal["none", "local"]
+Colour = Literal["none", "local", "light"]
 MaskUnits = Literal["training", "subject"]
 SheetView = Literal["training", "frame", "subject"]
 
@@ -152,6 +152,8 @@ def harmonize(model: SinGANModel, composite: torch.Tensor, mask: torch.Tensor, n
     full_mask = mask.expand(-1, 1, H, W)
     if colour == "local":
         rgb = match_to_surroundings(rgb, full_mask, strength=colour_strength, std_strength=colour_contrast)
+    elif colour == "light":
+        rgb = relight_to_surroundings(rgb, full_mask, strength=colour_strength)
     comp_t = resize_to(rgb, size)
     mask_t = resize_to(full_mask, size)
     r, s = mask_extent(mask_t, mask_units, radius, sigma)
@@ -258,14 +260,21 @@ def measure_scales(model: SinGANModel, composite: torch.Tensor, mask: torch.Tens
     return out
 
 
-def choose_scale(measured: dict[int, ScaleResult], min_ssim: float = 0.7) -> int:
+GAP_TOLERANCE = 0.05
+"""Colour gaps (relative to naive) this close count as equal: the larger n, which keeps more of the
+composite and flickers less under a moving background (measured, docs/singan.md), then wins."""
+
+
+def choose_scale(measured: dict[int, ScaleResult], min_ssim: float = 0.7, tolerance: float = GAP_TOLERANCE) -> int:
     """``scale: "auto"``: the n with the smallest colour gap among those that keep the subject
-    (luminance SSIM ≥ ``min_ssim``); if none does, the one that keeps it best."""
+    (luminance SSIM ≥ ``min_ssim``), the largest such n within ``tolerance`` of that gap; if none
+    keeps the subject, the one that keeps it best."""
     if any(math.isnan(r.figures.gap_rel) for r in measured.values()):
         return max(measured)  # no subject to measure (empty mask): the scale that changes least
     kept = [n for n, r in measured.items() if r.figures.ssim >= min_ssim]
     if kept:
-        return min(kept, key=lambda n: (measured[n].figures.gap_rel, -n))
+        best = min(measured[n].figures.gap_rel for n in kept)
+        return max(n for n in kept if measured[n].figures.gap_rel <= best + tolerance)
     return max(measured, key=lambda n: measured[n].figures.ssim)
 
 

@@ -194,7 +194,8 @@ class LoadSinGAN(Node):
 class Harmonize(Node):
     """Make a pasted object look native: colour first, then SinGAN harmonization at injection scale n.
 
-    With ``colour: local`` the subject's Lab mean/std first move towards a ring of scene around it;
+    With ``colour: light`` the subject is first re-lit by a ring of scene around it (``local``: its Lab
+    mean/std move towards the ring's);
     then the composite is taken down to scale n − 1 and regenerated from scale n to the finest by
     the model trained on the scene, and blended in through the dilated, blurred mask (sized
     relative to the subject with ``mask_units: subject``). Pixels outside that soft mask are
@@ -222,12 +223,13 @@ class Harmonize(Node):
         min_ssim: float = Field(0.7, ge=0, le=1, description="auto: luminance SSIM of the subject vs the naive "
                                 "paste an n must keep")
         seed: int = Field(0, ge=0, description="noise seed (fixed across frames)")
-        colour: Literal["none", "local"] = Field("local", description="local: match the subject's Lab "
-                                                 "mean/std to the scene around it before injection")
-        colour_strength: float = Field(0.8, ge=0, le=1, description="local colour: how far the subject's mean "
-                                       "colour/brightness moves to its surroundings' (1 = all the way; lower "
-                                       "keeps part of its own colour)")
-        colour_contrast: float = Field(0.3, ge=0, le=1, description="local colour: how far its contrast (Lab "
+        colour: Literal["light", "local", "none"] = Field(
+            "light", description="before injection, light: re-light the subject by the scene around it "
+                                 "(per-channel gains in linear RGB); local: match its Lab mean/std to the "
+                                 "surroundings' (closes the colour gap further but flattens faces); none")
+        colour_strength: float = Field(0.7, ge=0, le=1, description="colour: how far the subject's light/colour "
+                                       "moves to its surroundings' (1 = all the way; lower keeps more of its own)")
+        colour_contrast: float = Field(0.3, ge=0, le=1, description="colour local: how far its contrast (Lab "
                                        "std) moves (contrast carries the subject's detail)")
         mask_units: Literal["subject", "training"] = Field("subject", description="radius/sigma as fractions "
                                                            "of the subject's size (√area), or in training "
