@@ -48,8 +48,9 @@ def render(name: str, device: str, width: int) -> list[Path]:
     g.output("sheet", g.node("harmonize").all_scales)
     g.output("n", g.node("harmonize").scale)
     out = g.run(outputs=["naive", "harmonized", "sheet", "n"], frames=range(1), device=device)
+    n = out["n"][0] if isinstance(out["n"], list) else out["n"]  # per-frame outputs come back per batch
     pair = contact_sheet([fit(out["naive"], width), fit(out["harmonized"], width)],
-                         ["naive paste", f"harmonized (n = {out['n']})"], columns=2)
+                         ["naive paste", f"harmonized (n = {n})"], columns=2)
     GALLERY.mkdir(parents=True, exist_ok=True)
     paths = [GALLERY / f"{name}_pair.png", GALLERY / f"{name}_scales.png"]
     write_image(pair, paths[0])

@@ -152,8 +152,8 @@ def test_choose_scale_takes_the_smallest_gap_that_keeps_the_subject():
     assert choose_scale(measured, 0.95) == 4
     assert choose_scale(measured, 0.999) == 4  # none keeps it: the one that keeps it best
     assert choose_scale(measured, 0.0) == 1
-    close = {1: ScaleResult(img, _figures(0.27, 0.88)), 2: ScaleResult(img, _figures(0.30, 0.86)),
-             3: ScaleResult(img, _figures(0.31, 0.92)), 4: ScaleResult(img, _figures(0.5, 0.95))}
+    close = {1: ScaleResult(img, _figures(0.41, 0.88)), 2: ScaleResult(img, _figures(0.47, 0.86)),
+             3: ScaleResult(img, _figures(0.50, 0.92)), 4: ScaleResult(img, _figures(0.7, 0.95))}
     assert choose_scale(close, 0.7) == 3  # gaps within the tolerance: the larger n (keeps more, flickers less)
     assert choose_scale(close, 0.7, tolerance=0.0) == 1
 

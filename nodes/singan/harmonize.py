@@ -260,7 +260,7 @@ def measure_scales(model: SinGANModel, composite: torch.Tensor, mask: torch.Tens
     return out
 
 
-GAP_TOLERANCE = 0.05
+GAP_TOLERANCE = 0.1
 """Colour gaps (relative to naive) this close count as equal: the larger n, which keeps more of the
 composite and flickers less under a moving background (measured, docs/singan.md), then wins."""
 
