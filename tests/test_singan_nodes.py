@@ -192,7 +192,7 @@ def far_from(mask: torch.Tensor, pixels: int) -> torch.Tensor:
 @pytest.mark.parametrize("output_size", ["frame", "training"])
 def test_harmonize_keeps_pixels_outside_the_dilated_mask(model_dir: Path, output_size: str):
     comp, mask = composite_and_mask(scale=3)
-    params = {"scale": 2, "output_size": output_size, "radius": 2, "sigma": 1.0}
+    params = {"scale": 2, "output_size": output_size, "radius": 2, "sigma": 1.0, "mask_units": "training"}
     out = harmonize_graph(model_dir, comp, mask, **params).run(device="cpu")
     image, soft = out["image"], out["mask"]
     ref, ref_mask = comp, mask
@@ -263,7 +263,9 @@ def test_harmonize_same_seed_same_output(model_dir: Path):
 def test_harmonize_all_scales_contact_sheet(model_dir: Path):
     comp, mask = composite_and_mask()
     model = SinGANModel.load(model_dir)
-    out = harmonize_graph(model_dir, comp, mask, scale=2, all_scales=True).run(device="cpu")
+    reference = {"colour": "none", "mask_units": "training", "radius": 7, "sigma": 5.0, "sheet_view": "training",
+                 "upsample": "generated"}
+    out = harmonize_graph(model_dir, comp, mask, scale=2, all_scales=True, **reference).run(device="cpu")
     sheet = out["sheet"]
     h, w = model.sizes[-1]
     n = model.N  # tiles for scale = 1 … N

@@ -12,6 +12,13 @@ blend is written as ``where(m > 0, …, composite)``, so pixels outside the blur
 are bit-identical to the input. Optionally the result goes back to the frame's resolution: the
 generated pixels (or only the change, ``detail``) are resized up and blended through the resized
 soft mask; the rest of the frame is untouched.
+
+Beyond the reference (issue 10), all off in :func:`harmonize`'s defaults so the faithful path stays
+the reference's: ``colour="local"`` matches the subject's Lab statistics to a ring of scene around
+it first (``colour_prep``), ``mask_units="subject"`` sizes the dilation/blur relative to the
+subject instead of in training pixels, :func:`choose_scale` picks n from the measured figures
+(``scale: "auto"``) and :func:`scales_sheet` renders every n at a size a person can judge,
+annotated with those figures.
 """
 
 from __future__ import annotations
@@ -24,11 +31,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from . import quality
+from .colour_prep import match_to_surroundings, relight_to_surroundings
 from .generate import regenerate
 from .handle import SinGANModel
 from .imresize import imresize, resize_to
 
-Upsample = Literal["generated", "detail"]
+Upsample = Literal["generated", "detail", "structure"]
+Colour = Literal["none", "local", "light"]
+MaskUnits = Literal["training", "subject"]
+SheetView = Literal["training", "frame", "subject"]
 
 
 @lru_cache(maxsize=16)
@@ -57,17 +69,40 @@ def soft_mask(mask: torch.Tensor, radius: int = 7, sigma: float = 5.0) -> torch.
     if radius > 0:
         disk = torch.from_numpy(_disk(radius)).to(mask.device)[None, None]
         binary = (F.conv2d(binary, disk, padding=radius) > 0.5).float()
-    g = binary
-    if sigma > 0:
-        k = torch.from_numpy(_gauss(sigma)).to(mask.device)
-        r = (k.numel() - 1) // 2
-        g = F.conv2d(F.pad(g, (r, r, 0, 0), mode="replicate"), k.view(1, 1, 1, -1))
-        g = F.conv2d(F.pad(g, (0, 0, r, r), mode="replicate"), k.view(1, 1, -1, 1))
+    g = blur(binary, sigma)
     lo = g.amin(dim=(2, 3), keepdim=True)
     hi = g.amax(dim=(2, 3), keepdim=True)
     span = hi - lo
     out = torch.where(span > 0, (g - lo) / span.clamp_min(1e-12), (hi > 0).float().expand_as(g))
     return out.clamp(0, 1)
+
+
+def blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian (truncated at 4σ, edge-replicating) of every channel of ``(B, C, h, w)``."""
+    if sigma <= 0:
+        return x
+    k = torch.from_numpy(_gauss(sigma)).to(x.device, x.dtype)
+    r = (k.numel() - 1) // 2
+    b, c, h, w = x.shape
+    y = x.reshape(b * c, 1, h, w)
+    y = F.conv2d(F.pad(y, (r, r, 0, 0), mode="replicate"), k.view(1, 1, 1, -1))
+    y = F.conv2d(F.pad(y, (0, 0, r, r), mode="replicate"), k.view(1, 1, -1, 1))
+    return y.reshape(b, c, h, w)
+
+
+def structure_change(model: SinGANModel, generated: torch.Tensor, composite_t: torch.Tensor, n: int,
+                     texture: float) -> torch.Tensor:
+    """The pyramid's change, low-passed to what injection at ``n`` really constrains (colour, light,
+    coarse shape), plus ``texture`` × the finer part (the grain and detail it redrew).
+
+    Injection at ``n`` passes the composite through scale ``n - 1``, ``r^(N-n+1)`` of the training
+    size: finer than that, the generated image is new detail, not the subject's. Keeping only the
+    coarse change keeps the subject's own detail (issue 10: faces blurred or lost).
+    """
+    change = generated - composite_t
+    sigma = 0.5 / model.scale_factor ** (model.N - n + 1)
+    low = blur(change, sigma)
+    return low + texture * (change - low)
 
 
 class Harmonized(NamedTuple):
@@ -81,33 +116,62 @@ class Harmonized(NamedTuple):
     """The blend at training size ``(B, 3, h_N, w_N)``."""
 
 
+def subject_size(mask: torch.Tensor) -> float:
+    """Linear size of the subject (√ of its area in pixels, first frame): what relative sizes scale with."""
+    return math.sqrt(float(quality.binary(mask[:1]).sum()))
+
+
+def mask_extent(mask_t: torch.Tensor, units: MaskUnits, radius: float, sigma: float) -> tuple[int, float]:
+    """Dilation radius and blur σ in training pixels: as given, or as fractions of the subject's size."""
+    if units == "training":
+        return round(radius), float(sigma)
+    s = subject_size(mask_t)
+    return max(1, round(radius * s)), max(0.5, sigma * s) if sigma > 0 else 0.0
+
+
 def harmonize(model: SinGANModel, composite: torch.Tensor, mask: torch.Tensor, n: int, *,
-              generator: torch.Generator, radius: int = 7, sigma: float = 5.0,
-              frame_size: bool = True, upsample: Upsample = "generated", chunk: int = 8) -> Harmonized:
+              generator: torch.Generator, radius: float = 7, sigma: float = 5.0,
+              frame_size: bool = True, upsample: Upsample = "generated", chunk: int = 8,
+              colour: Colour = "none", colour_strength: float = 1.0, colour_contrast: float | None = None,
+              mask_units: MaskUnits = "training", texture: float = 0.3) -> Harmonized:
     """Harmonize a batch of composites at injection scale ``n`` (1 ≤ n ≤ N).
 
     composite: ``(B, C, H, W)`` in [0, 1] (C = 3 or 4; alpha passes through);
     mask: ``(B or 1, 1, H or 1, W or 1)``: a still mask is softened once and shared by all frames.
     One noise map per scale, drawn from ``generator``, is shared by all frames, so identical
-    frames give identical results.
+    frames give identical results. ``colour="local"`` colour-matches the subject to its
+    surroundings before injection; ``mask_units="subject"`` reads ``radius``/``sigma`` as
+    fractions of the subject's size (√area) instead of training pixels; ``upsample="structure"``
+    keeps the subject's detail and takes only the coarse change plus ``texture`` × the redrawn
+    detail (see :func:`structure_change`).
     """
     model.check_scale(n)
     B, C, H, W = composite.shape
     size = model.sizes[-1]
     rgb = composite[:, :3]
+    full_mask = mask.expand(-1, 1, H, W)
+    if colour == "local":
+        rgb = match_to_surroundings(rgb, full_mask, strength=colour_strength, std_strength=colour_contrast)
+    elif colour == "light":
+        rgb = relight_to_surroundings(rgb, full_mask, strength=colour_strength)
     comp_t = resize_to(rgb, size)
-    m_t = soft_mask(resize_to(mask.expand(-1, 1, H, W), size), radius, sigma)
+    mask_t = resize_to(full_mask, size)
+    r, s = mask_extent(mask_t, mask_units, radius, sigma)
+    m_t = soft_mask(mask_t, r, s)
     generated = regenerate(model, comp_t, n, generator=generator, chunk=chunk)
     with torch.inference_mode():
-        blend_t = torch.where(m_t > 0, (1 - m_t) * comp_t + m_t * generated, comp_t)
+        gen_t = generated
+        if upsample == "structure":
+            gen_t = (comp_t + structure_change(model, generated, comp_t, n, texture)).clamp(0, 1)
+        blend_t = torch.where(m_t > 0, (1 - m_t) * comp_t + m_t * gen_t, comp_t)
         if not frame_size or size == (H, W):
             out = blend_t
             if C == 4:
                 out = torch.cat([out, resize_to(composite[:, 3:], size)], dim=1)
             return Harmonized(out, m_t.expand(B, -1, -1, -1), generated, blend_t)
         m_f = imresize(m_t, size=(H, W)).clamp(0, 1)
-        if upsample == "detail":
-            gen_f = (rgb + imresize(generated - comp_t, size=(H, W))).clamp(0, 1)
+        if upsample in ("detail", "structure"):
+            gen_f = (rgb + imresize(gen_t - comp_t, size=(H, W))).clamp(0, 1)
         else:
             gen_f = imresize(generated, size=(H, W)).clamp(0, 1)
         out = torch.where(m_f > 0, (1 - m_f) * rgb + m_f * gen_f, rgb)
@@ -153,12 +217,12 @@ def _text_strip(text: str, width: int, height: int) -> torch.Tensor:
 
 
 def harmonize_all_scales(model: SinGANModel, composite: torch.Tensor, mask: torch.Tensor, *,
-                         seed: int, radius: int = 7, sigma: float = 5.0,
-                         done: dict[int, torch.Tensor] | None = None) -> torch.Tensor:
+                         seed: int, done: dict[int, torch.Tensor] | None = None, **options) -> torch.Tensor:
     """Harmonization for every valid n at training size, as a labelled contact sheet.
 
     Each n uses a generator seeded with ``seed`` so the sheet matches the single-n outputs;
-    ``done`` maps scales already harmonized (their ``Harmonized.training``) to reuse them.
+    ``done`` maps scales already harmonized (their ``Harmonized.training``) to reuse them;
+    ``options`` are :func:`harmonize`'s (radius, sigma, colour, …).
     """
     tiles, labels = [], []
     for n in valid_scales(model):
@@ -166,8 +230,79 @@ def harmonize_all_scales(model: SinGANModel, composite: torch.Tensor, mask: torc
         if tile is None:
             g = torch.Generator()
             g.manual_seed(seed)
-            tile = harmonize(model, composite, mask, n, generator=g, radius=radius, sigma=sigma,
-                             frame_size=False).training
+            tile = harmonize(model, composite, mask, n, generator=g, frame_size=False, **options).training
         tiles.append(tile)
         labels.append(f"scale = {n}")
     return contact_sheet(tiles, labels)
+
+
+# -- choosing n, and a sheet to choose from ---------------------------------------------------------
+
+
+class ScaleResult(NamedTuple):
+    image: torch.Tensor
+    """The first frame harmonized at this n, frame size ``(1, C, H, W)``."""
+    figures: quality.Figures
+
+
+def measure_scales(model: SinGANModel, composite: torch.Tensor, mask: torch.Tensor, *, seed: int,
+                   scales: list[int] | None = None, **options) -> dict[int, ScaleResult]:
+    """Harmonize the first frame at every n (each with a generator seeded ``seed``, so a tile equals
+    the single-n output) and measure colour gap and subject kept against the naive paste."""
+    frame, m = composite[:1], mask[:1]
+    naive_gap = quality.colour_gap(frame[:, :3], m)
+    out: dict[int, ScaleResult] = {}
+    for n in scales or valid_scales(model):
+        g = torch.Generator()
+        g.manual_seed(seed)
+        res = harmonize(model, frame, m, n, generator=g, frame_size=True, **options)
+        out[n] = ScaleResult(res.image, quality.figures(res.image[:, :3], frame[:, :3], m, naive_gap))
+    return out
+
+
+GAP_TOLERANCE = 0.1
+"""Colour gaps (relative to naive) this close count as equal: the larger n, which keeps more of the
+composite and flickers less under a moving background (measured, docs/singan.md), then wins."""
+
+
+def choose_scale(measured: dict[int, ScaleResult], min_ssim: float = 0.7, tolerance: float = GAP_TOLERANCE) -> int:
+    """``scale: "auto"``: the n with the smallest colour gap among those that keep the subject
+    (luminance SSIM ≥ ``min_ssim``), the largest such n within ``tolerance`` of that gap; if none
+    keeps the subject, the one that keeps it best."""
+    if any(math.isnan(r.figures.gap_rel) for r in measured.values()):
+        return max(measured)  # no subject to measure (empty mask): the scale that changes least
+    kept = [n for n, r in measured.items() if r.figures.ssim >= min_ssim]
+    if kept:
+        best = min(measured[n].figures.gap_rel for n in kept)
+        return max(n for n in kept if measured[n].figures.gap_rel <= best + tolerance)
+    return max(measured, key=lambda n: measured[n].figures.ssim)
+
+
+def _view(image: torch.Tensor, box: quality.Box | None, height: int) -> torch.Tensor:
+    """The subject's crop (or the frame), resized to ``height`` px (bicubic, antialiased)."""
+    x = image[:, :3] if box is None else image[:, :3, box.y0:box.y1, box.x0:box.x1]
+    h, w = x.shape[-2:]
+    width = max(150, round(w * height / h))
+    return F.interpolate(x, size=(height, width), mode="bicubic", align_corners=False,
+                         antialias=True).clamp(0, 1)
+
+
+def label(n: int, f: quality.Figures, chosen: bool) -> str:
+    return f"n={n}{'*' if chosen else ''} gap {100 * f.gap_rel:.0f}% ssim {f.ssim:.2f}"
+
+
+def scales_sheet(naive: torch.Tensor, mask: torch.Tensor, measured: dict[int, ScaleResult], chosen: int,
+                 view: SheetView = "subject", height: int = 256) -> torch.Tensor:
+    """The naive paste and every n side by side, each labelled with its colour gap (relative to
+    naive) and subject SSIM; ``*`` marks the chosen n. ``subject``: the subject's box with a
+    margin, enlarged to ``height`` px; ``frame``: the whole frame at ``height`` px (at least
+    the frame's own height up to 480)."""
+    box = quality.subject_box(mask[:1], margin=0.35) if view == "subject" else None
+    if view == "frame":
+        height = max(height, min(naive.shape[-2], 480))
+    tiles = [_view(naive[:1], box, height)]
+    labels = ["naive paste"]
+    for n, r in measured.items():
+        tiles.append(_view(r.image, box, height))
+        labels.append(label(n, r.figures, n == chosen))
+    return contact_sheet(tiles, labels, columns=min(len(tiles), 4))

@@ -8,7 +8,7 @@ coarse layout and regenerates more, large n keeps more of it and only adjusts fi
 from __future__ import annotations
 
 import time
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
 from pydantic import Field
@@ -17,13 +17,20 @@ from nodeflow.errors import NodeError
 from nodeflow.image_files import read_image
 from nodeflow.node import Input, Node, Output
 from nodeflow.params import InputPath, InputPathOrEmpty, NodeParams
-from nodeflow.types import FLOAT, IMAGE, MASK
+from nodeflow.types import FLOAT, IMAGE, INT, MASK
 
 from ..composite.tensor_ops import check_same_size
 from .applications import animate, paint_to_image, sample, super_resolution
 from .generate import reconstruct, to_unit
 from .handle import OPTIONS, PyramidFacts, SinGANModel, check_scale_known
-from .harmonize import harmonize, harmonize_all_scales, valid_scales
+from .harmonize import (
+    choose_scale,
+    harmonize,
+    harmonize_all_scales,
+    measure_scales,
+    scales_sheet,
+    valid_scales,
+)
 from .imresize import resize_to
 from .pyramid import plan_pyramid
 from .reference import import_reference, is_reference_folder
@@ -86,6 +93,11 @@ class TrainSinGAN(Node):
         image: InputPathOrEmpty = Field("", description="scene image file, used when the scene socket is unconnected")
         preset: Literal["fast", "faithful"] = Field("fast", description="fast (minutes, ConSinGAN-style) or "
                                                     "faithful (the paper's recipe, hours on a CPU)")
+        mode: Literal["standard", "harmonize"] = Field("standard", description="harmonize: also learn to map "
+                                                       "augmented scenes (jittered regions, pasted patches) back "
+                                                       "to the scene, for Harmonize (same cost with fast)")
+        harmonize_steps: int | None = Field(None, ge=0, le=20, description="harmonization steps per iteration "
+                                            "(mode default: fast 3, faithful 2; 0 in standard mode)")
         iterations: int | None = Field(None, ge=1, le=100_000, description="iterations per scale (preset default)")
         max_size: int = Field(250, ge=16, le=4096, description="longest side of the finest scale")
         min_size: int = Field(25, ge=11, le=512, description="shortest side of the coarsest scale (> 10: the critic sees 11×11 patches)")
@@ -118,7 +130,7 @@ class TrainSinGAN(Node):
 
     def _plan(self, h: int, w: int):
         p = self.params
-        cfg = make_config(p.preset, iterations=p.iterations, max_size=p.max_size, min_size=p.min_size,
+        cfg = make_config(p.preset, p.mode, harmonize_steps=p.harmonize_steps, iterations=p.iterations, max_size=p.max_size, min_size=p.min_size,
                           scale_factor=p.scale_factor, first_scale=p.first_scale, d_steps=p.d_steps,
                           g_steps=p.g_steps, concurrent=p.concurrent, rec_steps=p.rec_steps, alpha=p.alpha,
                           amp=p.amp, quantize_8bit=p.quantize_8bit or None)
@@ -195,13 +207,19 @@ class LoadSinGAN(Node):
 
 
 class Harmonize(Node):
-    """Make a pasted object look native: SinGAN harmonization at injection scale n.
+    """Make a pasted object look native: colour first, then SinGAN harmonization at injection scale n.
 
-    The naive composite is taken down to scale n − 1 and regenerated from scale n to the finest by
-    the model trained on the scene, then blended in through the dilated, blurred mask. Pixels
-    outside that soft mask are bit-identical to the composite. All frames of a clip share one set
-    of seeded noise maps, so consecutive frames do not flicker. ``all_scales`` renders every n into
-    a labelled contact sheet to pick from (costs N generations per frame).
+    With ``colour: light`` the subject is first re-lit by a ring of scene around it (``local``: its Lab
+    mean/std move towards the ring's);
+    then the composite is taken down to scale n − 1 and regenerated from scale n to the finest by
+    the model trained on the scene, and blended in through the dilated, blurred mask (sized
+    relative to the subject with ``mask_units: subject``). Pixels outside that soft mask are
+    bit-identical to the composite. All frames of a clip share one set of seeded noise maps, so
+    consecutive frames do not flicker. ``scale: auto`` picks n on the first frame: the smallest
+    colour gap to the surroundings among the n that keep the subject (luminance SSIM ≥
+    ``min_ssim``). ``all_scales`` renders every n, annotated with those figures, into a sheet.
+    The reference's own processing: ``colour: none``, ``mask_units: training``, radius 7, sigma 5,
+    ``upsample: generated``.
     """
 
     category = CATEGORY
@@ -209,20 +227,46 @@ class Harmonize(Node):
               Input("mask", MASK, "where the object was pasted"))
     outputs = (Output("image", IMAGE, "harmonized composite"),
                Output("mask", MASK, "the soft (dilated, blurred) mask that was blended through"),
-               Output("all_scales", IMAGE, "contact sheet of every n at training size (when all_scales; "
-                      "else the result at n)"))
+               Output("all_scales", IMAGE, "sheet of the naive paste and every n with its colour gap and "
+                      "subject SSIM (when all_scales; else the result at n, training size)"),
+               Output("scale", INT, "the injection scale used (the chosen one with scale auto)"))
 
     class Params(NodeParams):
-        scale: int = Field(1, ge=1, le=64, description="injection scale n (1 = coarsest injection, N = finest)")
+        scale: Annotated[int, Field(ge=1, le=64)] | Literal["auto"] = Field(
+            "auto", description="injection scale n (1 = coarsest injection, N = finest), or auto: the "
+                                "smallest colour gap that keeps the subject (min_ssim)")
+        min_ssim: float = Field(0.7, ge=0, le=1, description="auto: luminance SSIM of the subject vs the naive "
+                                "paste an n must keep")
         seed: int = Field(0, ge=0, description="noise seed (fixed across frames)")
-        radius: int = Field(7, ge=0, le=100, description="mask dilation disk radius (training pixels)")
-        sigma: float = Field(5.0, ge=0, le=50, description="mask blur sigma (training pixels)")
+        colour: Literal["light", "local", "none"] = Field(
+            "light", description="before injection, light: re-light the subject by the scene around it "
+                                 "(per-channel gains in linear RGB); local: match its Lab mean/std to the "
+                                 "surroundings' (closes the colour gap further but flattens faces); none")
+        colour_strength: float = Field(0.7, ge=0, le=1, description="colour: how far the subject's light/colour "
+                                       "moves to its surroundings' (1 = all the way; lower keeps more of its own)")
+        colour_contrast: float = Field(0.3, ge=0, le=1, description="colour local: how far its contrast (Lab "
+                                       "std) moves (contrast carries the subject's detail)")
+        mask_units: Literal["subject", "training"] = Field("subject", description="radius/sigma as fractions "
+                                                           "of the subject's size (√area), or in training "
+                                                           "pixels (the reference: 7 and 5)")
+        radius: float = Field(0.1, ge=0, le=100, description="mask dilation disk radius (see mask_units)")
+        sigma: float = Field(0.08, ge=0, le=50, description="mask blur sigma (see mask_units)")
         output_size: Literal["frame", "training"] = Field("frame", description="frame: back at the composite's "
                                                           "resolution; training: the model's finest size")
-        upsample: Literal["generated", "detail"] = Field("generated", description="at frame size, paste the "
-                                                         "upscaled generated pixels, or add only the upscaled "
-                                                         "change to the full-resolution composite")
-        all_scales: bool = Field(False, description="also render every n as a contact sheet")
+        upsample: Literal["structure", "detail", "generated"] = Field(
+            "structure", description="at frame size: structure = add the upscaled coarse change (colour, light) "
+                                     "plus texture × the redrawn detail to the full-resolution composite (keeps "
+                                     "the subject's detail); detail = add the whole upscaled change; generated = "
+                                     "paste the upscaled generated pixels (the reference)")
+        texture: float = Field(0.3, ge=0, le=1, description="structure: share of SinGAN's redrawn fine detail "
+                               "and grain that is kept")
+        all_scales: bool = Field(False, description="also render every n as an annotated sheet")
+        sheet_view: Literal["subject", "frame", "training"] = Field(
+            "subject", description="all-scales sheet: the subject's crop enlarged, the whole frame, or "
+                                   "the raw training-size results (no figures)")
+
+    _auto_scale: int | None = None
+    """``scale: auto``'s pick, made on the first batch of a run (one node instance per run)."""
 
     def preflight(self, ctx, known):
         check_scale_known(known.get("model"), self.params.scale)  # before the model is trained
@@ -232,14 +276,36 @@ class Harmonize(Node):
         p = self.params
         model = _model(ctx, model)
         _check_mask(composite, mask, "composite")
-        res = harmonize(model, composite, mask, p.scale, generator=ctx.generator(), radius=p.radius,
-                        sigma=p.sigma, frame_size=p.output_size == "frame", upsample=p.upsample)
-        if p.all_scales:
-            sheet = harmonize_all_scales(model, composite, mask, seed=ctx.seed, radius=p.radius, sigma=p.sigma,
-                                         done={p.scale: res.training})
+        if p.scale != "auto":
+            model.check_scale(p.scale)
+        options = {"radius": p.radius, "sigma": p.sigma, "upsample": p.upsample, "colour": p.colour,
+                   "colour_strength": p.colour_strength, "colour_contrast": p.colour_contrast,
+                   "mask_units": p.mask_units, "texture": p.texture}
+        measured = None
+        auto = p.scale == "auto" and self._auto_scale is None
+        if auto or (p.all_scales and p.sheet_view != "training"):
+            measured = measure_scales(model, composite, mask, seed=ctx.seed, **options)
+        if p.scale != "auto":
+            n = p.scale
+        elif self._auto_scale is not None:
+            n = self._auto_scale  # chosen on the run's first batch: one n for the whole clip (no jumps)
+        else:
+            assert measured is not None
+            n = self._auto_scale = choose_scale(measured, p.min_ssim)
+            f = measured[n].figures
+            ctx.logger.info(f"scale auto: n = {n} (colour gap {100 * f.gap_rel:.0f} % of the naive paste's, "
+                            f"subject SSIM {f.ssim:.2f})")
+        res = harmonize(model, composite, mask, n, generator=ctx.generator(),
+                        frame_size=p.output_size == "frame", **options)
+        if p.all_scales and p.sheet_view == "training":
+            sheet = harmonize_all_scales(model, composite, mask, seed=ctx.seed, done={n: res.training},
+                                         **options)
+        elif p.all_scales:
+            assert measured is not None
+            sheet = scales_sheet(composite, mask, measured, n, view=p.sheet_view)
         else:
             sheet = res.training
-        return {"image": _plain(res.image), "mask": _plain(res.mask), "all_scales": _plain(sheet)}
+        return {"image": _plain(res.image), "mask": _plain(res.mask), "all_scales": _plain(sheet), "scale": n}
 
 
 class SinGANEdit(Node):

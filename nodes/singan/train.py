@@ -25,6 +25,11 @@ Fast (in the spirit of ConSinGAN): a coarser pyramid (initial factor 0.55 -> 4 s
 learning rate ×0.1, the lower scales' sample drawn once per iteration, 140 iterations of one
 critic and one generator step plus six reconstruction-only generator steps (no critic, about a
 fifth of a full step's cost: reconstruction needs many generator updates, the critic does not).
+Harmonization mode (``harmonize_steps`` > 0, issue 10; ConSinGAN-style): each iteration adds
+generator steps that inject an augmented scene (regions colour/brightness-jittered or replaced
+by a naive paste of a shifted patch, ``augment.py``) at the trained stage or the one below, as
+harmonization does, and pull the output back to the real scene. Mode ``harmonize`` of the
+``fast`` preset trades three of its six reconstruction-only steps for them (same cost).
 ``first_scale`` trains only scales ``≥ first_scale``
 (enough for harmonization/editing/paint at ``n ≥ first_scale``; the first trained scale then sees
 the coarser real image resized up, like the reference's super-resolution training).
@@ -47,8 +52,10 @@ import torch.nn.functional as F
 
 from nodeflow.checkpoint import load_json, load_safetensors, save_json, save_safetensors
 
+from .augment import augment_scene
 from .generate import noise_map, pad, reconstruct, rmse, upsample_chain
 from .handle import SinGANModel
+from .imresize import imresize
 from .networks import Discriminator, Generator, block_widths, init_weights, scale_width
 from .pyramid import PyramidPlan, build_pyramid, first_input, plan_pyramid, upsample_to
 
@@ -118,12 +125,20 @@ class TrainConfig:
     quantize_8bit: bool = False
     """Through 8 bits (truncating) before every resize between scales, as the reference code does
     (pyramid, training inputs and the saved model's generation)."""
+    harmonize_steps: int = 0
+    """Harmonization-mode generator steps per iteration (0 = off, the reference)."""
+    harmonize_weight: float = 1.0
+    """Their loss weight, relative to the reconstruction weight ``alpha``."""
 
     def fingerprint(self) -> str:
-        fields = asdict(self)
-        if not self.quantize_8bit:  # absent when off: checkpoints from before the option still resume
-            del fields["quantize_8bit"]
-        return hashlib.blake2b(json.dumps(fields, sort_keys=True).encode(), digest_size=8).hexdigest()
+        # options at their off value are left out, so checkpoints from before them still resume
+        d = asdict(self)
+        if not self.quantize_8bit:
+            del d["quantize_8bit"]
+        if not self.harmonize_steps:
+            d.pop("harmonize_steps")
+            d.pop("harmonize_weight")
+        return hashlib.blake2b(json.dumps(d, sort_keys=True).encode(), digest_size=8).hexdigest()
 
 
 PRESETS: dict[str, TrainConfig] = {
@@ -137,9 +152,24 @@ PRESETS: dict[str, TrainConfig] = {
 }
 
 
-def make_config(preset: str = "fast", **overrides: Any) -> TrainConfig:
-    """A preset with some fields overridden (None values are ignored)."""
-    return replace(PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None})
+MODES = ("standard", "harmonize")
+
+HARMONIZE_MODE: dict[str, dict[str, Any]] = {
+    # three of fast's six reconstruction-only steps become harmonization steps: the same cost per iteration
+    "fast": {"harmonize_steps": 3, "rec_steps": 3},
+    "faithful": {"harmonize_steps": 2},
+}
+"""What ``mode="harmonize"`` changes in each preset (explicit overrides still win)."""
+
+
+def make_config(preset: str = "fast", mode: str = "standard", **overrides: Any) -> TrainConfig:
+    """A preset (in a mode) with some fields overridden (None values are ignored)."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    cfg = PRESETS[preset]
+    if mode == "harmonize":
+        cfg = replace(cfg, **HARMONIZE_MODE[preset])
+    return replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -331,15 +361,18 @@ def _train_scale(run: _Run, k: int, progress: Progress | None, total: int) -> No
     def noises() -> list[torch.Tensor]:
         return [pad(noise_map(run.plan.sizes[j], j, gen, device), p) for j in range(low, k + 1)]
 
-    def chain(x: torch.Tensor, zs: list[torch.Tensor], amps: list[float]) -> torch.Tensor:
+    def chain(x: torch.Tensor, zs: list[torch.Tensor], amps: list[float], start: int = low) -> torch.Tensor:
         for i, (j, g) in enumerate(zip(range(low, k + 1), stages, strict=True)):
-            if i > 0:
+            if j < start:
+                continue
+            if j > start:
                 x = upsample_to(x, sf, run.plan.sizes[j], quantize=cfg.quantize_8bit)
             xp = pad(x, p)
             x = g(amps[i] * zs[i] + xp, xp)
         return x
 
     amps = [run.noise_amp[j] for j in range(low, k + 1)]
+    inject_at = sorted({max(1, low), k}) if k >= 1 else []  # harmonization mode: injection scales trained
     rec_zs = [run.z_rec[j] for j in range(low, k)]
     netG.train()
     netD.train()
@@ -387,6 +420,15 @@ def _train_scale(run: _Run, k: int, progress: Progress | None, total: int) -> No
             optG.zero_grad(set_to_none=True)
             loss.backward()
             optG.step()
+        for step in range(cfg.harmonize_steps if inject_at else 0):
+            j0 = inject_at[(it * cfg.harmonize_steps + step) % len(inject_at)]
+            x_in = _injected(run, augment_scene(real, _draw_seed(gen)), j0)
+            with autocast:
+                out = chain(x_in, zs, amps, start=j0)
+                loss = cfg.alpha * cfg.harmonize_weight * F.mse_loss(out, real)
+            optG.zero_grad(set_to_none=True)
+            loss.backward()
+            optG.step()
         if progress is not None:
             progress(TrainProgress(done_before + it + 1, total, k, it + 1, iters, run.N))
 
@@ -397,6 +439,17 @@ def _train_scale(run: _Run, k: int, progress: Progress | None, total: int) -> No
     run.generators[k] = netG
     run.z_rec[k] = z_opt
     run.d_state = {n: t.detach().clone() for n, t in netD.state_dict().items()}
+
+
+def _draw_seed(gen: torch.Generator) -> int:
+    """A seed for one augmented scene, from the run's generator (so a resumed run draws the same)."""
+    return int(torch.randint(0, 2**31 - 1, (1,), generator=gen, device=gen.device))
+
+
+def _injected(run: _Run, image: torch.Tensor, n: int) -> torch.Tensor:
+    """Harmonization's input at scale ``n``: ``image`` resized to scale ``n - 1``, then one step up."""
+    low = imresize(image, size=run.plan.sizes[n - 1]).clamp(-1, 1)
+    return upsample_to(low, run.plan.scale_factor, run.plan.sizes[n])
 
 
 def _adam(groups: list[dict[str, Any]], lr: float, beta1: float) -> torch.optim.Adam:
@@ -518,7 +571,8 @@ def _resume(run: _Run, folder: Path, key: str, log: Callable[[str], None] | None
 
 def describe(cfg: TrainConfig, plan: PyramidPlan) -> str:
     n = plan.stop_scale + 1 - cfg.first_scale
-    return (f"{cfg.preset}: {n} scales {plan.sizes[cfg.first_scale]}…{plan.finest}, r={plan.scale_factor:.4f}, "
+    mode = f", harmonize ×{cfg.harmonize_steps}" if cfg.harmonize_steps else ""
+    return (f"{cfg.preset}{mode}: {n} scales {plan.sizes[cfg.first_scale]}…{plan.finest}, r={plan.scale_factor:.4f}, "
             f"{cfg.iterations} it/scale, {cfg.d_steps}D+{cfg.g_steps}G, concurrent {cfg.concurrent}")
 
 

@@ -1,0 +1,78 @@
+"""Colour/lighting first: match the pasted subject's Lab statistics to the scene right around it.
+
+SinGAN's generators are residual and local: injected at a scale that keeps the person, they
+redraw texture and grain but barely move a region's mean colour, so an orange suit stays a clash
+(issue 10). Doing the colour step first, with the classical mean/std transfer (Reinhard et al.)
+measured against a *ring* of scene around the subject rather than the whole frame, leaves the
+pyramid only the texture to do. ``strength`` < 1 keeps part of the subject's own colour (a
+subject may rightly differ from its surroundings).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..color.convert import lab01_to_rgb, rgb_to_lab01
+from ..color.matching import weighted_mean_std
+from .quality import binary, ring
+
+EPS = 1e-4
+
+
+def match_to_surroundings(rgb: torch.Tensor, mask: torch.Tensor, *, strength: float = 1.0,
+                          std_strength: float | None = None, width: int | None = None) -> torch.Tensor:
+    """Move the subject's per-channel Lab mean (and std) towards its ring's, frame by frame.
+
+    rgb ``(B, 3, H, W)``, mask ``(B or 1, 1, H, W)`` (the paste's alpha); returns ``(B, 3, H, W)``.
+    Only pixels with alpha > 0 change (blended by alpha), so the scene stays bit-identical.
+    ``std_strength`` (default ``strength``) scales the contrast change separately: contrast
+    carries the subject's detail, the mean carries the colour cast.
+    """
+    if strength <= 0 and not std_strength:
+        return rgb
+    m = mask.expand(rgb.shape[0], 1, -1, -1)
+    if not bool((binary(m).flatten(1).sum(1) > 0).all()):
+        return rgb
+    lab = rgb_to_lab01(rgb)
+    ms, ss = weighted_mean_std(lab, binary(m))
+    mr, sr = weighted_mean_std(lab, ring(m, width))
+    ks = strength if std_strength is None else std_strength
+    gain = 1 + ks * (sr / ss.clamp_min(EPS) - 1)
+    target_mean = ms + strength * (mr - ms)
+    matched = (lab - ms) * gain + target_mean
+    out = lab01_to_rgb(matched).clamp(0, 1)
+    return rgb + m * (out - rgb)
+
+
+
+
+
+def _to_linear(x: torch.Tensor) -> torch.Tensor:
+    return torch.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
+
+
+def _to_srgb(x: torch.Tensor) -> torch.Tensor:
+    x = x.clamp(0, 1)
+    return torch.where(x <= 0.0031308, 12.92 * x, 1.055 * x.clamp_min(1e-12) ** (1 / 2.4) - 0.055)
+
+
+def relight_to_surroundings(rgb: torch.Tensor, mask: torch.Tensor, *, strength: float = 0.6,
+                            width: int | None = None) -> torch.Tensor:
+    """Re-light the subject like the scene's light would: per-channel gains in linear RGB (von Kries).
+
+    The gains are ``(ring mean / subject mean) ** strength`` per channel, so the subject takes part
+    of the surroundings' brightness and colour cast while its own hues and contrast ratios stay
+    (an orange suit under blue light gets darker and cooler, not cyan). Only alpha > 0 changes.
+    """
+    if strength <= 0:
+        return rgb
+    m = mask.expand(rgb.shape[0], 1, -1, -1)
+    if not bool((binary(m).flatten(1).sum(1) > 0).all()):
+        return rgb
+    lin = _to_linear(rgb.clamp(0, 1))
+    ms, _ = weighted_mean_std(lin, binary(m))
+    mr, _ = weighted_mean_std(lin, ring(m, width))
+    gain = (mr.clamp_min(1e-4) / ms.clamp_min(1e-4)) ** strength
+    out = _to_srgb(lin * gain)
+    return rgb + m * (out - rgb)
+__all__ = ["match_to_surroundings", "relight_to_surroundings"]

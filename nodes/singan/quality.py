@@ -1,0 +1,164 @@
+"""Harmonization quality figures: colour gap, subject kept, flicker, ground-truth error.
+
+What each number answers:
+
+- **colour gap** — does the subject's colour sit in the scene? The distance between the subject's
+  CIE Lab mean (and std) and those of a ring of scene around it. The ring is always measured on
+  the *naive* composite (the scene as it really is there), so a method cannot shrink the gap by
+  repainting the surroundings. A subject may rightly differ from its surroundings (an orange suit
+  under the scene's light stays orange): the gap is a proxy, the ground-truth error the arbiter.
+- **subject kept** — is the person still recognisable? SSIM of the luminance inside the subject's
+  box against the naive paste, and the correlation of their gradient magnitudes (edges kept).
+- **flicker** — mean |Δ| between consecutive frames inside a region.
+- **foreground MSE / PSNR** — on a composite made from a real photo (iHarmony4-style), how close a
+  method brings the shifted region back to the original, on the 0–255 scale iHarmony4 reports.
+
+Images are ``(B, 3, H, W)`` in [0, 1], masks ``(B or 1, 1, H, W)``; figures are averaged over B.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import kornia
+import torch
+import torch.nn.functional as F
+
+
+class Box(NamedTuple):
+    y0: int
+    y1: int
+    x0: int
+    x1: int
+
+
+def binary(mask: torch.Tensor) -> torch.Tensor:
+    """The subject: alpha above one half (any alpha > 0 where nothing reaches one half)."""
+    m = (mask > 0.5).float()
+    return m if bool(m.any()) else (mask > 0).float()
+
+
+def subject_box(mask: torch.Tensor, margin: float = 0.0) -> Box:
+    """Bounding box of the subject over all frames, grown by ``margin`` × its size, clipped."""
+    m = binary(mask).amax(dim=(0, 1))
+    ys, xs = torch.nonzero(m, as_tuple=True)
+    if ys.numel() == 0:  # nothing pasted: the whole frame
+        return Box(0, m.shape[0], 0, m.shape[1])
+    y0, y1, x0, x1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
+    H, W = m.shape
+    dy = max(round(margin * (y1 - y0)), (min(7, H) - (y1 - y0) + 1) // 2)  # at least 7 px for SSIM
+    dx = max(round(margin * (x1 - x0)), (min(7, W) - (x1 - x0) + 1) // 2)
+    return Box(max(0, y0 - dy), min(H, y1 + dy), max(0, x0 - dx), min(W, x1 + dx))
+
+
+def ring_width(mask: torch.Tensor) -> int:
+    """A ring a quarter of the subject's linear size wide (at least 3 px): scale-free."""
+    area = float(binary(mask[:1]).sum())
+    return max(3, round(0.25 * math.sqrt(area)))
+
+
+def ring(mask: torch.Tensor, width: int | None = None) -> torch.Tensor:
+    """Scene pixels within ``width`` px of the subject, skipping the 2 px at its edge (matte blur)."""
+    m = binary(mask)
+    width = width or ring_width(mask)
+    near = F.max_pool2d(m, 2 * (width + 2) + 1, stride=1, padding=width + 2)
+    edge = F.max_pool2d(m, 2 * 2 + 1, stride=1, padding=2)
+    return (near - edge).clamp(0, 1)
+
+
+def lab(rgb: torch.Tensor) -> torch.Tensor:
+    """CIE Lab in its own units (L 0–100, a/b about ±100)."""
+    return kornia.color.rgb_to_lab(rgb.clamp(0, 1))
+
+
+def _mean_std(x: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    total = w.sum(dim=(2, 3)).clamp_min(1e-6)
+    mean = (x * w).sum(dim=(2, 3)) / total
+    var = ((x - mean[..., None, None]) ** 2 * w).sum(dim=(2, 3)) / total
+    return mean, var.clamp_min(0).sqrt()
+
+
+class ColourGap(NamedTuple):
+    mean: float
+    """Euclidean distance of the Lab means (ΔE-like units)."""
+    std: float
+    """Euclidean distance of the Lab standard deviations."""
+
+
+def colour_gap(image: torch.Tensor, mask: torch.Tensor, surroundings: torch.Tensor | None = None,
+               width: int | None = None) -> ColourGap:
+    """Lab mean/std distance between the subject in ``image`` and the ring around it.
+
+    ``surroundings``: the image the ring is read from (the naive composite; default ``image``).
+    """
+    m = binary(mask).expand(image.shape[0], -1, -1, -1)
+    r = ring(mask, width).expand_as(m)
+    ms, ss = _mean_std(lab(image[:, :3]), m)
+    mr, sr = _mean_std(lab((surroundings if surroundings is not None else image)[:, :3]), r)
+    return ColourGap(float((ms - mr).norm(dim=1).mean()), float((ss - sr).norm(dim=1).mean()))
+
+
+def _luma(rgb: torch.Tensor, box: Box) -> torch.Tensor:
+    return kornia.color.rgb_to_grayscale(rgb[:, :3, box.y0:box.y1, box.x0:box.x1].clamp(0, 1))
+
+
+def subject_ssim(image: torch.Tensor, naive: torch.Tensor, mask: torch.Tensor, window: int = 7) -> float:
+    """Mean SSIM of the luminance over the subject's box (``image`` vs the naive paste)."""
+    box = subject_box(mask)
+    a, b = _luma(image, box), _luma(naive, box)
+    win = max(3, (min(window, *a.shape[-2:]) - 1) // 2 * 2 + 1)
+    return float(kornia.metrics.ssim(a, b, win, padding="same").mean())
+
+
+def gradient_correlation(image: torch.Tensor, naive: torch.Tensor, mask: torch.Tensor) -> float:
+    """Pearson correlation of the luminance gradient magnitudes in the subject's box: edges kept (1) or not."""
+    box = subject_box(mask)
+    ga = kornia.filters.sobel(_luma(image, box)).flatten(1)
+    gb = kornia.filters.sobel(_luma(naive, box)).flatten(1)
+    ga, gb = ga - ga.mean(dim=1, keepdim=True), gb - gb.mean(dim=1, keepdim=True)
+    den = (ga.norm(dim=1) * gb.norm(dim=1)).clamp_min(1e-12)
+    return float(((ga * gb).sum(dim=1) / den).mean())
+
+
+def flicker(frames: torch.Tensor, region: torch.Tensor) -> float:
+    """Mean |Δ| (0–1 units, averaged over channels) between consecutive frames inside ``region``."""
+    d = (frames[1:, :3] - frames[:-1, :3]).abs().mean(dim=1, keepdim=True)
+    r = region.expand(frames.shape[0], -1, -1, -1)
+    r = torch.maximum(r[1:], r[:-1])
+    return float((d * r).sum() / r.sum().clamp_min(1))
+
+
+def foreground_mse(image: torch.Tensor, truth: torch.Tensor, mask: torch.Tensor) -> float:
+    """iHarmony4's fMSE: squared error on the 0–255 scale, averaged over the foreground's pixels."""
+    m = binary(mask).expand(image.shape[0], -1, -1, -1)
+    err = ((image[:, :3] - truth[:, :3]) * 255).pow(2).mean(dim=1, keepdim=True)
+    return float((err * m).sum() / m.sum().clamp_min(1))
+
+
+def psnr(mse_255: float) -> float:
+    return float("inf") if mse_255 <= 0 else 10 * math.log10(255.0 ** 2 / mse_255)
+
+
+class Figures(NamedTuple):
+    """One method's figures on one composite."""
+
+    gap_mean: float
+    gap_std: float
+    gap_rel: float
+    """Mean gap relative to the naive paste's (1 = unchanged, 0 = closed)."""
+    ssim: float
+    grad_corr: float
+
+
+def figures(image: torch.Tensor, naive: torch.Tensor, mask: torch.Tensor,
+            naive_gap: ColourGap | None = None) -> Figures:
+    """Colour gap (absolute and relative to naive) and subject-kept figures of ``image``."""
+    base = naive_gap or colour_gap(naive, mask)
+    gap = colour_gap(image, mask, surroundings=naive)
+    return Figures(gap.mean, gap.std, gap.mean / max(base.mean, 1e-6), subject_ssim(image, naive, mask),
+                   gradient_correlation(image, naive, mask))
+
+
+__all__ = ["Box", "ColourGap", "Figures", "colour_gap", "figures", "flicker", "foreground_mse",
+           "gradient_correlation", "psnr", "ring", "subject_box", "subject_ssim"]

@@ -1,0 +1,248 @@
+"""Harmonization quality (issue 10): the metrics, local colour first, mask sized to the subject,
+scale auto and its annotated sheet, and the harmonization training mode."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+from test_singan_nodes import TENSORS, registry, tiny_scene
+
+from nodeflow.graph import Graph
+from nodeflow.nodes.singan import SinGANModel, quality
+from nodeflow.nodes.singan.augment import augment_scene
+from nodeflow.nodes.singan.colour_prep import match_to_surroundings, relight_to_surroundings
+from nodeflow.nodes.singan.harmonize import (
+    ScaleResult,
+    choose_scale,
+    harmonize,
+    measure_scales,
+    scales_sheet,
+    valid_scales,
+)
+from nodeflow.nodes.singan.train import make_config, train_singan
+
+
+def grey_with_patch(colour=(0.9, 0.2, 0.1), size: int = 48, patch: int = 12) -> tuple[torch.Tensor, torch.Tensor]:
+    """A textured grey frame with a coloured square pasted in the middle, and its mask."""
+    g = torch.Generator().manual_seed(0)
+    img = (0.5 + 0.05 * torch.randn(1, 3, size, size, generator=g)).clamp(0, 1)
+    mask = torch.zeros(1, 1, size, size)
+    a = (size - patch) // 2
+    mask[..., a:a + patch, a:a + patch] = 1
+    texture = 0.1 * torch.randn(1, 1, size, size, generator=g)
+    patched = (torch.tensor(colour).view(1, 3, 1, 1) + texture).clamp(0, 1)
+    return mask * patched + (1 - mask) * img, mask
+
+
+# -- metrics ---------------------------------------------------------------------------------------
+
+
+def test_colour_gap_is_large_for_a_clash_and_small_when_the_colours_agree():
+    clash, mask = grey_with_patch((0.9, 0.2, 0.1))
+    agree, _ = grey_with_patch((0.5, 0.5, 0.5))
+    big, small = quality.colour_gap(clash, mask), quality.colour_gap(agree, mask)
+    assert big.mean > 30 and small.mean < 3
+    assert quality.figures(clash, clash, mask).gap_rel == pytest.approx(1.0)
+    # the ring is read from the surroundings given (the naive paste), not from the image judged
+    repainted = torch.where(mask.bool(), clash, torch.tensor([0.9, 0.2, 0.1]).view(1, 3, 1, 1))
+    assert quality.colour_gap(repainted, mask, surroundings=clash).mean == pytest.approx(big.mean, rel=1e-4)
+
+
+def test_ring_surrounds_the_subject_and_scales_with_it():
+    _, small = grey_with_patch(patch=16, size=64)
+    _, large = grey_with_patch(patch=32, size=64)
+    for mask in (small, large):
+        r = quality.ring(mask)
+        assert r.sum() > 0 and (r * mask).sum() == 0
+    assert quality.ring_width(large) == 2 * quality.ring_width(small)
+
+
+def test_subject_kept_figures():
+    img, mask = grey_with_patch()
+    assert quality.subject_ssim(img, img, mask) == pytest.approx(1.0, abs=1e-5)
+    assert quality.gradient_correlation(img, img, mask) == pytest.approx(1.0, abs=1e-5)
+    flat = torch.where(mask.bool(), img.mean(dim=(2, 3), keepdim=True), img)
+    assert quality.subject_ssim(flat, img, mask) < 0.5
+    assert quality.gradient_correlation(flat, img, mask) < 0.5
+    darker = img * 0.5
+    assert quality.gradient_correlation(darker, img, mask) == pytest.approx(1.0, abs=1e-4)  # edges kept
+
+
+def test_flicker_and_foreground_error():
+    img, mask = grey_with_patch()
+    still = img.expand(4, -1, -1, -1)
+    assert quality.flicker(still, mask) == 0
+    moving = torch.cat([img, img.roll(1, -1), img.roll(2, -1)])
+    assert quality.flicker(moving, mask) > 0.01
+    off = (img + 10 / 255).clamp(0, 1)
+    inside = quality.binary(mask).bool().expand_as(img)
+    expected = float((((off - img) * 255) ** 2)[inside].mean())
+    assert quality.foreground_mse(off, img, mask) == pytest.approx(expected, rel=1e-4)
+    assert quality.psnr(100.0) == pytest.approx(10 * math.log10(255 ** 2 / 100))
+
+
+# -- colour first ----------------------------------------------------------------------------------
+
+
+def test_local_colour_match_closes_the_gap_and_leaves_the_scene_alone():
+    clash, mask = grey_with_patch()
+    out = match_to_surroundings(clash, mask)
+    assert quality.colour_gap(out, mask, surroundings=clash).mean < 0.1 * quality.colour_gap(clash, mask).mean
+    outside = (mask == 0).expand_as(clash)
+    assert torch.equal(out[outside], clash[outside])
+    half = match_to_surroundings(clash, mask, strength=0.5)
+    gap_half = quality.colour_gap(half, mask, surroundings=clash).mean
+    assert quality.colour_gap(out, mask, surroundings=clash).mean < gap_half < quality.colour_gap(clash, mask).mean
+    assert torch.equal(match_to_surroundings(clash, mask, strength=0.0), clash)
+
+
+# -- harmonize options -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def model() -> SinGANModel:
+    return train_singan(tiny_scene(), make_config("faithful", iterations=4, min_size=12, max_size=32), seed=0)
+
+
+def square(size: int, h: int = 48, w: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
+    scene = torch.nn.functional.interpolate(tiny_scene(), size=(h, w), mode="bilinear")
+    mask = torch.zeros(1, 1, h, w)
+    mask[..., 10:10 + size, 20:20 + size] = 1
+    comp = torch.where(mask.bool(), torch.tensor([1.0, 0.0, 0.0]).view(1, 3, 1, 1), scene)
+    return comp, mask
+
+
+def test_mask_sized_to_the_subject_grows_with_it_training_units_do_not(model: SinGANModel):
+    def extent(size: int, **kw) -> float:
+        comp, mask = square(size)
+        res = harmonize(model, comp, mask, 2, generator=torch.Generator().manual_seed(0), **kw)
+        return float((res.mask > 0).sum() - (mask > 0).sum())
+
+    rel = {"mask_units": "subject", "radius": 0.3, "sigma": 0.2}
+    px = {"mask_units": "training", "radius": 2, "sigma": 1.0}
+    # relative: the blend zone grows with the subject's area; in training pixels only with its perimeter
+    assert extent(24, **rel) / extent(8, **rel) > 2 * extent(24, **px) / extent(8, **px)
+
+
+def test_local_colour_harmonize_keeps_the_scene_bit_identical(model: SinGANModel):
+    comp, mask = square(12)
+    res = harmonize(model, comp, mask, 2, generator=torch.Generator().manual_seed(0), colour="local",
+                    mask_units="subject", radius=0.1, sigma=0.08, upsample="detail")
+    outside = (res.mask == 0).expand_as(comp)
+    assert outside.any() and torch.equal(res.image[outside], comp[outside])
+    plain = harmonize(model, comp, mask, 2, generator=torch.Generator().manual_seed(0), mask_units="subject",
+                      radius=0.1, sigma=0.08, upsample="detail")
+    gap = quality.colour_gap
+    assert gap(res.image, mask, surroundings=comp).mean < 0.6 * gap(plain.image, mask, surroundings=comp).mean
+
+
+def _figures(gap: float, ssim: float) -> quality.Figures:
+    return quality.Figures(gap, 0.0, gap, ssim, 1.0)
+
+
+def test_choose_scale_takes_the_smallest_gap_that_keeps_the_subject():
+    img = torch.zeros(1, 3, 4, 4)
+    measured = {1: ScaleResult(img, _figures(0.1, 0.3)), 2: ScaleResult(img, _figures(0.4, 0.75)),
+                3: ScaleResult(img, _figures(0.6, 0.9)), 4: ScaleResult(img, _figures(0.9, 0.99))}
+    assert choose_scale(measured, 0.7) == 2
+    assert choose_scale(measured, 0.95) == 4
+    assert choose_scale(measured, 0.999) == 4  # none keeps it: the one that keeps it best
+    assert choose_scale(measured, 0.0) == 1
+    close = {1: ScaleResult(img, _figures(0.41, 0.88)), 2: ScaleResult(img, _figures(0.47, 0.86)),
+             3: ScaleResult(img, _figures(0.50, 0.92)), 4: ScaleResult(img, _figures(0.7, 0.95))}
+    assert choose_scale(close, 0.7) == 3  # gaps within the tolerance: the larger n (keeps more, flickers less)
+    assert choose_scale(close, 0.7, tolerance=0.0) == 1
+
+
+def test_scale_auto_node_reports_the_chosen_n_and_an_annotated_sheet(model: SinGANModel, tmp_path: Path):
+    comp, mask = square(12)
+    folder = tmp_path / "model"
+    model.save(folder)
+    TENSORS["q_comp"], TENSORS["q_mask"] = comp, mask
+    g = Graph(registry=registry(), base_dir=tmp_path)
+    m = g.add("LoadSinGAN", id="model", path="model")
+    c = g.add("Tensor", id="comp", key="q_comp")
+    k = g.add("Tensor", id="mask", key="q_mask")
+    h = g.add("Harmonize", id="harm", model=m.model, composite=c.image, mask=k.mask, scale="auto",
+              all_scales=True, min_ssim=0.5)
+    g.output("image", h.image)
+    g.output("sheet", h.all_scales)
+    g.output("n", h.scale)
+    out = g.run(device="cpu")
+    options = {"colour": "light", "colour_strength": 0.7, "colour_contrast": 0.3, "mask_units": "subject",
+               "radius": 0.1, "sigma": 0.08, "upsample": "structure", "texture": 0.3}  # the node's defaults
+    measured = measure_scales(model, comp, mask, seed=0, **options)
+    n = choose_scale(measured, 0.5)
+    assert out["n"] == n and n in valid_scales(model)
+    assert torch.allclose(out["image"], measured[n].image, atol=1e-6)
+    sheet = out["sheet"]
+    tiles = 1 + len(valid_scales(model))  # the naive paste, then every n
+    assert sheet.shape[-2] >= 256 + 14  # a size a person can judge (the subject's crop enlarged)
+    assert torch.equal(sheet, scales_sheet(comp, mask, measured, n))
+    assert tiles <= 4 or sheet.shape[-2] > 2 * 256
+
+
+# -- harmonization training mode -------------------------------------------------------------------
+
+
+def test_augmented_scene_has_foreign_regions_and_is_deterministic():
+    real = tiny_scene(40, 48) * 2 - 1
+    a, b, c = augment_scene(real, 1), augment_scene(real, 1), augment_scene(real, 2)
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    changed = (a - real).abs().amax(dim=1) > 1e-6
+    assert 0.005 < float(changed.float().mean()) < 0.9  # some regions, not the whole scene
+    assert a.min() >= -1 and a.max() <= 1
+
+
+def test_harmonize_mode_config_and_training():
+    cfg = make_config("fast", "harmonize")
+    fast = make_config("fast")
+    assert cfg.harmonize_steps == 3 and cfg.rec_steps == 3 and fast.rec_steps == 6  # same cost per iteration
+    assert make_config("fast", "harmonize", harmonize_steps=1).harmonize_steps == 1
+    # standard-mode cache keys ignore the new fields (models trained before keep their keys)
+    assert fast.fingerprint() == replace(fast, harmonize_weight=5.0).fingerprint() != cfg.fingerprint()
+    with pytest.raises(ValueError, match="mode"):
+        make_config("fast", "bogus")
+    small = {"iterations": 3, "min_size": 12, "max_size": 28}
+    plain = train_singan(tiny_scene(), make_config("fast", **small), seed=0)
+    harm = train_singan(tiny_scene(), make_config("fast", "harmonize", **small), seed=0)
+    assert harm.meta["config"]["harmonize_steps"] == 3
+    w_plain = plain.generators[-1].state_dict()
+    w_harm = harm.generators[-1].state_dict()
+    assert any(not torch.equal(w_plain[k], w_harm[k]) for k in w_plain)
+
+
+def test_structure_upsample_keeps_the_subjects_detail(model: SinGANModel):
+    comp, mask = square(16)
+    comp = comp.clone()
+    comp[..., 10:26:2, 20:36] = 0.2  # stripes: fine detail inside the subject
+    common = {"generator": None, "mask_units": "subject", "radius": 0.1, "sigma": 0.08}
+
+    def run(upsample: str, **kw) -> torch.Tensor:
+        common["generator"] = torch.Generator().manual_seed(0)
+        return harmonize(model, comp, mask, 1, upsample=upsample, **common, **kw).image
+
+    detail, structure = run("detail"), run("structure", texture=0.0)
+    assert quality.gradient_correlation(structure, comp, mask) > quality.gradient_correlation(detail, comp, mask)
+    assert quality.subject_ssim(structure, comp, mask) > quality.subject_ssim(detail, comp, mask)
+    textured = run("structure", texture=1.0)
+    assert torch.allclose(textured, detail, atol=1e-5)  # texture 1 keeps the whole change: detail mode
+
+
+def test_relight_takes_part_of_the_scenes_light_and_keeps_the_subjects_hues():
+    warm, mask = grey_with_patch((0.9, 0.5, 0.3))
+    dark_blue = torch.where(mask.bool(), warm, torch.tensor([0.1, 0.15, 0.35]).view(1, 3, 1, 1))
+    lit = relight_to_surroundings(dark_blue, mask, strength=0.7)
+    before = quality.colour_gap(dark_blue, mask).mean
+    assert quality.colour_gap(lit, mask, surroundings=dark_blue).mean < 0.7 * before
+    inside = mask.bool().expand_as(lit)
+    assert lit[inside].mean() < dark_blue[inside].mean()  # darker, as under the scene's light
+    r, b = lit[:, 0][mask[:, 0].bool()].mean(), lit[:, 2][mask[:, 0].bool()].mean()
+    assert r / b > 0.1 / 0.35  # warmer than its blue surroundings: part of its own colour stays
+    assert quality.gradient_correlation(lit, dark_blue, mask) > 0.95  # its texture is only re-lit
+    assert torch.equal(lit[~inside], dark_blue[~inside])
+    assert torch.equal(relight_to_surroundings(dark_blue, mask, strength=0.0), dark_blue)
