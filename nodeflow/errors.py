@@ -88,3 +88,40 @@ class Cancelled(NodeflowError):
 
     def __init__(self, message: str = "cancelled"):
         super().__init__(message)
+
+
+def explain_exception(exc: BaseException) -> tuple[str, str | None]:
+    """A message and a hint for an exception a node did not anticipate, in the user's terms.
+
+    Errors of the environment (disk full, read-only folder, out of memory, an image file too
+    large to decode) say what happened and what to change; anything else keeps its type and
+    text, which is what a bug report needs.
+    """
+    import errno
+
+    name = getattr(exc, "filename", None)
+    where = f" ({name})" if name else ""
+    if isinstance(exc, MemoryError):
+        return ("out of memory", "use a smaller frame size or --batch-size, or lower NODEFLOW_MAX_PIXELS")
+    if type(exc).__name__ == "DecompressionBombError":
+        return (f"image refused as a possible decompression bomb: {exc}",
+                "an image this large is refused; raise NODEFLOW_MAX_PIXELS only for a file you trust")
+    if isinstance(exc, OSError):
+        code = exc.errno
+        if code == errno.ENOSPC:
+            return (f"the disk is full{where}", "free some space or write to another disk (--output-dir)")
+        if code == errno.EDQUOT:
+            return (f"disk quota exceeded{where}", "free some space or write to another disk (--output-dir)")
+        if code in (errno.EACCES, errno.EPERM, errno.EROFS):
+            return (f"permission denied{where}: the folder is read-only or belongs to another user",
+                    "choose a folder you can write to (--output-dir) or fix its permissions")
+        if code == errno.EEXIST:
+            return (f"a file is in the way{where}", "a folder was expected there; move the file or "
+                                                     "choose another path")
+        if code == errno.ENOTDIR:
+            return (f"a path component is a file, not a folder{where}", "choose another path")
+        if code == errno.ENAMETOOLONG:
+            return (f"a file name is too long{where}", "file systems allow 255 bytes per name")
+        if exc.strerror:
+            return (f"{exc.strerror}{where}", None)
+    return (f"{type(exc).__name__}: {exc}", None)

@@ -9,6 +9,7 @@ Needs the ``[dask]`` extra. ``scheduler=None`` starts an in-process ``LocalClust
 
 from __future__ import annotations
 
+import os
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,9 @@ from nodeflow.events import FramesDone
 from nodeflow.execute import Executor, _Stat
 from nodeflow.node import Node
 from nodeflow.plan import Plan, PlannedNode
+
+SCHEDULER_TIMEOUT_S = float(os.environ.get("NODEFLOW_SCHEDULER_TIMEOUT", 5))
+"""How long to wait for a --scheduler to answer; a reachable one answers in milliseconds."""
 
 
 @dataclass
@@ -33,8 +37,17 @@ class DaskExecutor(Executor):
             from distributed import Client, LocalCluster
         except ImportError as exc:
             raise NodeflowError(f"the Dask executor needs the [dask] extra: {exc}") from None
+        if self.workers < 1:
+            raise NodeflowError(f"the Dask executor needs at least 1 worker thread, got {self.workers}")
         if self.scheduler:
-            return Client(self.scheduler), None
+            try:
+                _probe(self.scheduler)
+                return Client(self.scheduler, timeout=SCHEDULER_TIMEOUT_S), None
+            except (OSError, ValueError, TimeoutError) as exc:
+                raise NodeflowError(
+                    f"cannot reach the Dask scheduler at {self.scheduler} ({exc}; waited at most "
+                    f"{SCHEDULER_TIMEOUT_S:g} s); is it running? Start one with `dask scheduler`, "
+                    f"or leave out --scheduler for a local cluster") from None
         cluster = LocalCluster(n_workers=1, threads_per_worker=self.workers, processes=False,
                                dashboard_address=None)
         return Client(cluster), cluster
@@ -82,6 +95,19 @@ class DaskExecutor(Executor):
         done += len(frames)
         self.emit(FramesDone(done, len(frame_list)))
         return done
+
+
+def _probe(address: str) -> None:
+    """Fail at once when nothing listens at a ``tcp://host:port`` (Dask itself retries for the
+    whole timeout); other schemes are left to Dask."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(address if "://" in address else f"tcp://{address}")
+    if parts.scheme != "tcp" or not parts.hostname:
+        return
+    with socket.create_connection((parts.hostname, parts.port or 8786), timeout=SCHEDULER_TIMEOUT_S):
+        pass
 
 
 def _compute_batch(plan: Plan, remote: list[PlannedNode], device: Any, frames: tuple[int, ...],

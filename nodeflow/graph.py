@@ -52,6 +52,10 @@ MAX_INT_DIGITS = 30
 _TOO_DEEP = object()
 
 
+class JSONSyntaxError(GraphValidationError):
+    """Text that is not JSON at all (``--set`` then takes it as a plain string)."""
+
+
 class _JSONRefused(ValueError):
     """A JSON value the strict parser will not accept (duplicate key, NaN, huge number)."""
 
@@ -106,7 +110,7 @@ def parse_json(text: str, source: str = "<string>", field: str | None = None) ->
         data = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_refuse_constant,
                           parse_int=_parse_int, parse_float=_parse_float)
     except json.JSONDecodeError as exc:
-        raise GraphValidationError([
+        raise JSONSyntaxError([
             Problem(f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", field=where)
         ]) from None
     except _JSONRefused as exc:
@@ -115,7 +119,8 @@ def parse_json(text: str, source: str = "<string>", field: str | None = None) ->
         data = _TOO_DEEP
     if data is _TOO_DEEP or _depth_exceeds(data, MAX_DEPTH):
         raise GraphValidationError([Problem(f"JSON nested more than {MAX_DEPTH} levels deep", field=where,
-                                            hint="a graph needs about 5 levels; is this a graph file?")])
+                                            hint="a --set value is a number, string or short list" if field
+                                            else "a graph needs about 5 levels; is this a graph file?")])
     return data
 
 
