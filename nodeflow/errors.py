@@ -101,7 +101,9 @@ def explain_exception(exc: BaseException) -> tuple[str, str | None]:
 
     name = getattr(exc, "filename", None)
     where = f" ({name})" if name else ""
-    if isinstance(exc, MemoryError):
+    alloc_failed = isinstance(exc, RuntimeError) and any(
+        t in str(exc) for t in ("can't allocate memory", "not enough memory", "out of memory"))
+    if isinstance(exc, MemoryError) or alloc_failed:
         return ("out of memory", "use a smaller frame size or --batch-size, or lower NODEFLOW_MAX_PIXELS")
     if type(exc).__name__ == "DecompressionBombError":
         return (f"image refused as a possible decompression bomb: {exc}",
