@@ -100,6 +100,8 @@ def explain_exception(exc: BaseException) -> tuple[str, str | None]:
     import errno
 
     name = getattr(exc, "filename", None)
+    if isinstance(name, str) and ".tmp" in name and name.rsplit("/", 1)[-1].startswith("."):
+        name = name.rsplit("/", 1)[0] or "/"  # an atomic write's hidden temp file: name its folder
     where = f" ({name})" if name else ""
     alloc_failed = isinstance(exc, RuntimeError) and any(
         t in str(exc) for t in ("can't allocate memory", "not enough memory", "out of memory"))
@@ -114,7 +116,9 @@ def explain_exception(exc: BaseException) -> tuple[str, str | None]:
             return (f"the disk is full{where}", "free some space or write to another disk (--output-dir)")
         if code == errno.EDQUOT:
             return (f"disk quota exceeded{where}", "free some space or write to another disk (--output-dir)")
-        if code in (errno.EACCES, errno.EPERM, errno.EROFS):
+        if code == errno.EROFS:
+            return (f"the file system is read-only{where}", "write to another folder (--output-dir)")
+        if code in (errno.EACCES, errno.EPERM):
             return (f"permission denied{where}: the folder is read-only or belongs to another user",
                     "choose a folder you can write to (--output-dir) or fix its permissions")
         if code == errno.EEXIST:
