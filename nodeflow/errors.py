@@ -14,6 +14,12 @@ class NodeflowError(Exception):
     exit_code = 1
 
 
+def _short(text: str, limit: int = 80) -> str:
+    """A node id or field as shown in a message: a 5000-character id is not read, only recognised."""
+    text = repr(text)[1:-1] if not text.isprintable() else text
+    return text if len(text) <= limit else f"{text[:limit - 20]}…({len(text)} characters)"
+
+
 @dataclass(frozen=True)
 class Problem:
     """One thing wrong with a graph: where (node id, field) and how to fix it (hint)."""
@@ -26,12 +32,12 @@ class Problem:
     def __str__(self) -> str:
         where = ""
         if self.node is not None:
-            where = f"node {self.node}"
+            where = f"node {_short(self.node)}"
             if self.field:
-                where += f", {self.field}"
+                where += f", {_short(self.field)}"
             where += ": "
         elif self.field:
-            where = f"{self.field}: "
+            where = f"{_short(self.field)}: "
         text = where + self.message
         if self.hint:
             text += f" (hint: {self.hint})"

@@ -22,7 +22,7 @@ from nodeflow.cli import main
 
 ALLOWED_CODES = {0, 1, 2}
 # What an actionable message names: a node, a graph field, a CLI option, a file or folder path.
-ACTIONABLE = re.compile(r"node \S+|^\s+- [^\s:]+: |--[a-z-]+|[\w.~-]*/[\w./%*?\[\]-]*|\.json|hint:",
+ACTIONABLE = re.compile(r"node\s+\S+|^\s+- [^\s:]+: |--[a-z-]+|[\w.~-]*/[\w./%*?\[\]-]*|\.json|hint:",
                         re.MULTILINE)
 
 
