@@ -16,6 +16,8 @@ class NodeflowError(Exception):
 
 def _short(text: str, limit: int = 80) -> str:
     """A node id or field as shown in a message: a 5000-character id is not read, only recognised."""
+    if not text:
+        return "''"
     text = repr(text)[1:-1] if not text.isprintable() else text
     return text if len(text) <= limit else f"{text[:limit - 20]}…({len(text)} characters)"
 

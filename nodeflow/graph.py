@@ -111,7 +111,7 @@ def parse_json(text: str, source: str = "<string>", field: str | None = None) ->
                           parse_int=_parse_int, parse_float=_parse_float)
     except json.JSONDecodeError as exc:
         raise JSONSyntaxError([
-            Problem(f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", field=where)
+            Problem(f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})", field=where)
         ]) from None
     except _JSONRefused as exc:
         raise GraphValidationError([Problem(f"refused: {exc}", field=where)]) from None

@@ -52,19 +52,19 @@ def check_path(value: str) -> str:
     return value
 
 
-InputPath = Annotated[str, AfterValidator(check_path),
-                      Field(min_length=1, json_schema_extra={ROLE_KEY: INPUT_PATH})]
+InputPath = Annotated[str, Field(min_length=1, json_schema_extra={ROLE_KEY: INPUT_PATH}),
+                      AfterValidator(check_path)]
 """A file or folder the node reads. Relative paths are relative to the graph file's folder."""
 
-InputPathOrEmpty = Annotated[str, AfterValidator(check_path), Field(json_schema_extra={ROLE_KEY: INPUT_PATH})]
+InputPathOrEmpty = Annotated[str, Field(json_schema_extra={ROLE_KEY: INPUT_PATH}), AfterValidator(check_path)]
 """Like :data:`InputPath` but may be left empty when the node does not need it."""
 
-OutputPath = Annotated[str, AfterValidator(check_path),
-                       Field(min_length=1, json_schema_extra={ROLE_KEY: OUTPUT_PATH})]
+OutputPath = Annotated[str, Field(min_length=1, json_schema_extra={ROLE_KEY: OUTPUT_PATH}),
+                       AfterValidator(check_path)]
 """A file or folder the node writes. Relative paths are relative to the run's output folder."""
 
 
-OutputPathOrEmpty = Annotated[str, AfterValidator(check_path), Field(json_schema_extra={ROLE_KEY: OUTPUT_PATH})]
+OutputPathOrEmpty = Annotated[str, Field(json_schema_extra={ROLE_KEY: OUTPUT_PATH}), AfterValidator(check_path)]
 """Like :data:`OutputPath` but may be left empty (the node then writes nothing there)."""
 
 

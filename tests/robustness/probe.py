@@ -46,7 +46,7 @@ def cli(argv: list[str]) -> Outcome:
             code = main(argv)
         except SystemExit as exc:  # argparse usage errors
             code = exc.code if isinstance(exc.code, int) else 2
-        except BaseException:  # noqa: BLE001 - anything escaping main is what we are looking for
+        except BaseException:
             escaped = traceback.format_exc()
     return Outcome(argv, code, out.getvalue() + err.getvalue(), escaped)
 
