@@ -42,7 +42,7 @@ class DaskExecutor(Executor):
         if self.scheduler:
             try:
                 _probe(self.scheduler)
-                return Client(self.scheduler, timeout=SCHEDULER_TIMEOUT_S), None
+                return _connect(Client, self.scheduler), None
             except (OSError, ValueError, TimeoutError) as exc:
                 raise NodeflowError(
                     f"cannot reach the Dask scheduler at {self.scheduler} ({exc}; waited at most "
@@ -108,6 +108,29 @@ def _probe(address: str) -> None:
         return
     with socket.create_connection((parts.hostname, parts.port or 8786), timeout=SCHEDULER_TIMEOUT_S):
         pass
+
+
+def _connect(client_cls: Any, address: str) -> Any:
+    """``Client(address)`` within :data:`SCHEDULER_TIMEOUT_S`. Dask's own timeout does not cover
+    a peer that accepts the connection and never answers, so the wait happens in a thread."""
+    import threading
+
+    box: dict[str, Any] = {}
+
+    def connect() -> None:
+        try:
+            box["client"] = client_cls(address, timeout=SCHEDULER_TIMEOUT_S)
+        except BaseException as exc:  # handed to the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=connect, name="nodeflow-dask-connect", daemon=True)
+    thread.start()
+    thread.join(SCHEDULER_TIMEOUT_S + 1)
+    if "error" in box:
+        raise box["error"]
+    if "client" not in box:
+        raise TimeoutError(f"no Dask answer within {SCHEDULER_TIMEOUT_S:g} s")
+    return box["client"]
 
 
 def _compute_batch(plan: Plan, remote: list[PlannedNode], device: Any, frames: tuple[int, ...],
