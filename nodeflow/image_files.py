@@ -95,13 +95,9 @@ def read_image(path: str | Path) -> torch.Tensor:
     (a decompression bomb is a tiny file with a huge header); of a multi-page TIFF the first
     page is read, with a warning in the log."""
     path = Path(path)
-    try:
-        with Image.open(path) as img:
-            width, height = img.size
-            pages = getattr(img, "n_frames", 1)
-    except Image.DecompressionBombError as exc:
-        raise NodeError(f"{path.name} refused: {exc}", field="path",
-                        hint="raise NODEFLOW_MAX_PIXELS only for a file you trust") from None
+    with _pixel_limit(None), Image.open(path) as img:  # the header only; our limit follows
+        width, height = img.size
+        pages = getattr(img, "n_frames", 1)
     check_frame_size(height, width, field="path")
     if pages > 1 and path.suffix.lower() in {".tif", ".tiff"}:
         log.warning("%s has %d pages; reading the first", path, pages)
@@ -109,7 +105,7 @@ def read_image(path: str | Path) -> torch.Tensor:
         arr16 = _read_png16(path)
         if arr16 is not None:
             return array_to_tensor(arr16)
-    with _pixel_limit(), Image.open(path) as img:
+    with _pixel_limit(max(MAX_PIXELS, Image.MAX_IMAGE_PIXELS or 0)), Image.open(path) as img:
         img.load()
         if img.mode in ("I;16", "I;16B", "I;16L") or path.suffix.lower() in {".tif", ".tiff"}:
             arr = _read_high_bit_depth(path, img, pages)
@@ -119,10 +115,11 @@ def read_image(path: str | Path) -> torch.Tensor:
 
 
 @contextlib.contextmanager
-def _pixel_limit() -> Iterator[None]:
-    """Pillow's own bomb check follows ours (it would refuse only at twice its 89 MP default)."""
+def _pixel_limit(limit: int | None) -> Iterator[None]:
+    """Pillow's own bomb check set to ``limit`` (None: off) while we read: :data:`MAX_PIXELS`
+    is the one limit, checked against the header before any pixel is decoded."""
     previous = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = max(MAX_PIXELS, previous or 0)
+    Image.MAX_IMAGE_PIXELS = limit
     try:
         yield
     finally:
