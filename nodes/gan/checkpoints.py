@@ -161,7 +161,9 @@ def looks_like(state: Mapping[str, Tensor]) -> str:
         blocks = {k.split(".")[1] for k in keys if ".conv_block." in k}
         return f"a pix2pix/CycleGAN ResNet generator (resnet_{len(blocks)}blocks)"
     if "model.model.0.weight" in keys:
-        depth = max(k.count("model.") for k in keys) - 1
+        depth = 1  # as pix2pix's inference reads it: U-Net level prefixes nest as 1.model.3.model...
+        while "model.model.1.model." + "3.model." * depth + "1.weight" in keys:
+            depth += 1
         return f"a pix2pix/CycleGAN U-Net generator (unet_{2 ** (depth + 1)})"
     if any(k.startswith("head.conv.") for k in keys):
         return ("a SinGAN generator of one scale (netG.pth)" if any(k.startswith("tail.0.") for k in keys)
