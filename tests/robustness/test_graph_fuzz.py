@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
-from robustness.probe import assert_clean, cli
+from robustness.probe import assert_clean, cli, cli_subprocess
 
 import nodeflow.fingerprint
 import nodeflow.image_files
@@ -374,3 +374,23 @@ def test_fuzzed_graph_files_never_traceback(workspace, small_limits, capsys):
     assert STATS["cases"] >= min(CASES, 2000) * 0.9
     assert STATS["run"] >= STATS["cases"] * 0.05, "too few cases reached `nodeflow run`"
     assert STATS["validate exit 0"] > 0 and STATS["validate exit 2"] > 0
+
+
+SUBPROCESS_CASES = [
+    ("non-UTF-8", b'{"format": "nodeflow/1", "nodes": {"\xff": {}}}'),
+    ("deep", b"[" * 200_000 + b"]" * 200_000),
+    ("huge int", b'{"format": "nodeflow/1", "nodes": {"a": {"type": "Blur", "params": {"size": ' + b"9" * 9000 + b"}}}}"),
+    ("format", '{"format": "nodeflow/١", "nodes": {}}'.encode()),
+    ("duplicate", b'{"format": "nodeflow/1", "nodes": {"a": {"type": "Bogus"}, "a": {"type": "SampleImage"}}}'),
+    ("fifo input", b'{"format": "nodeflow/1", "nodes": {"a": {"type": "LoadImage", "params": {"path": "{ws}/fifo"}}}}'),
+]
+
+
+@pytest.mark.parametrize(("name", "raw"), SUBPROCESS_CASES, ids=[c[0] for c in SUBPROCESS_CASES])
+def test_real_processes_exit_cleanly(workspace, tmp_path, name, raw):
+    """A few of the worst through the real ``nodeflow`` command: exit 2, no traceback, no hang."""
+    path = tmp_path / "case.json"
+    path.write_bytes(raw.replace(b"{ws}", str(workspace).encode()))
+    outcome = cli_subprocess(["validate", str(path)], timeout=120)
+    assert_clean(outcome, name)
+    assert outcome.code == 2, outcome.output
