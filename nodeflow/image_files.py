@@ -95,6 +95,9 @@ def read_image(path: str | Path) -> torch.Tensor:
     (a decompression bomb is a tiny file with a huge header); of a multi-page TIFF the first
     page is read, with a warning in the log."""
     path = Path(path)
+    if path.is_dir():
+        raise NodeError(f"{path} is a folder, not an image file", field="path",
+                        hint="name one image file; LoadImageSequence reads a folder of frames")
     with _pixel_limit(None), Image.open(path) as img:  # the header only; our limit follows
         width, height = img.size
         pages = getattr(img, "n_frames", 1)

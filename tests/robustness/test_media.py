@@ -123,3 +123,9 @@ def test_damaged_image_files_say_so(tmp_path, damage):
     code, text = run_graph(tmp_path, load_and_save("bad.png"))
     assert code == 1 and "node src (LoadImage): path: cannot read" in text and "bad.png" in text
     assert not (tmp_path / "out" / "o.png").exists()
+
+
+def test_a_folder_given_as_an_image_file(tmp_path):
+    (tmp_path / "frames").mkdir()
+    code, text = run_graph(tmp_path, load_and_save("frames"))
+    assert code == 1 and "frames is a folder, not an image file" in text and "LoadImageSequence" in text
