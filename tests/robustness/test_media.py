@@ -127,5 +127,6 @@ def test_damaged_image_files_say_so(tmp_path, damage):
 
 def test_a_folder_given_as_an_image_file(tmp_path):
     (tmp_path / "frames").mkdir()
+    Image.new("RGB", (4, 4)).save(tmp_path / "frames" / "f_0001.png")
     code, text = run_graph(tmp_path, load_and_save("frames"))
     assert code == 1 and "frames is a folder, not an image file" in text and "LoadImageSequence" in text
