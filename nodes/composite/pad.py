@@ -9,8 +9,8 @@ import torch.nn.functional as F
 from pydantic import Field
 
 from nodeflow.context import RunContext
-from nodeflow.image_files import check_frame_size
 from nodeflow.errors import NodeError
+from nodeflow.image_files import check_frame_size
 from nodeflow.node import Input, Node, Output
 from nodeflow.params import Color, NodeParams
 from nodeflow.types import IMAGE
