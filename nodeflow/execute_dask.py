@@ -32,22 +32,32 @@ class DaskExecutor(Executor):
     max_in_flight: int = 0
     """Batches outstanding at once (default: 2 per worker)."""
 
+    def run(self, plan: Plan, *, frames: Any = None, batch_size: int = 8) -> dict[str, Any]:
+        """As the local executor; a bad worker count or a scheduler that nothing listens at is
+        reported before the static nodes (perhaps a long training) run."""
+        if self.workers < 1:
+            raise NodeflowError(f"the Dask executor needs at least 1 worker thread, got {self.workers}")
+        if self.scheduler:
+            self._unreachable(_probe)
+        return super().run(plan, frames=frames, batch_size=batch_size)
+
+    def _unreachable(self, attempt: Any) -> Any:
+        """``attempt(address)``, with a failure to connect said in the user's terms."""
+        try:
+            return attempt(self.scheduler)
+        except (OSError, ValueError, TimeoutError) as exc:
+            raise NodeflowError(
+                f"cannot reach the Dask scheduler at {self.scheduler} ({exc}; waited at most "
+                f"{SCHEDULER_TIMEOUT_S:g} s); is it running? Start one with `dask scheduler`, "
+                f"or leave out --scheduler for a local cluster") from None
+
     def _client(self) -> Any:
         try:
             from distributed import Client, LocalCluster
         except ImportError as exc:
             raise NodeflowError(f"the Dask executor needs the [dask] extra: {exc}") from None
-        if self.workers < 1:
-            raise NodeflowError(f"the Dask executor needs at least 1 worker thread, got {self.workers}")
         if self.scheduler:
-            try:
-                _probe(self.scheduler)
-                return _connect(Client, self.scheduler), None
-            except (OSError, ValueError, TimeoutError) as exc:
-                raise NodeflowError(
-                    f"cannot reach the Dask scheduler at {self.scheduler} ({exc}; waited at most "
-                    f"{SCHEDULER_TIMEOUT_S:g} s); is it running? Start one with `dask scheduler`, "
-                    f"or leave out --scheduler for a local cluster") from None
+            return self._unreachable(lambda address: _connect(Client, address)), None
         cluster = LocalCluster(n_workers=1, threads_per_worker=self.workers, processes=False,
                                dashboard_address=None)
         return Client(cluster), cluster
