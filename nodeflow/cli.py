@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import signal
 import sys
@@ -22,6 +23,8 @@ from typing import Any
 from nodeflow.errors import Cancelled, GraphValidationError, NodeflowError, Problem, explain_exception
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_CANCELLED = 0, 1, 2, 130
+MAX_THREADS = max(64, 4 * (os.cpu_count() or 1))
+"""More torch threads than this only wait on each other (and thousands crash OpenMP)."""
 
 
 class UsageError(NodeflowError):
@@ -462,8 +465,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
         args.verbose = args.verbose or verbose
         check_folder_option("--cache-dir", args.cache_dir)
-        if args.threads is not None and args.threads < 1:
-            raise UsageError(f"--threads {args.threads}: must be at least 1")
+        if args.threads is not None and not 1 <= args.threads <= MAX_THREADS:
+            raise UsageError(f"--threads {args.threads}: must be between 1 and {MAX_THREADS}",
+                             hint=f"this machine has {os.cpu_count()} cores")
         if args.threads:
             import torch
 

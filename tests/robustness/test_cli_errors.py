@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 import socket
 import subprocess
 import time
@@ -76,7 +77,8 @@ def test_folder_options_that_name_a_file(clip, tmp_path, option):
 @pytest.mark.parametrize(("argv", "needle"), [
     (["--executor", "dask", "--workers", "0"], "--workers 0: the Dask cluster needs at least 1"),
     (["--batch-size", "0"], "--batch-size 0: must be at least 1"),
-    (["--threads", "0"], "--threads 0: must be at least 1"),
+    (["--threads", "0"], "--threads 0: must be between 1 and"),
+    (["--threads", "100000"], "--threads 100000: must be between 1 and"),  # crashed in OpenBLAS
 ])
 def test_numbers_that_cannot_work(clip, argv, needle):
     failed(["run", clip, *argv], 2, needle)
@@ -168,3 +170,62 @@ def test_real_full_disk_and_read_only_folder(tmpfs, tmp_path):
     read_only = tmpfs("ro", "ro")
     failed(["run", str(big), "--output-dir", str(read_only)], 1, "the file system is read-only")
     failed(["run", str(big), "--output-dir", str(read_only / "sub")], 1, "the file system is read-only")
+
+
+CLI_CASES = int(os.environ.get("NODEFLOW_FUZZ_CLI_CASES", 600))
+
+
+def test_fuzzed_cli_arguments_never_traceback(tmp_path_factory, capsys):
+    """Random options and values on small graphs, in process: exit 0/1/2, no traceback."""
+    from hypothesis import HealthCheck, given, seed, settings
+    from hypothesis import strategies as st
+
+    ws = tmp_path_factory.mktemp("cli-fuzz")
+    graphs = {}
+    for name, nodes in (("clip", CLIP), ("still", STILL)):
+        graphs[name] = ws / f"{name}.json"
+        graphs[name].write_text(json.dumps({"format": "nodeflow/1", "nodes": nodes}))
+    (ws / "a_file").write_text("x")
+    text = st.one_of(st.text(max_size=12), st.sampled_from(["", "[" * 5000, "9" * 5000, "NaN", "-1", "0", "1e999",
+                                                            "\x00", "a_file", "a_file/sub"]))
+    number = st.one_of(st.integers(-3, 70).map(str), text)
+    option = st.one_of(
+        st.tuples(st.just("--set"), st.one_of(
+            st.builds(lambda n, p, v: f"{n}.{p}={v}", st.sampled_from(["move", "gif", "save", "still", "x"]),
+                      st.sampled_from(["frames", "width", "fps", "path", "name", "max_size", "overwrite", "zz"]),
+                      text), text)),
+        st.tuples(st.just("--frames"), st.one_of(st.sampled_from(["0:2", "1", "2:", ":", "0:0", "5:1", "0:2:0",
+                                                                  "0:99", "-1:2"]), text)),
+        st.tuples(st.sampled_from(["--batch-size", "--workers"]), number),
+        st.tuples(st.just("--device"), st.sampled_from(["cpu", "auto", "cuda", "cuda:3", "mps", "tpu", "", "cuda:x"])),
+        st.tuples(st.just("--output"), text),
+        st.tuples(st.sampled_from(["--output-dir", "--preview"]),
+                  st.sampled_from(["out", "a_file", "a_file/sub", "o\x00x", "deep/" * 30, "é"])),
+        st.tuples(st.just("--executor"), st.sampled_from(["local", "dask", "gpu"])),
+        st.tuples(st.just("--no-cache"),),
+    )
+    counts = {"cases": 0}
+
+    @seed(0)
+    @settings(max_examples=CLI_CASES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(st.sampled_from(["run", "validate"]), st.sampled_from(sorted(graphs)), st.lists(option, max_size=4),
+           st.sampled_from([[], ["--threads", "1"], ["--threads", "0"], ["--cache-dir", "a_file"]]))
+    def case(command, graph, options, global_options):
+        counts["cases"] += 1
+        run_dir = ws / f"r{counts['cases']}"
+        run_dir.mkdir()
+        argv = [*[o if o != "a_file" else str(ws / "a_file") for o in global_options], command, str(graphs[graph])]
+        for opt in options:
+            argv += [opt[0], *(str(run_dir / v) if opt[0] in ("--output-dir", "--preview") else v for v in opt[1:])]
+        if command == "run" and "--output-dir" not in argv:
+            argv += ["--output-dir", str(run_dir / "out")]
+        if "--executor" in argv and argv[argv.index("--executor") + 1] == "dask":
+            argv += ["--scheduler", "tcp://127.0.0.1:9"]  # never start a real cluster here: refused at once
+        outcome = cli(argv)
+        assert_clean(outcome, f"case {counts['cases']}")
+        counts[f"exit {outcome.code}"] = counts.get(f"exit {outcome.code}", 0) + 1
+
+    case()
+    with capsys.disabled():
+        print(f"\nCLI argument fuzzer (seed 0): {', '.join(f'{k} {v}' for k, v in sorted(counts.items()))}")
+    assert counts["cases"] >= CLI_CASES * 0.9
