@@ -243,7 +243,7 @@ def _has_output_path_collision(node: dict[str, Any]) -> bool:
 
 @st.composite
 def byte_mutation(draw: st.DrawFn, data: bytes) -> tuple[str, bytes]:
-    kind = draw(st.sampled_from(["none"] * 10 + ["truncate", "non-utf8", "duplicate", "bom", "flip"]))
+    kind = draw(st.sampled_from(["none"] * 10 + ["truncate", "non-utf8", "duplicate", "bom", "flip", "surrogate"]))
     if kind == "truncate":
         return kind, data[:draw(st.integers(0, max(0, len(data) - 1)))]
     if kind == "non-utf8":
@@ -253,6 +253,8 @@ def byte_mutation(draw: st.DrawFn, data: bytes) -> tuple[str, bytes]:
         # a second "nodes" (or "format") key: the last would silently win
         key = draw(st.sampled_from([b'"nodes": {}, ', b'"format": "nodeflow/1", ', b'"ui": {}, "ui": {}, ']))
         return kind, data.replace(b"{", b"{" + key, 1)
+    if kind == "surrogate":  # a lone UTF-16 surrogate escape: valid JSON, not encodable text
+        return kind, data.replace(b'": "', b'": "\\ud800', draw(st.integers(1, 4)))
     if kind == "bom":
         return kind, b"\xef\xbb\xbf" + data
     if kind == "flip" and data:
