@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import traceback
 from collections.abc import Iterator, Sequence
@@ -16,15 +17,20 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from nodeflow.errors import Cancelled, GraphValidationError, NodeflowError, Problem
+from nodeflow.errors import Cancelled, GraphValidationError, NodeflowError, Problem, explain_exception
 from nodeflow.executors import executor_names, unused_options
 from nodeflow.frames import parse_frames, resolve_frames
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_CANCELLED = 0, 1, 2, 130
+MAX_THREADS = max(64, 4 * (os.cpu_count() or 1))
+"""More torch threads than this only wait on each other (and thousands crash OpenMP)."""
 
 
 class UsageError(NodeflowError):
     exit_code = EXIT_INVALID
+
+    def __init__(self, message: str, *, hint: str | None = None):
+        super().__init__(f"{message} (hint: {hint})" if hint else message)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -32,7 +38,11 @@ class UsageError(NodeflowError):
 
 
 def parse_set(items: Sequence[str]) -> list[tuple[str, str, Any]]:
-    """``node.param=value`` -> (node, param, value); value is JSON when it parses, else a string."""
+    """``node.param=value`` -> (node, param, value); value is JSON when it parses, else a string.
+
+    The JSON is as strict as a graph file's (no NaN, huge numbers, deep nesting)."""
+    from nodeflow.spec import JSONSyntaxError, parse_json
+
     out = []
     for item in items:
         target, eq, raw = item.partition("=")
@@ -40,11 +50,38 @@ def parse_set(items: Sequence[str]) -> list[tuple[str, str, Any]]:
         if not eq or not dot or not node or not param:
             raise UsageError(f"--set {item!r}: expected NODE.PARAM=VALUE (e.g. --set blur.sigma=3)")
         try:
-            value = json.loads(raw)
-        except json.JSONDecodeError:
-            value = raw
+            value = parse_json(raw, field=f"--set {target}")
+        except JSONSyntaxError:
+            value = raw  # not JSON: a plain string
         out.append((node, param, value))
     return out
+
+
+def check_folder_option(option: str, value: str | None) -> None:
+    """A folder option (--output-dir, --preview, --cache-dir) must not name a file."""
+    if value is None:
+        return
+    if "\0" in value:
+        raise UsageError(f"{option}: a path cannot contain a NUL byte")
+    path = Path(value)
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{option} {value} is a file, not a folder",
+                         hint=f"give {option} a folder (it is created if missing)")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise UsageError(f"{option} {value}: {parent} is a file, not a folder")
+            break
+
+
+def check_run_options(args: argparse.Namespace) -> None:
+    """Refuse option values that would fail deep inside a run."""
+    check_folder_option("--output-dir", args.output_dir)
+    check_folder_option("--preview", args.preview)
+    if args.batch_size < 1:
+        raise UsageError(f"--batch-size {args.batch_size}: must be at least 1")
+    if args.workers is not None and args.workers < 1:
+        raise UsageError(f"--workers {args.workers}: the Dask cluster needs at least 1 worker process")
 
 
 def apply_sets(spec: Any, sets: list[tuple[str, str, Any]]) -> None:
@@ -89,6 +126,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from nodeflow.session import Session
 
     console = _console()
+    check_run_options(args)
     graph_path = Path(args.graph)
     spec = GraphSpec.load(graph_path)
     apply_sets(spec, parse_set(args.set or []))
@@ -280,10 +318,14 @@ def add_param_arguments(parser: argparse.ArgumentParser, cls: Any) -> None:
 
 
 def _json_or_str(text: str) -> Any:
+    from nodeflow.spec import JSONSyntaxError, parse_json
+
     try:
-        return json.loads(text)
-    except json.JSONDecodeError:
+        return parse_json(text, field="argument")
+    except JSONSyntaxError:
         return text
+    except GraphValidationError as exc:
+        raise argparse.ArgumentTypeError(exc.problems[0].message) from None
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -436,6 +478,10 @@ def _main(argv: Sequence[str] | None = None) -> int:
         parser = build_parser(with_train=_command_name(argv) == "train")
         args = parser.parse_args(argv)
         args.verbose = args.verbose or verbose
+        check_folder_option("--cache-dir", args.cache_dir)
+        if args.threads is not None and not 1 <= args.threads <= MAX_THREADS:
+            raise UsageError(f"--threads {args.threads}: must be between 1 and {MAX_THREADS}",
+                             hint=f"this machine has {os.cpu_count()} cores")
         if args.threads:
             import torch
 
@@ -448,6 +494,15 @@ def _main(argv: Sequence[str] | None = None) -> int:
 
         _console().print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
         return exc.exit_code if exc.exit_code else EXIT_FAILED
+    except (OSError, MemoryError) as exc:  # the environment (disk full, read-only), not a bug
+        if verbose:
+            traceback.print_exc()
+        from rich.markup import escape
+
+        message, hint = explain_exception(exc)
+        _console().print(f"[red]error:[/] {escape(message)}" + (f" (hint: {escape(hint)})" if hint else ""),
+                         highlight=False)
+        return EXIT_FAILED
     except (KeyboardInterrupt, Cancelled):
         _console().print("[yellow]cancelled[/]")
         return EXIT_CANCELLED

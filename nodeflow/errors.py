@@ -14,6 +14,14 @@ class NodeflowError(Exception):
     exit_code = 1
 
 
+def _short(text: str, limit: int = 80) -> str:
+    """A node id or field as shown in a message: a 5000-character id is not read, only recognised."""
+    if not text:
+        return "''"
+    text = repr(text)[1:-1] if not text.isprintable() else text
+    return text if len(text) <= limit else f"{text[:limit - 20]}…({len(text)} characters)"
+
+
 @dataclass(frozen=True)
 class Problem:
     """One thing wrong with a graph: where (node id, field) and how to fix it (hint)."""
@@ -26,12 +34,12 @@ class Problem:
     def __str__(self) -> str:
         where = ""
         if self.node is not None:
-            where = f"node {self.node}"
+            where = f"node {_short(self.node)}"
             if self.field:
-                where += f", {self.field}"
+                where += f", {_short(self.field)}"
             where += ": "
         elif self.field:
-            where = f"{self.field}: "
+            where = f"{_short(self.field)}: "
         text = where + self.message
         if self.hint:
             text += f" (hint: {self.hint})"
@@ -100,3 +108,46 @@ class Cancelled(NodeflowError):
 
 def _rebuild(cls: type[Exception], args: tuple, kwargs: dict) -> Exception:
     return cls(*args, **kwargs)
+
+
+def explain_exception(exc: BaseException) -> tuple[str, str | None]:
+    """A message and a hint for an exception a node did not anticipate, in the user's terms.
+
+    Errors of the environment (disk full, read-only folder, out of memory, an image file too
+    large to decode) say what happened and what to change; anything else keeps its type and
+    text, which is what a bug report needs.
+    """
+    import errno
+
+    name = getattr(exc, "filename", None)
+    if isinstance(name, str) and ".tmp" in name and name.rsplit("/", 1)[-1].startswith("."):
+        name = name.rsplit("/", 1)[0] or "/"  # an atomic write's hidden temp file: name its folder
+    where = f" ({name})" if name else ""
+    alloc_failed = isinstance(exc, RuntimeError) and any(
+        t in str(exc) for t in ("can't allocate memory", "not enough memory", "out of memory"))
+    if isinstance(exc, MemoryError) or alloc_failed:
+        return ("out of memory", "use a smaller frame size or --batch-size, or lower NODEFLOW_MAX_PIXELS")
+    if type(exc).__name__ == "DecompressionBombError":
+        return (f"image refused as a possible decompression bomb: {exc}",
+                "an image this large is refused; raise NODEFLOW_MAX_PIXELS only for a file you trust")
+    if isinstance(exc, OSError):
+        code = exc.errno
+        if code == errno.ENOSPC:
+            return (f"the disk is full{where}", "free some space or write to another disk (--output-dir)")
+        if code == errno.EDQUOT:
+            return (f"disk quota exceeded{where}", "free some space or write to another disk (--output-dir)")
+        if code == errno.EROFS:
+            return (f"the file system is read-only{where}", "write to another folder (--output-dir)")
+        if code in (errno.EACCES, errno.EPERM):
+            return (f"permission denied{where}: the folder is read-only or belongs to another user",
+                    "choose a folder you can write to (--output-dir) or fix its permissions")
+        if code == errno.EEXIST:
+            return (f"a file is in the way{where}", "a folder was expected there; move the file or "
+                                                     "choose another path")
+        if code == errno.ENOTDIR:
+            return (f"a path component is a file, not a folder{where}", "choose another path")
+        if code == errno.ENAMETOOLONG:
+            return (f"a file name is too long{where}", "file systems allow 255 bytes per name")
+        if exc.strerror:
+            return (f"{exc.strerror}{where}", None)
+    return (f"{type(exc).__name__}: {exc}", None)

@@ -24,7 +24,7 @@ import torch
 
 from nodeflow.cache import DiskCache, MemoryCache
 from nodeflow.context import CancelToken, RunContext
-from nodeflow.errors import Cancelled, NodeError, NodeExecutionError
+from nodeflow.errors import Cancelled, NodeError, NodeExecutionError, explain_exception
 from nodeflow.events import (
     FramesDone,
     Listener,
@@ -246,7 +246,8 @@ class Executor:
             raise NodeExecutionError(pn.id, pn.cls.type_name, "out of GPU memory",
                                      hint="lower --batch-size or the node's size, or use --device cpu") from exc
         except Exception as exc:
-            raise NodeExecutionError(pn.id, pn.cls.type_name, f"{type(exc).__name__}: {exc}") from exc
+            message, hint = explain_exception(exc)
+            raise NodeExecutionError(pn.id, pn.cls.type_name, message, hint=hint) from exc
 
     def _execute(self, plan: Plan, instances: dict[str, Node], stats: dict[str, NodeTally],
                  frame_list: list[int] | None, batch_size: int,

@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import os
 import queue
 import threading
 import time
@@ -107,6 +108,9 @@ class BatchResult:
     previews: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Every remote node's outputs, for the first batch only."""
 
+SCHEDULER_TIMEOUT_S = float(os.environ.get("NODEFLOW_SCHEDULER_TIMEOUT", 5))
+"""How long to wait for a --scheduler to answer; a reachable one answers in milliseconds."""
+
 
 @dataclass
 class DaskExecutor(Executor):
@@ -123,6 +127,21 @@ class DaskExecutor(Executor):
     """Seconds to wait for the scheduler and for its first worker."""
     _remote_finished: int = field(default=0, init=False, repr=False)
     """NodeFinished events relayed from workers (to know when the last ones have arrived)."""
+
+    def run(self, plan: Plan, *, frames: Any = None, batch_size: int = 8) -> dict[str, Any]:
+        """As the local executor; a bad worker count or a scheduler that nothing listens at is
+        reported before the static nodes (perhaps a long training) run."""
+        if self.workers < 1:
+            raise NodeflowError(f"the Dask executor needs at least 1 worker, got {self.workers}")
+        if self.scheduler:
+            try:
+                _probe(self.scheduler)
+            except (OSError, ValueError, TimeoutError) as exc:
+                raise NodeflowError(
+                    f"cannot reach the Dask scheduler at {self.scheduler} ({exc}; waited at most "
+                    f"{SCHEDULER_TIMEOUT_S:g} s); is it running? Start one with `dask scheduler`, "
+                    f"or leave out --scheduler for a local cluster") from None
+        return super().run(plan, frames=frames, batch_size=batch_size)
 
     def run_batches(self, plan: Plan, instances: dict[str, Node], stats: dict[str, NodeTally],
                     static_values: dict[str, dict[str, Any]], frame_list: list[int], batch_size: int,
@@ -202,7 +221,7 @@ class DaskExecutor(Executor):
         cluster = None
         if self.scheduler:
             try:
-                client = Client(self.scheduler, timeout=self.connect_timeout)
+                client = _connect_client(Client, self.scheduler)
             except (OSError, TimeoutError) as exc:
                 raise NodeflowError(f"cannot reach the Dask scheduler at {self.scheduler}: {exc} "
                                     "(start one with `dask scheduler`, or leave out --scheduler for a "
@@ -353,3 +372,37 @@ def compute_batch(job: RemoteJob, static: dict[str, dict[str, Any]], frames: tup
     shown = dict(values) if previews else {}
     sent = {nid: {o: v for o, v in outs.items() if (nid, o) in job.keep} for nid, outs in values.items()}
     return BatchResult({k: v for k, v in sent.items() if v}, tallies, shown)
+
+
+def _probe(address: str) -> None:
+    """Fail at once when nothing listens at a ``tcp://host:port`` (Dask itself retries for the
+    whole timeout); other schemes are left to Dask."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(address if "://" in address else f"tcp://{address}")
+    if parts.scheme != "tcp" or not parts.hostname:
+        return
+    with socket.create_connection((parts.hostname, parts.port or 8786), timeout=SCHEDULER_TIMEOUT_S):
+        pass
+
+
+def _connect_client(client_cls: Any, address: str) -> Any:
+    """``Client(address)`` within :data:`SCHEDULER_TIMEOUT_S`. Dask's own timeout does not cover
+    a peer that accepts the connection and never answers, so the wait happens in a thread."""
+    box: dict[str, Any] = {}
+
+    def connect() -> None:
+        try:
+            box["client"] = client_cls(address, timeout=SCHEDULER_TIMEOUT_S)
+        except BaseException as exc:  # handed to the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=connect, name="nodeflow-dask-connect", daemon=True)
+    thread.start()
+    thread.join(SCHEDULER_TIMEOUT_S + 1)
+    if "error" in box:
+        raise box["error"]
+    if "client" not in box:
+        raise TimeoutError(f"no Dask answer within {SCHEDULER_TIMEOUT_S:g} s")
+    return box["client"]

@@ -7,6 +7,10 @@ EXIF orientation is applied. Writes are atomic.
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +18,7 @@ import torch
 from PIL import Image, ImageOps
 
 from nodeflow.atomic import atomic_path
+from nodeflow.errors import NodeError
 
 READ_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"}
 
@@ -60,23 +65,71 @@ def _read_png16(path: Path) -> np.ndarray | None:
     return arr.astype(np.float32) / 65535.0
 
 
+MAX_PIXELS = int(float(os.environ.get("NODEFLOW_MAX_PIXELS", 100e6)))
+"""The largest frame (width × height) nodeflow reads or makes: 100 MP by default (an 8K frame
+is 33 MP) — a float RGBA frame of 100 MP takes 1.6 GB. Set ``NODEFLOW_MAX_PIXELS`` to change it."""
+MAX_BATCH_FRAMES_AT_LIMIT = 4
+"""A batch may hold this many frames of :data:`MAX_PIXELS` (fewer of a larger size)."""
+
+log = logging.getLogger(__name__)
+
+
+def check_frame_size(height: int, width: int, batch: int = 1, *, field: str | None = None) -> None:
+    """Refuse a frame or batch too large to allocate, before allocating it, with what to change."""
+    pixels = height * width
+    if pixels > MAX_PIXELS:
+        raise NodeError(f"a {width}×{height} frame is {pixels / 1e6:.0f} MP, over the limit of "
+                        f"{MAX_PIXELS / 1e6:.0f} MP", field=field,
+                        hint="use a smaller size, or raise NODEFLOW_MAX_PIXELS if the memory is there")
+    if batch > 1 and pixels * batch > MAX_PIXELS * MAX_BATCH_FRAMES_AT_LIMIT:
+        fit = max(1, MAX_PIXELS * MAX_BATCH_FRAMES_AT_LIMIT // pixels)
+        raise NodeError(f"a batch of {batch} frames of {width}×{height} is {pixels * batch / 1e6:.0f} MP, "
+                        f"over the limit of {MAX_PIXELS * MAX_BATCH_FRAMES_AT_LIMIT / 1e6:.0f} MP",
+                        field=field, hint=f"use --batch-size {fit} or a smaller size")
+
+
 def read_image(path: str | Path) -> torch.Tensor:
-    """Read an image file -> ``(1, C, H, W)`` float32 in [0, 1] (C = 3, or 4 with alpha)."""
+    """Read an image file -> ``(1, C, H, W)`` float32 in [0, 1] (C = 3, or 4 with alpha).
+
+    The size in the header is checked against :data:`MAX_PIXELS` before any pixel is decoded
+    (a decompression bomb is a tiny file with a huge header); of a multi-page TIFF the first
+    page is read, with a warning in the log."""
     path = Path(path)
+    if path.is_dir():
+        raise NodeError(f"{path} is a folder, not an image file", field="path",
+                        hint="name one image file; LoadImageSequence reads a folder of frames")
+    with _pixel_limit(None), Image.open(path) as img:  # the header only; our limit follows
+        width, height = img.size
+        pages = getattr(img, "n_frames", 1)
+    check_frame_size(height, width, field="path")
+    if pages > 1 and path.suffix.lower() in {".tif", ".tiff"}:
+        log.warning("%s has %d pages; reading the first", path, pages)
     if path.suffix.lower() == ".png" and png_bit_depth(path) == 16:
         arr16 = _read_png16(path)
         if arr16 is not None:
             return array_to_tensor(arr16)
-    with Image.open(path) as img:
+    with _pixel_limit(max(MAX_PIXELS, Image.MAX_IMAGE_PIXELS or 0)), Image.open(path) as img:
         img.load()
         if img.mode in ("I;16", "I;16B", "I;16L") or path.suffix.lower() in {".tif", ".tiff"}:
-            arr = _read_high_bit_depth(path, img)
+            arr = _read_high_bit_depth(path, img, pages)
         else:
             arr = pil_to_array(img)
     return array_to_tensor(arr)
 
 
-def _read_high_bit_depth(path: Path, img: Image.Image) -> np.ndarray:
+@contextlib.contextmanager
+def _pixel_limit(limit: int | None) -> Iterator[None]:
+    """Pillow's own bomb check set to ``limit`` (None: off) while we read: :data:`MAX_PIXELS`
+    is the one limit, checked against the header before any pixel is decoded."""
+    previous = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = limit
+    try:
+        yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = previous
+
+
+def _read_high_bit_depth(path: Path, img: Image.Image, pages: int = 1) -> np.ndarray:
     """16-bit PNG/TIFF (incl. 16-bit RGB, which PIL cannot hold) via imageio when possible."""
     try:
         import imageio.v3 as iio
@@ -84,6 +137,8 @@ def _read_high_bit_depth(path: Path, img: Image.Image) -> np.ndarray:
         arr = iio.imread(path)
     except Exception:
         return pil_to_array(img)
+    if pages > 1 and arr.ndim >= 3 and arr.shape[0] == pages:
+        arr = arr[0]  # a multi-page TIFF comes back as a stack of pages
     img = ImageOps.exif_transpose(img) or img
     if arr.dtype == np.uint16:
         arr = arr.astype(np.float32) / 65535.0

@@ -10,10 +10,11 @@ output folder, never allowed to equal an input file), or that a tuple is a colou
 from __future__ import annotations
 
 import functools
+import os
 import re
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 ROLE_KEY = "x-nodeflow"
 INPUT_PATH = "input-path"
@@ -24,24 +25,46 @@ COLOR = "color"
 class NodeParams(BaseModel):
     """Base of every node's params: unknown names are errors, values are validated on set."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False)
 
 
 class NoParams(NodeParams):
     """For nodes without parameters."""
 
 
-InputPath = Annotated[str, Field(min_length=1, json_schema_extra={ROLE_KEY: INPUT_PATH})]
+MAX_NAME_BYTES = 255
+"""The longest file or folder name Linux, macOS and Windows file systems accept."""
+
+
+def check_path(value: str) -> str:
+    """Refuse a path no file system can hold, before anything tries to open it: a NUL byte,
+    a name over 255 bytes, ``~user`` for a user that does not exist."""
+    if "\0" in value:
+        raise ValueError("a path cannot contain a NUL byte (\\0)")
+    for part in re.split(r"[/\\]", value):
+        if len(part.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:
+            raise ValueError(f"the name {part[:24]}... is {len(part.encode('utf-8', 'surrogateescape'))} "
+                             f"bytes; file systems allow at most {MAX_NAME_BYTES}")
+    if value.startswith("~") and os.path.expanduser(value) == value:
+        user = value[1:].split("/", 1)[0]
+        raise ValueError(f"no user {user!r} for {value.split('/', 1)[0]!r}" if user
+                         else "'~' has no home folder here (HOME is not set)")
+    return value
+
+
+InputPath = Annotated[str, Field(min_length=1, json_schema_extra={ROLE_KEY: INPUT_PATH}),
+                      AfterValidator(check_path)]
 """A file or folder the node reads. Relative paths are relative to the graph file's folder."""
 
-InputPathOrEmpty = Annotated[str, Field(json_schema_extra={ROLE_KEY: INPUT_PATH})]
+InputPathOrEmpty = Annotated[str, Field(json_schema_extra={ROLE_KEY: INPUT_PATH}), AfterValidator(check_path)]
 """Like :data:`InputPath` but may be left empty when the node does not need it."""
 
-OutputPath = Annotated[str, Field(min_length=1, json_schema_extra={ROLE_KEY: OUTPUT_PATH})]
+OutputPath = Annotated[str, Field(min_length=1, json_schema_extra={ROLE_KEY: OUTPUT_PATH}),
+                       AfterValidator(check_path)]
 """A file or folder the node writes. Relative paths are relative to the run's output folder."""
 
 
-OutputPathOrEmpty = Annotated[str, Field(json_schema_extra={ROLE_KEY: OUTPUT_PATH})]
+OutputPathOrEmpty = Annotated[str, Field(json_schema_extra={ROLE_KEY: OUTPUT_PATH}), AfterValidator(check_path)]
 """Like :data:`OutputPath` but may be left empty (the node then writes nothing there)."""
 
 

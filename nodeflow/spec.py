@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,117 @@ FORMAT_NAME = "nodeflow"
 FORMAT_VERSION = 1
 FORMAT = f"{FORMAT_NAME}/{FORMAT_VERSION}"
 NODE_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
+_VERSION = re.compile(r"[0-9]{1,6}", re.ASCII)
+MAX_GRAPH_BYTES = 16 << 20
+"""A graph file is a few KB; anything past this is not one (or is /dev/zero)."""
+MAX_DEPTH = 64
+"""JSON nesting deeper than this is refused (the format itself needs 5 levels)."""
+MAX_INT_DIGITS = 30
+"""Integers longer than this are out of every param's range; refused before int() sees them."""
+
+
+_TOO_DEEP = object()
+
+
+class JSONSyntaxError(GraphValidationError):
+    """Text that is not JSON at all (``--set`` then takes it as a plain string)."""
+
+
+class _JSONRefused(ValueError):
+    """A JSON value the strict parser will not accept (duplicate key, NaN, huge number)."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _JSONRefused(f"{name} is not a number a graph may hold")
+
+
+def _parse_int(text: str) -> int:
+    digits = text.lstrip("-")
+    if len(digits) > MAX_INT_DIGITS:
+        raise _JSONRefused(f"an integer of {len(digits)} digits is too large for any param")
+    return int(text)
+
+
+def _parse_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise _JSONRefused(f"{text[:40]} is too large: it would be read as infinity")
+    return value
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _JSONRefused(f"duplicate key {key[:60]!r}: a file with two values for one key is ambiguous")
+        out[key] = value
+    return out
+
+
+def _depth_exceeds(value: Any, limit: int) -> bool:
+    """Whether containers nest deeper than ``limit`` (iterative, so it cannot overflow the stack)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return True
+            stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return False
+
+
+def parse_json(text: str, source: str = "<string>", field: str | None = None) -> Any:
+    """Strict JSON for graphs and ``--set`` values: no duplicate keys, no NaN/Infinity, no
+    numbers beyond any param's range, no nesting beyond :data:`MAX_DEPTH`.
+
+    Raises :class:`GraphValidationError` naming ``source`` (the file) or ``field``.
+    """
+    where = field or source
+    try:
+        data = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_refuse_constant,
+                          parse_int=_parse_int, parse_float=_parse_float)
+    except json.JSONDecodeError as exc:
+        raise JSONSyntaxError([
+            Problem(f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})", field=where)
+        ]) from None
+    except _JSONRefused as exc:
+        raise GraphValidationError([Problem(f"refused: {exc}", field=where)]) from None
+    except RecursionError:
+        data = _TOO_DEEP
+    if data is _TOO_DEEP or _depth_exceeds(data, MAX_DEPTH):
+        raise GraphValidationError([Problem(f"JSON nested more than {MAX_DEPTH} levels deep", field=where,
+                                            hint="a --set value is a number, string or short list" if field
+                                            else "a graph needs about 5 levels; is this a graph file?")])
+    return data
+
+
+def read_graph_text(path: Path) -> str:
+    """The text of a graph file: a regular file of at most :data:`MAX_GRAPH_BYTES`, UTF-8."""
+    def problem(message: str, hint: str | None = None) -> GraphValidationError:
+        return GraphValidationError([Problem(message, field=str(path), hint=hint)])
+
+    try:
+        st = path.stat()
+        if path.is_dir():
+            raise problem("is a folder, not a graph file", hint="name a .json graph file")
+        if not stat.S_ISREG(st.st_mode):
+            raise problem("is not a regular file (a device, FIFO or socket)", hint="name a .json graph file")
+        if st.st_size > MAX_GRAPH_BYTES:
+            raise problem(f"is {st.st_size / 1e6:.0f} MB; a graph file is a few KB", hint="is this a graph file?")
+        with path.open("rb") as f:
+            data = f.read(MAX_GRAPH_BYTES + 1)
+    except OSError as exc:
+        raise problem(f"cannot read graph file: {exc.strerror}") from None
+    except ValueError as exc:  # an embedded NUL byte in the path
+        raise problem(f"cannot read graph file: {exc}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise problem(f"not UTF-8 text: byte 0x{data[exc.start]:02x} at line {line} (offset {exc.start})",
+                      hint="save the graph as UTF-8") from None
+
+
 
 
 class EdgeRef(BaseModel):
@@ -89,22 +201,12 @@ class GraphSpec(BaseModel):
 
     @classmethod
     def loads(cls, text: str, source: str = "<string>") -> GraphSpec:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise GraphValidationError([
-                Problem(f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", field=source)
-            ]) from None
-        return cls.from_data(data)
+        return cls.from_data(parse_json(text, source))
 
     @classmethod
     def load(cls, path: str | Path) -> GraphSpec:
         path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise GraphValidationError([Problem(f"cannot read graph file: {exc.strerror}", field=str(path))]) from None
-        return cls.loads(text, source=str(path))
+        return cls.loads(read_graph_text(path), source=str(path))
 
     def to_data(self) -> dict[str, Any]:
         """Plain data in the canonical key order."""
@@ -162,11 +264,14 @@ def _format_json(value: Any, indent: int = 0) -> str:
 def _check_format(fmt: Any) -> list[Problem]:
     if fmt is None:
         return [Problem("missing \"format\"", field="format", hint=f'add "format": "{FORMAT}"')]
-    if not isinstance(fmt, str) or "/" not in fmt:
-        return [Problem(f"unknown format {fmt!r}", field="format", hint=f'expected "{FORMAT}"')]
+    shown = repr(fmt) if len(repr(fmt)) <= 40 else repr(fmt)[:37] + "..."
+    unknown = [Problem(f"unknown format {shown}", field="format", hint=f'expected "{FORMAT}"')]
+    if not isinstance(fmt, str):
+        return unknown
     name, _, version = fmt.partition("/")
-    if name != FORMAT_NAME or not version.isdigit():
-        return [Problem(f"unknown format {fmt!r}", field="format", hint=f'expected "{FORMAT}"')]
+    # ASCII digits only: str.isdigit() also takes '²' and '١' (which int() reads as 1).
+    if name != FORMAT_NAME or not _VERSION.fullmatch(version):
+        return unknown
     if int(version) > FORMAT_VERSION:
         return [Problem(
             f"this graph uses format {fmt}, newer than this nodeflow understands ({FORMAT})",

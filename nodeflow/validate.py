@@ -20,7 +20,7 @@ import networkx as nx
 from pydantic import ValidationError
 
 from nodeflow.errors import Problem
-from nodeflow.fingerprint import expand, is_pattern
+from nodeflow.fingerprint import InputFileError, expand, is_pattern
 from nodeflow.node import Node
 from nodeflow.params import INPUT_PATH, OUTPUT_PATH, NodeParams, fields_with_role
 from nodeflow.path_guard import InputGuard, outputs_overlap
@@ -170,7 +170,12 @@ def validate_graph(spec: GraphSpec, registry: Registry, *, base_dir: Path,
             path = Path(value).expanduser()
             path = path if path.is_absolute() else base_dir / path
             ins[pname] = path
-            if check_files and not expand(path):
+            try:
+                found = expand(path) if check_files else True
+            except InputFileError as exc:
+                problems.append(Problem(str(exc), node=node_id, field=pname))
+                continue
+            if not found:
                 what = "no file matches" if is_pattern(str(path)) else "file not found:"
                 problems.append(Problem(f"{what} {path}", node=node_id, field=pname,
                                         hint="relative paths are relative to the graph file's folder"

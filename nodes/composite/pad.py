@@ -10,6 +10,7 @@ from pydantic import Field
 
 from nodeflow.context import RunContext
 from nodeflow.errors import NodeError
+from nodeflow.image_files import check_frame_size
 from nodeflow.node import Input, Node, Output
 from nodeflow.params import Color, NodeParams
 from nodeflow.types import IMAGE
@@ -68,6 +69,7 @@ class Pad(Node):
         t, b = split_padding(th - h, p.anchor)
         lft, r = split_padding(tw - w, p.anchor)
         pads = (p.left + lft, p.right + r, p.top + t, p.bottom + b)
+        check_frame_size(th, tw, image.shape[0], field="left")
         if not any(pads):
             return {"image": image}
         if p.mode == "constant":

@@ -8,6 +8,7 @@ import torch
 from pydantic import Field
 
 from nodeflow.context import RunContext
+from nodeflow.image_files import check_frame_size
 from nodeflow.node import Input, Node, Output
 from nodeflow.params import NodeParams
 from nodeflow.types import IMAGE, INT
@@ -67,4 +68,5 @@ class Resize(Node):
     def run(self, ctx: RunContext, image: torch.Tensor, reference: torch.Tensor | None = None
             ) -> dict[str, Any]:
         th, tw = self.target_size(image.shape[-2], image.shape[-1], reference)
+        check_frame_size(th, tw, image.shape[0], field="width")
         return {"image": resize(image, (th, tw), self.params.filter), "width": tw, "height": th}

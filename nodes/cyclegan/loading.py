@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from nodeflow.checkpoint import load_safetensors
+from nodeflow.checkpoint import check_safetensors, load_safetensors
 from nodeflow.errors import NodeError
 
 from ..gan.checkpoints import read_state_dict, strip_prefix
@@ -22,6 +22,7 @@ def _read(path: Path, allow_pickle: bool, field_name: str) -> tuple[dict[str, to
     if not path.is_file():
         raise NodeError(f"model not found: {path}", field=field_name)
     if path.suffix == ".safetensors":
+        check_safetensors(path)
         options = read_safetensors_options(path) or {}
         return strip_prefix(load_safetensors(path)), options.get("net_size")
     return read_state_dict(path, allow_pickle=allow_pickle, field_name=field_name), None

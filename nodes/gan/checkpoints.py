@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from nodeflow.checkpoint import UnsafeCheckpointError, load_checkpoint
+from nodeflow.checkpoint import CheckpointError, UnsafeCheckpointError, load_checkpoint
 from nodeflow.errors import NodeError
 
 _WRAPPER_KEYS = ("state_dict", "model", "net", "netG", "generator", "params_ema", "params")
@@ -31,8 +31,9 @@ def read_state_dict(path: Path, *, allow_pickle: bool = False, field_name: str =
     try:
         obj = load_checkpoint(path, allow_pickle=allow_pickle)
     except UnsafeCheckpointError as exc:
-        raise NodeError(str(exc), field=field_name,
-                        hint="set allow_pickle (--allow-pickle) only for a file you trust") from None
+        raise NodeError(exc.message, field=field_name, hint=exc.hint) from None
+    except CheckpointError as exc:
+        raise CheckpointError(exc.message, field=field_name, hint=exc.hint) from None
     except FileNotFoundError:
         raise NodeError(f"checkpoint not found: {path}", field=field_name) from None
     except Exception as exc:
@@ -151,13 +152,37 @@ def clean_state_dict(state: Mapping[str, Tensor], net: nn.Module) -> dict[str, T
     return cleaned
 
 
+def looks_like(state: Mapping[str, Tensor]) -> str:
+    """What a state dict appears to hold, judged from its keys (for error messages)."""
+    keys = list(strip_prefix(state))
+    if not keys:
+        return "an empty state dict"
+    if any(".conv_block." in k for k in keys):
+        blocks = {k.split(".")[1] for k in keys if ".conv_block." in k}
+        return f"a pix2pix/CycleGAN ResNet generator (resnet_{len(blocks)}blocks)"
+    if "model.model.0.weight" in keys:
+        depth = 1  # as pix2pix's inference reads it: U-Net level prefixes nest as 1.model.3.model...
+        while "model.model.1.model." + "3.model." * depth + "1.weight" in keys:
+            depth += 1
+        return f"a pix2pix/CycleGAN U-Net generator (unet_{2 ** (depth + 1)})"
+    if any(k.startswith("head.conv.") for k in keys):
+        return ("a SinGAN generator of one scale (netG.pth)" if any(k.startswith("tail.0.") for k in keys)
+                else "a SinGAN discriminator (netD.pth)")
+    if "model.0.weight" in keys and state[keys[-1]].ndim == 4 and state[keys[-1]].shape[0] == 1:
+        return "a PatchGAN discriminator (net_D), which cannot be used for inference"
+    if "net.0.weight" in keys and "net.4.weight" in keys:
+        return "a pixel discriminator (net_D), which cannot be used for inference"
+    return f"no architecture nodeflow knows ({len(keys)} tensors: {', '.join(keys[:3])}, ...)"
+
+
 def load_into(net: nn.Module, state: Mapping[str, Tensor], *, what: str = "checkpoint",
               field_name: str = "path") -> nn.Module:
     """Clean ``state`` and load it strictly into ``net``; a mismatch raises a NodeError listing keys."""
     cleaned = clean_state_dict(state, net)
     diff = diff_keys(net, cleaned)
     if diff:
-        raise NodeError(f"{what} does not fit the network: {diff.describe()}", field=field_name,
+        raise NodeError(f"{what} does not fit the network (the file looks like {looks_like(state)}): "
+                        f"{diff.describe(limit=4)}", field=field_name,
                         hint="check the architecture/norm options, or leave them on 'auto' to infer "
                              "them from the file")
     net.load_state_dict(cleaned, strict=True)

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from pydantic import Field
 
 from nodeflow.context import RunContext
+from nodeflow.image_files import check_frame_size
 from nodeflow.node import Input, Node, Output
 from nodeflow.params import NodeParams
 from nodeflow.types import IMAGE
@@ -94,6 +95,7 @@ class CameraMove(Node):
         still = image[:1]
         h, w = still.shape[-2:]
         oh, ow = self.output_size(h, w)
+        check_frame_size(oh, ow, len(run_frames(ctx)), field="width")
         aspect = ow / oh
         base_w = min(w, h * aspect)  # the zoom-1 view in still pixels
         base_h = base_w / aspect

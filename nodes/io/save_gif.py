@@ -34,7 +34,8 @@ class SaveGIF(Node):
 
     class Params(NodeParams):
         path: OutputPath = Field(description="GIF file, relative to the output folder")
-        fps: float = Field(12.0, gt=0, le=50, description="frames per second (GIF: 10 ms steps)")
+        fps: float = Field(12.0, ge=0.01, le=50, description="frames per second (GIF: 10 ms steps; "
+                                                             "a frame lasts at most 655 s)")
         loop: int = Field(0, ge=0, le=65535, description="0 = loop forever, n = play n times")
         colors: int = Field(256, ge=2, le=256, description="palette size per frame")
         dither: bool = Field(True, description="Floyd-Steinberg dithering (smoother gradients, larger file)")

@@ -8,6 +8,7 @@ give files in natural order (``f2`` before ``f10``).
 from __future__ import annotations
 
 import glob
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,7 +49,8 @@ class Pattern:
     def existing(self) -> dict[int, Path]:
         """Frame number -> file for every matching file (any number of digits)."""
         found: dict[int, Path] = {}
-        for p in glob.glob(str(self.folder / (glob.escape(self.prefix) + "*" + glob.escape(self.suffix)))):
+        for p in glob.glob(glob.escape(str(self.folder)) + os.sep + glob.escape(self.prefix) + "*"
+                           + glob.escape(self.suffix)):
             n = self.number(Path(p).name)
             if n is not None:
                 found[n] = Path(p)
@@ -69,6 +71,14 @@ def parse_pattern(path: Path) -> Pattern | None:
     return Pattern(path.parent, path.name[:m.start()], width, path.name[m.end():])
 
 
+def _first_gap(present: list[int], numbers: range) -> int:
+    """The first number of ``numbers`` missing from the sorted ``present`` (a subset of it)."""
+    for i, n in enumerate(present):
+        if n != numbers[i]:
+            return numbers[i]
+    return numbers[len(present)]
+
+
 def sequence_files(path: Path, first: int | None, last: int | None, step: int) -> list[Path]:
     """The files of a sequence, in frame order, restricted to ``first..last`` by ``step``.
 
@@ -84,13 +94,20 @@ def sequence_files(path: Path, first: int | None, last: int | None, step: int) -
         lo = min(found) if first is None else first
         hi = max(found) if last is None else last
         numbers = range(lo, hi + 1, step)
-        missing = [n for n in numbers if n not in found]
-        if missing:
-            more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
-            raise NodeError(f"missing frame {missing[0]}: {pattern.path(missing[0])}{more}", field="path",
-                            hint="restore the file, or set first/last to a range without gaps")
+        if not numbers:
+            raise NodeError(f"the range first={first}, last={last} selects no frame", field="first")
+        # Count from the files present: a last of 10**9 must not walk a billion numbers.
+        present = sorted(n for n in found if lo <= n <= hi and (n - lo) % step == 0)
+        if len(present) < len(numbers):
+            first_missing = _first_gap(present, numbers)
+            more = len(numbers) - len(present) - 1
+            tail = f" and {more} more" if more else ""
+            hint = (f"the last frame present is {max(found)}; set last to at most that"
+                    if hi > max(found) else "restore the file, or set first/last to a range without gaps")
+            raise NodeError(f"missing frame {first_missing}: {pattern.path(first_missing)}{tail}", field="path",
+                            hint=hint)
         return [found[n] for n in numbers]
-    if any(c in str(path) for c in "*?["):
+    if not path.exists() and any(c in str(path) for c in "*?["):
         files = [Path(p) for p in glob.glob(str(path)) if Path(p).is_file()]
     elif path.is_dir():
         files = [p for p in path.iterdir()

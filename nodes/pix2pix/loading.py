@@ -6,10 +6,10 @@ from pathlib import Path
 
 import torch
 
-from nodeflow.checkpoint import load_safetensors
+from nodeflow.checkpoint import check_safetensors, load_safetensors
 from nodeflow.errors import NodeError
 
-from ..gan.checkpoints import read_state_dict, strip_prefix
+from ..gan.checkpoints import looks_like, read_state_dict, strip_prefix
 from .handle import (
     OPTIONS,
     Pix2PixHandle,
@@ -39,7 +39,11 @@ def find_reference_file(folder: Path, names: tuple[str, ...] = REFERENCE_NAMES, 
 def resolve_spec(state: dict[str, torch.Tensor], arch: str = "auto", norm: str = "auto",
                  field_name: str = "path") -> GeneratorSpec:
     """The inferred spec, with explicitly chosen architecture/norm taking precedence."""
-    spec = infer_generator_spec(state, field_name=field_name)
+    try:
+        spec = infer_generator_spec(state, field_name=field_name)
+    except NodeError as exc:
+        raise NodeError(f"{exc.message}; the file looks like {looks_like(state)}", field=exc.field,
+                        hint=exc.hint) from None
     if arch != "auto" or norm != "auto":
         spec = GeneratorSpec(arch if arch != "auto" else spec.arch, spec.input_nc, spec.output_nc, spec.ngf,
                              norm if norm != "auto" else spec.norm, spec.dropout)
@@ -58,6 +62,7 @@ def load_pix2pix(path: Path, *, arch: str = "auto", norm: str = "auto", mode: st
         path = find_reference_file(path)
     options = None
     if path.suffix == ".safetensors":
+        check_safetensors(path)
         options = read_safetensors_options(path)
         state = strip_prefix(load_safetensors(path))
     else:
