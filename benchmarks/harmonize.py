@@ -22,7 +22,7 @@ the new settings (re-light by the surroundings first, mask sized to the subject,
 with ``scale: auto`` (and the harmonization-mode model with the Lab colour step, and without any). ``relight``
 = the colour step alone. Prints the winner per case; side-by-side sheets go to ``--sheets``.
 
-    python benchmarks/harmonize.py --quick                 # smoke test (toy sizes, ~1 min)
+    python benchmarks/harmonize.py --quick                 # smoke test (toy sizes, ~1 min; JSON under out/)
     python benchmarks/harmonize.py --scenes past           # one scene (results merge into the JSON)
     python benchmarks/harmonize.py --scenes future --faithful-iterations 40
     python benchmarks/harmonize.py --table                 # the table from the stored JSON
@@ -405,7 +405,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    path = args.out or (RESULTS.with_name("harmonize_quick.json") if args.quick else RESULTS)
+    path = args.out or (SHEETS.with_name("harmonize_quick.json") if args.quick else RESULTS)  # toy runs: out/
     if args.quick and args.sheets == SHEETS:
         args.sheets = SHEETS.with_name("bench_harmonize_quick")
     results = json.loads(path.read_text()) if path.exists() else {"scenes": {}}
