@@ -7,6 +7,7 @@ cores, cached re-run <= 30 s.
 
     python benchmarks/films.py                       # both graphs, --threads 2
     python benchmarks/films.py --graphs past_film --threads 1
+    python benchmarks/films.py --cache /tmp/films-cache --output-dir .   # keep the cache and outputs
 
 The JSON records the load average before each run: figures measured on a busy machine are slower.
 """
@@ -51,13 +52,20 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--graphs", nargs="+", default=["past_film", "future_film"])
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--cache", type=Path, help="keep each graph's disk cache in DIR/<graph> (must be new; default: temp)")
+    ap.add_argument("--output-dir", type=Path, help="where the graphs write their files (default: a temp one)")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
+    for name in args.graphs:
+        if args.cache and (args.cache / name).exists() and any((args.cache / name).iterdir()):
+            print(f"{args.cache / name} is not empty: a first run would not train")
+            return 2
     results: dict[str, Any] = {}
     for name in args.graphs:
         graph = ROOT / "graphs" / f"{name}.json"
         with tempfile.TemporaryDirectory(prefix=f"films-{name}-") as tmp:
-            cache, out_dir = Path(tmp) / "cache", Path(tmp) / "out"
+            cache = args.cache / name if args.cache else Path(tmp) / "cache"
+            out_dir = args.output_dir or Path(tmp) / "out"
             results[name] = {"first": run(graph, out_dir, cache, args.threads, []),
                              "cached": run(graph, out_dir, cache, args.threads, []),
                              "still": run(graph, out_dir, cache, args.threads, ["--frames", "0:1"])}
