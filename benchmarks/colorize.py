@@ -161,6 +161,14 @@ def save_sheet(shown: dict[str, torch.Tensor], path: Path) -> None:
     write_image(torch.cat(rows, dim=-2), path)
 
 
+def shown_path(path: Path) -> str:
+    """``path`` relative to the repository when it is inside it (results stay machine-independent)."""
+    try:
+        return path.resolve().relative_to(ROOT).as_posix()
+    except ValueError:
+        return str(path)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", type=Path, default=DEMO_MODEL, help="anything LoadPix2Pix reads")
@@ -179,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.sheet and sat == args.saturation[0]:
             save_sheet(shown, args.sheet)
     print_table(results)
-    payload = {"model": str(args.model), "net_size": handle.net_size, "threads": torch.get_num_threads(),
+    payload = {"model": shown_path(args.model), "net_size": handle.net_size, "threads": torch.get_num_threads(),
                "results": results}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(args.out, json.dumps(payload, indent=2) + "\n")

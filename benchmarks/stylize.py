@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.colorize import _tensor, fit  # noqa: E402
+from benchmarks.colorize import _tensor, fit, shown_path  # noqa: E402
 from nodeflow.atomic import write_text_atomic  # noqa: E402
 from nodeflow.nodes.cyclegan.loading import load_cyclegan  # noqa: E402
 from nodeflow.nodes.gan.inference import run_generator  # noqa: E402
@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         width = max(g.shape[-1] for g in grid)
         write_image(torch.cat([torch.nn.functional.pad(g, (0, width - g.shape[-1], 0, 4), value=1.0)
                                for g in grid], dim=-2), args.grid)
-    payload = {"model": str(args.model), "direction": args.direction, "results": rows}
+    payload = {"model": shown_path(args.model), "direction": args.direction, "results": rows}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(args.out, json.dumps(payload, indent=2) + "\n")
     print(f"wrote {args.out}")
