@@ -1,13 +1,13 @@
 """Copy the trained demo models into graphs/assets/ (what the demo graphs load), with their inference size.
 
 The exact commands that made the shipped weights (CPU, one thread, seed 0; about 30 min each on a
-busy 2-core machine)::
+busy 2-core machine: 7 and 26 min)::
 
     .venv/bin/pip install scikit-learn matplotlib
     .venv/bin/python graphs/assets/make_training_data.py out/datasets
     OMP_NUM_THREADS=1 .venv/bin/nodeflow --threads 1 train pix2pix out/datasets/colour/train \\
-        --mode colorization --generator unet_64 --ngf 16 --ndf 32 --preprocess crop --load-size 64 \\
-        --crop-size 64 --batch-size 8 --lambda-l1 1000 --niter 1500 --niter-decay 1500 --seed 0 \\
+        --mode colorization --generator resnet_6blocks --ngf 16 --ndf 32 --preprocess crop --load-size 64 \\
+        --crop-size 64 --batch-size 8 --lambda-l1 1000 --niter 300 --niter-decay 300 --seed 0 \\
         --out out/models/colorizer
     OMP_NUM_THREADS=1 .venv/bin/nodeflow --threads 1 train cyclegan out/datasets/painting \\
         --generator resnet_6blocks --ngf 16 --ndf 32 --preprocess crop --load-size 64 --crop-size 64 \\
