@@ -18,4 +18,13 @@ done
 [ -d out/datasets/painting/trainB ] || "$PY" graphs/assets/make_training_data.py out/datasets
 "$PY" benchmarks/colorize.py --sheet "$OUT/colorize_held_out.png"
 "$PY" benchmarks/stylize.py --grid "$OUT/stylize_held_out.png"
+# JPEG keeps the README light (the PNGs are 0.3-0.6 MB each)
+"$PY" - "$OUT" <<'PY'
+import sys
+from pathlib import Path
+from PIL import Image
+for png in sorted(Path(sys.argv[1]).glob("*.png")):
+    Image.open(png).convert("RGB").save(png.with_suffix(".jpg"), quality=88, optimize=True)
+    png.unlink()
+PY
 ls -la "$OUT"
