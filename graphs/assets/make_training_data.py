@@ -3,7 +3,7 @@
     .venv/bin/pip install scikit-learn matplotlib     # only for china.jpg, flower.jpg, grace_hopper.jpg
     .venv/bin/python graphs/assets/make_training_data.py out/datasets
 
-writes ``colour/train/`` (the colorizer's photos), ``colour/held_out/`` (for benchmarks/colorize.py)
+writes ``colour/train/`` (the colorizer's photos), ``colour/held_out/`` (to look at; the benchmarks load them from skimage)
 and ``painting/trainA/`` (the same photos) + ``painting/trainB/`` (each photo turned into a
 "painting" by OpenCV's edge-preserving ``cv2.stylization``, sigma_s 60, sigma_r 0.45): the
 stylizer's unpaired domains (the trainer never sees which photo became which painting).
@@ -23,7 +23,7 @@ Training images (all permissively licensed, all available offline once the packa
 Left out on purpose: ``retina`` (CC0, but a fundus photo: saturated orange everywhere, which pulls a
 small colorizer's every prediction toward sepia), the grey samples, and the synthetic ones.
 
-Held out (never trained on; ``held_out/`` is only read by ``benchmarks/colorize.py``): scikit-image's
+Held out (never trained on; measured by ``benchmarks/colorize.py`` and ``stylize.py``): scikit-image's
 chelsea (CC0) and motorcycle_left (Middlebury stereo), and the frames of its colour clip
 ``no_time_for_that_tiny.gif``.
 """
