@@ -3,7 +3,9 @@
 Generators only accept sizes that are multiples of their total stride (4 for the ResNet
 generators, ``2**num_downs`` for U-Nets). ``run_padded`` pads (reflect, or replicate when the
 pad exceeds the image) to that multiple and crops back; ``run_tiled`` covers big frames with
-overlapping tiles blended by feathered weights, bounding memory.
+overlapping tiles blended by feathered weights, bounding memory. ``resolution="model"`` runs the
+fully-convolutional generator near its training scale: the frame is resized, aspect kept, so its
+longest side is ``net_size``, then padded; never stretched to a square.
 """
 
 from __future__ import annotations
@@ -59,6 +61,12 @@ def resize(x: Tensor, size: tuple[int, int]) -> Tensor:
     if tuple(x.shape[-2:]) == tuple(size):
         return x
     return F.interpolate(x, size=size, mode="bicubic", align_corners=False, antialias=True)
+
+
+def model_size(h: int, w: int, net_size: int) -> tuple[int, int]:
+    """``(h, w)`` scaled, aspect kept, so the longest side is ``net_size`` (each side at least 1)."""
+    s = net_size / max(h, w)
+    return max(1, round(h * s)), max(1, round(w * s))
 
 
 def pad_to_multiple(x: Tensor, multiple: int) -> tuple[Tensor, tuple[slice, slice]]:
@@ -125,13 +133,13 @@ def run_generator(net: nn.Module, x: Tensor, *, multiple: int, net_size: int, re
                   ) -> Tensor:
     """Generator output for ``x`` ``(B, C, H, W)`` in [-1, 1], float32.
 
-    ``resolution="model"``: run at ``net_size`` x ``net_size`` (output stays that size: the caller
-    decides what to resize); ``"full"``: padded to ``multiple`` (or tiled when ``tile`` > 0) and
-    cropped back to ``H, W``.
+    ``resolution="model"``: run at :func:`model_size` (longest side ``net_size``, aspect kept, padded
+    to ``multiple``; the output stays that size: the caller decides what to resize); ``"full"``:
+    padded to ``multiple`` (or tiled when ``tile`` > 0) and cropped back to ``H, W``.
     """
     with torch.no_grad(), autocast(x.device, precision), batch_norm_per_image(net, per_image_norm):
         if resolution == "model":
-            y = net(resize(x, (net_size, net_size)))
+            y = run_padded(net, resize(x, model_size(*x.shape[-2:], net_size)), multiple)
         elif tile > 0:
             y = run_tiled(net, x, multiple, tile, overlap)
         else:

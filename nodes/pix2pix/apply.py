@@ -1,7 +1,8 @@
 """Running a Pix2Pix generator on frames: colorization with the original L, and plain translation.
 
-Resolution: with ``resolution="model"`` the network input is resized to the square size it was
-trained at (``handle.net_size``, 256 for ``unet_256``) and its output resized back; for
+Resolution: with ``resolution="model"`` the network input is resized, aspect kept, so its longest
+side is the size it was trained at (``handle.net_size``, 256 for ``unet_256``), padded to the
+network's multiple (never stretched to a square), and its output resized back; for
 colorization only the predicted ab (low-frequency colour) is resized, and it is recombined with
 the frame's own full-resolution L, so no detail is lost. With ``resolution="full"`` the frame is
 padded to the network's multiple (256 for ``unet_256``, 4 for ResNets) and cropped back.
@@ -22,7 +23,8 @@ def generate(handle: Pix2PixHandle, x: Tensor, *, resolution: str = "model", pre
              per_image_norm: bool = False) -> Tensor:
     """``(B, input_nc, H, W)`` in [-1, 1] -> float32 ``(B, output_nc, H', W')`` in [-1, 1].
 
-    ``H', W'`` = ``net_size`` for ``resolution="model"``, else ``H, W``.
+    ``H', W'`` = the aspect-kept :func:`model_size` (longest side ``net_size``) for
+    ``resolution="model"``, else ``H, W``.
     """
     return run_generator(handle.net, x, multiple=handle.spec.multiple, net_size=handle.net_size,
                          resolution=resolution, precision=precision, per_image_norm=per_image_norm)

@@ -22,9 +22,10 @@ from .sockets import PIX2PIX
 from .train import Pix2PixOptions, Pix2PixTrainer
 
 Resolution = Literal["model", "full"]
-RESOLUTION_DOC = ("'model': run the network at the square size it was trained at (net_size) and resize its "
-                  "output back (Colorize keeps the frame's full-resolution L and resizes only the colour); "
-                  "'full': pad the frame to the network's multiple and crop back")
+RESOLUTION_DOC = ("'model': run the network near the scale it was trained at: the frame resized, aspect kept, "
+                  "so its longest side is net_size, padded to the network's multiple, never stretched to a "
+                  "square; its output is resized back (Colorize keeps the frame's full-resolution L and resizes "
+                  "only the colour); 'full': pad the frame to the network's multiple and crop back")
 NORM_STATS_DOC = ("BatchNorm statistics: 'running' (eval mode) or 'per_image' (each frame's own, as the "
                   "reference test.py does without --eval)")
 

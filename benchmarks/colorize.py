@@ -1,0 +1,199 @@
+"""Is the colorizer's colour better than leaving the frame grey? Measured on pictures it never trained on.
+
+Held-out data (none of it is in ``graphs/assets/make_colour_data.py``'s training set):
+
+- stills: scikit-image's ``chelsea`` (CC0) and ``motorcycle_left`` (Middlebury stereo), longest side 256;
+- a real colour video: the 24 frames of scikit-image's ``no_time_for_that_tiny.gif`` (25x14 px: tiny,
+  but the only colour video any installed package ships), upscaled 8x so the model sees a frame;
+- a camera move (slow zoom + pan, 24 frames at 192x128) over ``chelsea``, for colour flicker.
+
+Each is turned grey with the project's ``Grayscale`` maths (Lab L kept) and coloured by ``Colorize``.
+Figures, in CIE Lab units:
+
+- ab error: mean Euclidean distance in the ab plane to the truth; the grey baseline (ab = 0) scores
+  the truth's own mean chroma. Target: model <= 0.8x grey.
+- colourfulness: mean chroma of the output / the truth's. Target: 50-150 %.
+- flicker: mean |ab(t) - ab(t-1)| over a clip, output vs the real clip's own. Target: no worse.
+
+    python benchmarks/colorize.py                                   # the shipped demo colorizer
+    python benchmarks/colorize.py --model path/to/latest_net_G.pth  # any LoadPix2Pix path
+    python benchmarks/colorize.py --saturation 0.5 1.0 --sheet out/colorize_sheet.png
+
+``chelsea`` doubles as the validation picture: the demo graph's ``saturation`` 0.65 was picked on it
+(lowest ab error there among 1.0 / 0.8 / 0.65 / 0.5); motorcycle and the GIF are test-only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from nodeflow.atomic import write_text_atomic  # noqa: E402
+from nodeflow.nodes.gan.lab import rgb_to_lab_norm  # noqa: E402
+from nodeflow.nodes.pix2pix.apply import colorize  # noqa: E402
+from nodeflow.nodes.pix2pix.loading import load_pix2pix  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results" / "colorize.json"
+DEMO_MODEL = ROOT / "graphs" / "assets" / "colorizer"
+
+
+def _tensor(arr: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(arr[..., :3])).permute(2, 0, 1)[None].float() / 255.0
+
+
+def fit(x: torch.Tensor, longest: int) -> torch.Tensor:
+    h, w = x.shape[-2:]
+    s = longest / max(h, w)
+    return F.interpolate(x, size=(round(h * s), round(w * s)), mode="bicubic", antialias=True,
+                         align_corners=False).clamp(0, 1)
+
+
+def held_out_stills() -> dict[str, torch.Tensor]:
+    from skimage import data
+
+    return {"chelsea": fit(_tensor(data.chelsea()), 256),
+            "motorcycle_left": fit(_tensor(data.stereo_motorcycle()[0]), 256)}
+
+
+def real_video() -> torch.Tensor:
+    """The GIF's frames (24, 3, 112, 200): nearest-neighbour 8x, so every pixel is a real one."""
+    import imageio.v3 as iio
+    from skimage import data
+
+    path = Path(data.__file__).parent / "no_time_for_that_tiny.gif"
+    frames = torch.from_numpy(np.asarray(iio.imread(path, index=None))[..., :3]).permute(0, 3, 1, 2).float() / 255
+    return F.interpolate(frames, scale_factor=8, mode="nearest")
+
+
+def camera_move(still: torch.Tensor, n: int = 24, size: tuple[int, int] = (128, 192)) -> torch.Tensor:
+    """A slow zoom (1 -> 1.3) and pan over ``still``: ``(n, 3, *size)``."""
+    t = torch.linspace(0, 1, n)
+    zoom = 1 + 0.3 * t
+    theta = torch.zeros(n, 2, 3)
+    theta[:, 0, 0] = 1 / zoom
+    theta[:, 1, 1] = 1 / zoom
+    theta[:, 0, 2] = 0.1 * t
+    grid = F.affine_grid(theta, (n, 3, *size), align_corners=False)
+    return F.grid_sample(still.expand(n, -1, -1, -1), grid, mode="bicubic", align_corners=False).clamp(0, 1)
+
+
+def grey(rgb: torch.Tensor) -> torch.Tensor:
+    """What the project's Grayscale does to a colour frame: equal channels of its luminance."""
+    from nodeflow.types import luminance
+
+    return luminance(rgb).expand(-1, 3, -1, -1)
+
+
+def ab(rgb: torch.Tensor) -> torch.Tensor:
+    """Lab ab in CIE units, ``(B, 2, H, W)``."""
+    return rgb_to_lab_norm(rgb)[1] * 110.0
+
+
+def ab_error(out: torch.Tensor, truth: torch.Tensor) -> float:
+    return float((ab(out) - ab(truth)).norm(dim=1).mean())
+
+
+def chroma(rgb: torch.Tensor) -> float:
+    return float(ab(rgb).norm(dim=1).mean())
+
+
+def flicker(clip: torch.Tensor) -> float:
+    a = ab(clip)
+    return float((a[1:] - a[:-1]).norm(dim=1).mean())
+
+
+def colour(handle: Any, frames: torch.Tensor, saturation: float) -> torch.Tensor:
+    return torch.cat([colorize(handle, grey(f[None]), saturation=saturation) for f in frames])
+
+
+def measure(handle: Any, saturation: float) -> tuple[list[dict[str, Any]], dict[str, torch.Tensor]]:
+    rows, shown = [], {}
+    sets = {**held_out_stills()}
+    video = real_video()
+    clips = {"gif_video": video, "chelsea_camera_move": camera_move(sets["chelsea"])}
+    for name, truth in {**sets, **clips}.items():
+        out = colour(handle, truth, saturation)
+        row = {"set": name, "frames": int(truth.shape[0]), "size": list(truth.shape[-2:]),
+               "ab_error": ab_error(out, truth), "ab_error_grey": chroma(truth),
+               "chroma": chroma(out), "chroma_real": chroma(truth)}
+        row["ab_ratio"] = row["ab_error"] / row["ab_error_grey"]
+        row["colourfulness"] = row["chroma"] / row["chroma_real"]
+        if truth.shape[0] > 1:
+            row["flicker"], row["flicker_real"] = flicker(out), flicker(truth)
+        rows.append(row)
+        shown[name] = torch.cat([grey(truth[:1]), out[:1], truth[:1]], dim=-1)
+    return rows, shown
+
+
+def verdict(row: dict[str, Any]) -> str:
+    ok = row["ab_ratio"] <= 0.8 and 0.5 <= row["colourfulness"] <= 1.5
+    if "flicker" in row:
+        ok = ok and row["flicker"] <= row["flicker_real"]
+    return "yes" if ok else "no"
+
+
+def print_table(results: list[dict[str, Any]]) -> None:
+    print(f"{'set':22} {'sat':>4} {'ab err':>7} {'grey':>6} {'ratio':>6} {'colourf.':>8} {'flicker':>8} "
+          f"{'real':>6}  target met")
+    for r in results:
+        fl = f"{r['flicker']:8.2f} {r['flicker_real']:6.2f}" if "flicker" in r else f"{'-':>8} {'-':>6}"
+        print(f"{r['set']:22} {r['saturation']:4.2f} {r['ab_error']:7.2f} {r['ab_error_grey']:6.2f} "
+              f"{r['ab_ratio']:6.2f} {100 * r['colourfulness']:7.0f}% {fl}  {verdict(r)}")
+
+
+def save_sheet(shown: dict[str, torch.Tensor], path: Path) -> None:
+    """Rows: grey input | colorized | truth, one per held-out set (first frame)."""
+    from nodeflow.image_files import write_image
+
+    width = max(s.shape[-1] for s in shown.values())
+    rows = [F.pad(s, (0, width - s.shape[-1], 0, 4), value=1.0) for s in shown.values()]
+    write_image(torch.cat(rows, dim=-2), path)
+
+
+def shown_path(path: Path) -> str:
+    """``path`` relative to the repository when it is inside it (results stay machine-independent)."""
+    try:
+        return path.resolve().relative_to(ROOT).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", type=Path, default=DEMO_MODEL, help="anything LoadPix2Pix reads")
+    ap.add_argument("--net-size", type=int, default=0, help="override the model's inference size")
+    ap.add_argument("--saturation", type=float, nargs="+", default=[0.65, 1.0],
+                    help="scales of the predicted ab; 0.65 is the demo graph's (chosen on chelsea)")
+    ap.add_argument("--sheet", type=Path, help="write grey | colorized | truth rows to this PNG")
+    ap.add_argument("--out", type=Path, default=RESULTS)
+    args = ap.parse_args(argv)
+    torch.manual_seed(0)
+    handle = load_pix2pix(args.model, net_size=args.net_size)
+    results: list[dict[str, Any]] = []
+    for sat in args.saturation:
+        rows, shown = measure(handle, sat)
+        results += [{**r, "saturation": sat} for r in rows]
+        if args.sheet and sat == args.saturation[0]:
+            save_sheet(shown, args.sheet)
+    print_table(results)
+    payload = {"model": shown_path(args.model), "net_size": handle.net_size, "threads": torch.get_num_threads(),
+               "results": results}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(args.out, json.dumps(payload, indent=2) + "\n")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
