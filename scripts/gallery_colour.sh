@@ -23,7 +23,11 @@ done
 import sys
 from pathlib import Path
 from PIL import Image
-for png in sorted(Path(sys.argv[1]).glob("*.png")):
+# only the sheets this script writes (scripts/gallery.py's PNGs live in the same folder)
+names = ("past_film_steps", "future_film_steps", "colorize_held_out", "stylize_held_out")
+for png in (Path(sys.argv[1]) / f"{n}.png" for n in names):
+    if not png.exists():
+        continue
     Image.open(png).convert("RGB").save(png.with_suffix(".jpg"), quality=88, optimize=True)
     png.unlink()
 PY
