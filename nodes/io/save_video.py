@@ -41,7 +41,7 @@ class SaveVideo(Node):
 
     class Params(NodeParams):
         path: OutputPath = Field(description="video file (.mp4, .mov, .mkv, .avi), relative to the output folder")
-        fps: float = Field(24.0, gt=0, le=240, description="frames per second")
+        fps: float = Field(24.0, ge=0.1, le=240, description="frames per second (0.1 … 240: what H.264 encoders accept)")
         crf: int = Field(18, ge=0, le=51, description="quality: x264 CRF, lower is better (0 = lossless)")
         preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow",
                         "slower", "veryslow"] = Field("medium", description="x264 speed/size trade-off")
@@ -68,6 +68,9 @@ class SaveVideo(Node):
         if self._writer is None:
             self._pending = PendingFile(self._target)
             rate = float(source_fps) if source_fps else p.fps
+            if not 0.1 <= rate <= 240:
+                raise NodeError(f"frame rate {rate:g} is outside 0.1 … 240", field="source_fps",
+                                hint="connect a real frame rate, or leave source_fps unconnected to use fps")
             h, w = frames.shape[1:3]
             self._writer = VideoWriter(self._pending.tmp, (w, h), rate, p.crf, p.preset, p.pixel_format)
         for frame in frames:
