@@ -82,9 +82,7 @@ def pipeline(folder: Path, clip: Path, session: Session, model_size: int) -> Gra
     g = Graph(base_dir=folder, registry=session.registry, session=session)
     film = g.add("LoadVideo", id="film", path=str(clip))
     still = g.add("LoadVideoFrame", id="film_still", path=str(clip), frame=0)
-    colorizer = g.add("TrainPix2Pix", id="colorizer", mode="colorization", dataroot=str(ASSETS / "trainA"),
-                      generator="unet_64", ngf=16, ndf=16, load_size=80, crop_size=64, batch_size=4,
-                      niter=1, niter_decay=1, seed=0)
+    colorizer = g.add("LoadPix2Pix", id="colorizer", path=str(ASSETS / "colorizer"))  # the demo's shipped one
     colour = g.add("Colorize", id="colour", image=film.image, model=colorizer.model)
     colour_still = g.add("Colorize", id="colour_still", image=still.image, model=colorizer.model)
     photo = g.add("SampleImage", id="photo", name="astronaut", max_size=200)
@@ -101,7 +99,7 @@ def pipeline(folder: Path, clip: Path, session: Session, model_size: int) -> Gra
     return g
 
 
-ASSETS = Path(__file__).resolve().parent.parent / "graphs" / "assets" / "photo2painting"
+ASSETS = Path(__file__).resolve().parent.parent / "graphs" / "assets"
 
 
 def control(folder: Path, clip: Path, session: Session, seconds: float) -> Graph:
