@@ -64,8 +64,12 @@ def resize_weights(in_len: int, out_len: int, scale: float, antialias: bool = Tr
 
 @lru_cache(maxsize=512)
 def _matrix(in_len: int, out_len: int, scale: float, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    """The ``(out_len, in_len)`` weights on ``device`` (training reuses a handful of them every step)."""
-    return torch.from_numpy(resize_weights(in_len, out_len, scale)).to(device=device, dtype=dtype)
+    """The ``(out_len, in_len)`` weights on ``device`` (training reuses a handful of them every step).
+
+    Made outside inference mode: the cached tensor is shared by inference (harmonize) and by
+    training in the same process, and autograd refuses inference tensors."""
+    with torch.inference_mode(False):
+        return torch.from_numpy(resize_weights(in_len, out_len, scale)).to(device=device, dtype=dtype)
 
 
 def resize_to(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
