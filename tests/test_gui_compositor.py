@@ -5,7 +5,8 @@ from __future__ import annotations
 import engine_nodes
 import numpy as np
 import pytest
-from engine_nodes import CALLS, make_registry
+from engine_nodes import CALLS
+from gui_windows import editor_window
 from PyQt6.QtCore import QPoint, QPointF, Qt
 from PyQt6.QtGui import QContextMenuEvent
 from PyQt6.QtTest import QTest
@@ -13,7 +14,6 @@ from PyQt6.QtWidgets import QApplication
 
 from nodeflow.events import NodeProgress
 from nodeflow.graph import GraphSpec
-from nodeflow.gui.app import build_window  # installs the Qt shim NodeGraphQt needs: import it first
 from nodeflow.gui.canvas import LivePipeItem, PipeItem
 from nodeflow.gui.palette import RUNNING_BORDER, SOCKET_COLORS
 from nodeflow.gui.preview_view import MODES, checkerboard, compose
@@ -40,14 +40,11 @@ def window(qtbot, tmp_path):
     GraphSpec.from_data({"format": "nodeflow/1", "nodes": NODES,
                          "outputs": {"result": {"node": "o", "output": "image"}},
                          "ui": {"c": {"note": "a grey square"}}}).save(path)
-    w = build_window(path, registry=make_registry())
-    qtbot.addWidget(w)
-    w.resize(1200, 800)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.runner.cancel()
-    w.runner.wait()
+    with editor_window(qtbot, path) as w:
+        w.resize(1200, 800)
+        w.show()
+        qtbot.waitExposed(w)
+        yield w
 
 
 def run(window, qtbot, start) -> str:

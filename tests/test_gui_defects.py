@@ -16,6 +16,7 @@ from pathlib import Path
 import engine_nodes
 import pytest
 from engine_nodes import make_registry
+from gui_windows import editor_window
 from pydantic import Field, model_validator
 from PyQt6.QtCore import Qt
 from PyQt6.QtTest import QTest
@@ -92,11 +93,8 @@ def test_build_window_without_app_and_real_drops_do_not_crash(tmp_path):
 
 @pytest.fixture
 def window(qtbot):
-    w = build_window(registry=make_registry())
-    qtbot.addWidget(w)
-    yield w
-    w.runner.cancel()
-    w.runner.wait()
+    with editor_window(qtbot) as w:
+        yield w
 
 
 def test_undo_and_redo_are_in_the_edit_menu_and_on_ctrl_z(window, qtbot):
@@ -257,9 +255,8 @@ def small(qtbot, tmp_path):
     path = tmp_path / "small.json"
     GraphSpec.from_data({"format": "nodeflow/1", "nodes": SMALL,
                          "outputs": {"result": {"node": "o", "output": "image"}}}).save(path)
-    w = build_window(path, registry=make_registry())
-    qtbot.addWidget(w)
-    yield w
+    with editor_window(qtbot, path) as w:
+        yield w
     w.runner.cancel()
     w.runner.wait()
 

@@ -6,6 +6,7 @@ import json
 
 import pytest
 from engine_nodes import make_registry
+from gui_windows import editor_window
 from PyQt6.QtCore import QPoint, Qt, QTimer
 from PyQt6.QtGui import QColor
 from PyQt6.QtTest import QTest
@@ -53,11 +54,8 @@ GRAPH = {
 
 @pytest.fixture
 def window(qtbot):
-    w = build_window(registry=make_registry())
-    qtbot.addWidget(w)
-    yield w
-    w.runner.cancel()
-    w.runner.wait()
+    with editor_window(qtbot) as w:
+        yield w
 
 
 @pytest.fixture

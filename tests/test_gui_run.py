@@ -5,6 +5,7 @@ from __future__ import annotations
 import engine_nodes
 import pytest
 from engine_nodes import CALLS, make_registry
+from gui_windows import editor_window
 from PyQt6.QtCore import QTimer
 from PyQt6.QtWidgets import QApplication
 
@@ -41,11 +42,8 @@ def _reset_counters():
 def window(qtbot, tmp_path):
     path = tmp_path / "small.json"
     spec_of(SMALL, {"result": {"node": "o", "output": "image"}}).save(path)
-    w = build_window(path, registry=make_registry())
-    qtbot.addWidget(w)
-    yield w
-    w.runner.cancel()
-    w.runner.wait()
+    with editor_window(qtbot, path) as w:
+        yield w
 
 
 def run(window, qtbot) -> str:
