@@ -26,7 +26,6 @@ Figures, in CIE Lab units:
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -39,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from nodeflow.atomic import write_text_atomic  # noqa: E402
+from nodeflow.atomic import write_json_atomic  # noqa: E402
 from nodeflow.nodes.gan.lab import rgb_to_lab_norm  # noqa: E402
 from nodeflow.nodes.pix2pix.apply import colorize  # noqa: E402
 from nodeflow.nodes.pix2pix.loading import load_pix2pix  # noqa: E402
@@ -189,8 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     print_table(results)
     payload = {"model": shown_path(args.model), "net_size": handle.net_size, "threads": torch.get_num_threads(),
                "results": results}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(args.out, json.dumps(payload, indent=2) + "\n")
+    write_json_atomic(args.out, payload)
     print(f"wrote {args.out}")
     return 0
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import logging
 import os
 import platform
@@ -34,7 +33,7 @@ from pathlib import Path
 
 import torch
 
-from nodeflow.atomic import write_text_atomic
+from nodeflow.atomic import write_json_atomic
 from nodeflow.events import FramesDone
 from nodeflow.graph import Graph
 from nodeflow.node import Input, Node, Output
@@ -216,7 +215,7 @@ def main() -> None:
     result = {"frames": args.frames, "size": args.size, "batch_size": args.batch_size, "cores": os.cpu_count(),
               "load_average_at_start": load,
               "load_average_at_end": load_end, "torch": torch.__version__, "rows": rows}
-    write_text_atomic(args.json, json.dumps(result, indent=2) + "\n")
+    write_json_atomic(args.json, result)
 
 
 if __name__ == "__main__":

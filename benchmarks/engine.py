@@ -9,7 +9,6 @@ node runs. Prints a table and writes JSON.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
 import time
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from nodeflow.atomic import write_text_atomic
+from nodeflow.atomic import write_json_atomic
 from nodeflow.events import NodeStarted
 from nodeflow.graph import Graph
 from nodeflow.node import Input, Node, Output
@@ -134,7 +133,7 @@ def main() -> None:
         "rerun_nodes_run": max(rerun_counts), "target_us_per_node": target_us,
         "pass": per_node <= target_us and max(rerun_counts) == 1,
     }
-    write_text_atomic(args.json, json.dumps(out, indent=2) + "\n")
+    write_json_atomic(args.json, out)
     print(f"wrote {args.json}")
 
 

@@ -15,7 +15,6 @@ The JSON records the load average before each run: figures measured on a busy ma
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -28,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from nodeflow.atomic import write_text_atomic  # noqa: E402
+from nodeflow.atomic import write_json_atomic  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "films.json"
 TARGETS = {"first": 600.0, "cached": 30.0}
@@ -76,8 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:12} {r['first']['seconds']:9.1f}s {TARGETS['first']:6.0f}s {r['cached']['seconds']:7.1f}s "
               f"{TARGETS['cached']:6.0f}s {r['still']['seconds']:6.1f}s")
     payload = {"threads": args.threads, "cpus": os.cpu_count(), "results": results}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(args.out, json.dumps(payload, indent=2) + "\n")
+    write_json_atomic(args.out, payload)
     print(f"wrote {args.out}")
     return 0 if all(v["exit"] == 0 for r in results.values() for v in r.values()) else 1
 

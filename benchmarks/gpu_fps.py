@@ -15,7 +15,6 @@ printed and the JSON written (``--out``, default ``benchmarks/results/gpu_fps_<d
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import platform
@@ -30,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from nodeflow.atomic import write_text_atomic  # noqa: E402
+from nodeflow.atomic import write_json_atomic  # noqa: E402
 from nodeflow.context import RunContext  # noqa: E402
 from nodeflow.devices import resolve_device  # noqa: E402
 
@@ -153,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         "threads": torch.get_num_threads(), "load_average": list(os.getloadavg()), "time": time.time(),
         "rows": rows,
     }
-    write_text_atomic(out, json.dumps(record, indent=2) + "\n")
+    write_json_atomic(out, record)
     print(f"\n{'node':<10} {'status':<7} {'fps':>8} {'batch s':>9}")
     for r in rows:
         fps = r.get("fps", math.nan)

@@ -46,7 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from nodeflow.atomic import write_text_atomic  # noqa: E402
+from nodeflow.atomic import write_json_atomic  # noqa: E402
 from nodeflow.devices import resolve_device  # noqa: E402
 from nodeflow.graph import Graph  # noqa: E402
 from nodeflow.image_files import write_image  # noqa: E402
@@ -418,7 +418,7 @@ def main(argv: list[str] | None = None) -> int:
             current = json.loads(path.read_text()) if path.exists() else {"scenes": {}}
             current["scenes"][scene_name] = res
             current["summary"] = summary(current)
-            write_text_atomic(path, json.dumps(current, indent=1))
+            write_json_atomic(path, current, indent=1)
             results = current
     print(table(results))
     return 0

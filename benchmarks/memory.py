@@ -120,13 +120,13 @@ def main() -> None:
     print(f"peak RSS {sizes[-1]} / {sizes[0]} frames = {ratio:.3f} (target <= {TARGET_RATIO}): "
           f"{'PASS' if ok else 'FAIL'}")
 
-    from nodeflow.atomic import write_text_atomic
+    from nodeflow.atomic import write_json_atomic
 
     result = {"graph": "SampleImage -> CameraMove -> AlphaOver(logo) -> Blur", "width": args.width,
               "batch_size": args.batch_size, "device": args.device, "old_defaults": args.old_defaults,
               "rows": rows,
               "ratio": ratio, "target_ratio": TARGET_RATIO, "pass": ok}
-    write_text_atomic(args.json, json.dumps(result, indent=2) + "\n")
+    write_json_atomic(args.json, result)
     print(f"wrote {args.json}")
 
 

@@ -18,7 +18,6 @@ on CUDA it uses the real width (ngf 64), 10 batches and fp16 autocast, as the no
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import tempfile
 import time
@@ -27,7 +26,7 @@ from pathlib import Path
 import torch
 from pydantic import Field
 
-from nodeflow.atomic import write_text_atomic
+from nodeflow.atomic import write_json_atomic
 from nodeflow.context import RunContext
 from nodeflow.devices import resolve_device
 from nodeflow.graph import Graph
@@ -225,7 +224,7 @@ def main() -> None:
               "target_overhead": 0.05, "rows": rows}
     if args.json:
         path = Path(args.json)
-        write_text_atomic(path, json.dumps(result, indent=2) + "\n")
+        write_json_atomic(path, result)
         print(f"wrote {path}")
 
 

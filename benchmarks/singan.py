@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from nodeflow.atomic import write_text_atomic  # noqa: E402
+from nodeflow.atomic import write_json_atomic  # noqa: E402
 from nodeflow.devices import resolve_device  # noqa: E402
 from nodeflow.nodes.singan.generate import reconstruct, rmse  # noqa: E402
 from nodeflow.nodes.singan.handle import SinGANModel  # noqa: E402
@@ -260,7 +260,7 @@ def store(path: Path, runs: dict[str, Any] | None = None, flicker_result: dict[s
     if flicker_result is not None:
         current["flicker"] = flicker_result
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(path, json.dumps(current, indent=1))
+    write_json_atomic(path, current, indent=1)
     return current
 
 

@@ -15,7 +15,6 @@ so a held-out photo has a known "true painting": the filter applied to it. For e
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.colorize import _tensor, fit, shown_path  # noqa: E402
-from nodeflow.atomic import write_text_atomic  # noqa: E402
+from nodeflow.atomic import write_json_atomic  # noqa: E402
 from nodeflow.nodes.cyclegan.loading import load_cyclegan  # noqa: E402
 from nodeflow.nodes.gan.inference import run_generator  # noqa: E402
 from nodeflow.nodes.gan.lab import rgb_to_lab_norm  # noqa: E402
@@ -133,8 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         write_image(torch.cat([torch.nn.functional.pad(g, (0, width - g.shape[-1], 0, 4), value=1.0)
                                for g in grid], dim=-2), args.grid)
     payload = {"model": shown_path(args.model), "direction": args.direction, "results": rows}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(args.out, json.dumps(payload, indent=2) + "\n")
+    write_json_atomic(args.out, payload)
     print(f"wrote {args.out}")
     return 0
 

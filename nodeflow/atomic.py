@@ -13,12 +13,14 @@ run still going, and remove only the former (:func:`remove_stale_temps`).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -220,3 +222,8 @@ def write_bytes_atomic(target: str | os.PathLike[str], data: bytes) -> None:
 
 def write_text_atomic(target: str | os.PathLike[str], text: str) -> None:
     write_bytes_atomic(target, text.encode("utf-8"))
+
+
+def write_json_atomic(target: str | os.PathLike[str], data: Any, indent: int = 2) -> None:
+    """``data`` as indented JSON (benchmark results, reports), written atomically."""
+    write_text_atomic(target, json.dumps(data, indent=indent) + "\n")
