@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from NodeGraphQt import BaseNode, NodeGraph
-from pydantic.fields import FieldInfo
 
 from nodeflow.graph import EdgeRef
 from nodeflow.gui.node_body import KEY_PARAMS, NodeBody, short
 from nodeflow.node import Node
+from nodeflow.param_info import ParamInfo, param_infos
 from nodeflow.registry import Registry
 from nodeflow.types import SocketType
 
@@ -86,11 +86,14 @@ def to_json(value: Any) -> Any:
     return value
 
 
-def param_default(info: FieldInfo) -> Any:
+def param_default(info: ParamInfo) -> Any:
     """The JSON default of a param, or None for a required param."""
-    if info.is_required():
-        return None
-    return to_json(info.get_default(call_default_factory=True))
+    return None if info.required else to_json(info.default)
+
+
+def params_of(cls: type[Node]) -> dict[str, ParamInfo]:
+    """A node type's params by name, in declaration order (one description: nodeflow.param_info)."""
+    return {p.name: p for p in param_infos(cls.Params)}
 
 
 class EditorNode(BaseNode):
@@ -131,7 +134,7 @@ class EditorNode(BaseNode):
         for out in cls.outputs:
             port = self.add_output(out.name, color=socket_color(out.type))
             port.view.setToolTip(f"{out.name}: {out.type.name}{' — ' + out.doc if out.doc else ''}")
-        for name, info in cls.Params.model_fields.items():
+        for name, info in params_of(cls).items():
             value = param_default(info)
             self.create_property(param_prop(name), value)
             self.nf_initial[name] = value
@@ -149,7 +152,7 @@ class EditorNode(BaseNode):
         return sock.type if sock is not None else None
 
     def param_names(self) -> list[str]:
-        return list(self.node_cls.Params.model_fields) if self.node_cls is not None else []
+        return list(params_of(self.node_cls)) if self.node_cls is not None else []
 
     def param_value(self, name: str) -> Any:
         return self.get_property(param_prop(name))
@@ -199,8 +202,8 @@ class EditorNode(BaseNode):
             value = self.param_value(name)
             if name in self.nf_initial and value == self.nf_initial[name]:
                 continue  # untouched: keep what the file said (or leave it unset)
-            info = self.node_cls.Params.model_fields[name]  # type: ignore[union-attr]
-            if value is None or (not info.is_required() and value == param_default(info)):
+            info = params_of(self.node_cls)[name]  # type: ignore[arg-type]
+            if value is None or (not info.required and value == param_default(info)):
                 params.pop(name, None)  # back to the default: leave it out
             else:
                 params[name] = value

@@ -332,12 +332,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     from nodeflow.graph import GraphSpec, NodeSpec
     from nodeflow.handles import ModelHandle
     from nodeflow.model_out import check_model_out, save_model_folder
+    from nodeflow.param_info import param_infos
     from nodeflow.params import INPUT_PATH, fields_with_role
     from nodeflow.progress import ConsoleReporter
     from nodeflow.session import Session
 
     cls = args.train_cls
-    params = {name: getattr(args, name) for name in cls.Params.model_fields if hasattr(args, name)}
+    params = {p.name: getattr(args, p.name) for p in param_infos(cls.Params) if hasattr(args, p.name)}
     out = Path(args.out)
     inputs = [Path(str(params[n])).expanduser() for n in fields_with_role(cls.Params, INPUT_PATH) if params.get(n)]
     check_model_out(cls.type_name, out, inputs, args.overwrite)  # before training, not after

@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from nodeflow.errors import Problem
 from nodeflow.fingerprint import InputFileError, expand, is_pattern
 from nodeflow.node import Node
+from nodeflow.param_info import param_infos
 from nodeflow.params import INPUT_PATH, OUTPUT_PATH, NodeParams, fields_with_role
 from nodeflow.path_guard import InputGuard, outputs_overlap
 from nodeflow.registry import Registry
@@ -61,13 +62,14 @@ def _param_problem(node_id: str, cls: type[Node], err: dict[str, Any]) -> Proble
     loc = [str(p) for p in err.get("loc", ())]
     name = loc[0] if loc else None
     kind = err.get("type", "")
+    fields = {p.name: p for p in param_infos(cls.Params)}
     if kind == "extra_forbidden":
         return Problem(f"unknown param {name!r}", node=node_id, field=name,
-                       hint=_close(name or "", list(cls.Params.model_fields))
-                       or f"{cls.type_name} params: {', '.join(cls.Params.model_fields) or 'none'}")
+                       hint=_close(name or "", list(fields))
+                       or f"{cls.type_name} params: {', '.join(fields) or 'none'}")
     if kind == "missing":
         return Problem(f"missing required param {name!r}", node=node_id, field=name,
-                       hint=cls.Params.model_fields[name].description if name in cls.Params.model_fields else None)
+                       hint=fields[name].description or None if name in fields else None)
     got = err.get("input")
     what = "out of range" if kind in {"greater_than", "greater_than_equal", "less_than", "less_than_equal"} \
         else "invalid value"
