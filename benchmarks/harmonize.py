@@ -69,8 +69,11 @@ RESULTS = ROOT / "benchmarks" / "results" / "harmonize.json"
 SHEETS = ROOT / "out" / "bench_harmonize"
 REFERENCE = {"colour": "none", "mask_units": "training", "radius": 7, "sigma": 5.0, "upsample": "generated"}
 NEW = {"colour": "light", "colour_strength": 0.7, "colour_contrast": 0.3, "mask_units": "subject", "radius": 0.1,
-       "sigma": 0.08, "upsample": "structure", "texture": 0.3}
+       "sigma": 0.08, "upsample": "structure", "texture": 0.3, "keep_colour": 0.8, "keep_colour_mean": 0.0,
+       "colour_cast": 0.3}
 """The Harmonize node's defaults (measured: see docs/singan.md, Harmonization quality)."""
+PREVIOUS = {**NEW, "keep_colour": 0.0, "colour_cast": 1.0}
+"""The defaults before the colour-kept metric (the grey-green ghosts; issue 10)."""
 NEW_NO_COLOUR = {**NEW, "colour": "none"}
 NEW_LAB = {**NEW, "colour": "local", "colour_strength": 0.8}
 SUBJECTS = [  # (subject, AlphaOver scale, x, y)

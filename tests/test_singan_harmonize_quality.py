@@ -140,8 +140,8 @@ def test_local_colour_harmonize_keeps_the_scene_bit_identical(model: SinGANModel
     assert gap(res.image, mask, surroundings=comp).mean < 0.6 * gap(plain.image, mask, surroundings=comp).mean
 
 
-def _figures(gap: float, ssim: float) -> quality.Figures:
-    return quality.Figures(gap, 0.0, gap, ssim, 1.0)
+def _figures(gap: float, ssim: float, ab_corr: float = 1.0, chroma: float = 1.0) -> quality.Figures:
+    return quality.Figures(gap, 0.0, gap, ssim, 1.0, ab_corr, chroma)
 
 
 def test_choose_scale_takes_the_smallest_gap_that_keeps_the_subject():
@@ -156,6 +156,73 @@ def test_choose_scale_takes_the_smallest_gap_that_keeps_the_subject():
              3: ScaleResult(img, _figures(0.50, 0.92)), 4: ScaleResult(img, _figures(0.7, 0.95))}
     assert choose_scale(close, 0.7) == 3  # gaps within the tolerance: the larger n (keeps more, flickers less)
     assert choose_scale(close, 0.7, tolerance=0.0) == 1
+
+
+def test_colour_kept_sees_a_subject_painted_in_the_scenes_colours():
+    comp, mask = grey_with_patch((0.9, 0.5, 0.2))
+    comp[..., 18:24, 18:30] = torch.tensor([0.2, 0.4, 0.9]).view(1, 3, 1, 1)  # a blue badge on the orange suit
+    inside = mask.bool().expand_as(comp)
+    ghost = comp.clone()
+    ghost[inside] = torch.roll(comp, 20, dims=-1)[inside]  # the subject redrawn as the scene's grey texture
+    cast = comp.clone()
+    cast[inside] = (comp[inside] * torch.tensor([0.8, 0.9, 1.1]).view(1, 3, 1, 1).expand_as(comp)[inside])
+    cast = cast.clamp(0, 1)
+    f_ghost, f_cast = quality.figures(ghost, comp, mask), quality.figures(cast, comp, mask)
+    assert f_ghost.gap_rel < 0.25  # the colour gap calls the erased subject a success...
+    assert f_ghost.chroma < 0.3 and f_ghost.ab_corr < 0.5  # ...colour kept does not
+    assert f_cast.ab_corr > 0.95 and f_cast.chroma > 0.6  # a cast of the scene's light keeps the subject
+    same = quality.colour_kept(comp, comp, mask)
+    assert same.ab_corr == pytest.approx(1.0) and same.chroma == pytest.approx(1.0)
+
+
+def test_choose_scale_rejects_an_n_that_loses_the_subjects_colours():
+    img = torch.zeros(1, 3, 4, 4)
+    measured = {1: ScaleResult(img, _figures(0.2, 0.9, ab_corr=0.7)), 2: ScaleResult(img, _figures(0.3, 0.9, chroma=0.3)),
+                3: ScaleResult(img, _figures(0.6, 0.9, ab_corr=0.98, chroma=0.8)),
+                4: ScaleResult(img, _figures(0.9, 0.95))}
+    assert choose_scale(measured, 0.7) == 3
+    assert choose_scale(measured, 0.7, tolerance=0.0, min_colour=0.5, min_chroma=0.0) == 1  # gap alone: the ghost
+    lost = {1: ScaleResult(img, _figures(0.2, 0.9, ab_corr=0.5)), 2: ScaleResult(img, _figures(0.3, 0.9, ab_corr=0.8))}
+    assert choose_scale(lost, 0.7) == 2  # none keeps it: the closest
+
+
+def test_keep_colour_keeps_the_subjects_hues_through_singans_change(model: SinGANModel):
+    comp, mask = square(16)
+    comp = comp.clone()
+    comp[..., 14:22, 20:36] = torch.tensor([0.1, 0.3, 0.9]).view(1, 3, 1, 1)  # a blue band on the subject
+    common = {"mask_units": "subject", "radius": 0.1, "sigma": 0.08, "upsample": "structure", "colour": "light",
+              "colour_strength": 0.7}
+
+    def run(**kw):
+        return harmonize(model, comp, mask, 1, generator=torch.Generator().manual_seed(0), **common, **kw)
+
+    plain, kept = run(), run(keep_colour=0.9)
+    assert torch.equal(run(keep_colour=0.0).image, plain.image)  # 0: the previous (and reference) processing
+    outside = (kept.mask == 0).expand_as(comp)
+    assert outside.any() and torch.equal(kept.image[outside], comp[outside])
+    f_plain, f_kept = quality.colour_kept(plain.image, comp, mask), quality.colour_kept(kept.image, comp, mask)
+    assert f_kept.ab_corr > f_plain.ab_corr and f_kept.ab_corr > 0.95
+    lum = quality.lab(kept.image)[:, :1] - quality.lab(plain.image)[:, :1]
+    assert float(lum.abs().mean()) < 0.5  # the lightness (SinGAN's light and grain) is what stays (but gamut clips)
+
+
+def test_relight_cast_takes_the_brightness_and_only_part_of_the_colour_cast():
+    skin, mask = grey_with_patch((0.85, 0.6, 0.5))
+    night = torch.where(mask.bool(), skin, torch.tensor([0.05, 0.08, 0.3]).view(1, 3, 1, 1))
+    full = relight_to_surroundings(night, mask, strength=0.7)
+    part = relight_to_surroundings(night, mask, strength=0.7, cast=0.3)
+    assert torch.equal(relight_to_surroundings(night, mask, strength=0.7, cast=1.0), full)
+    m = mask[:, 0].bool()
+
+    def hue_ab(x):
+        a, b = quality.lab(x)[:, 1][m].mean(), quality.lab(x)[:, 2][m].mean()
+        return float(a), float(b)
+
+    b_full, b_part = hue_ab(full)[1], hue_ab(part)[1]
+    assert b_full < -20 and b_part > b_full + 25  # the full gains turn warm skin deep blue; cast 0.3 far less
+    y = quality.lab(part)[:, 0][m].mean()
+    assert abs(float(y - quality.lab(full)[:, 0][m].mean())) < 8  # both take the scene's darkness
+    assert float(y) < float(quality.lab(night)[:, 0][m].mean()) - 10
 
 
 def test_scale_auto_node_reports_the_chosen_n_and_an_annotated_sheet(model: SinGANModel, tmp_path: Path):
@@ -174,7 +241,8 @@ def test_scale_auto_node_reports_the_chosen_n_and_an_annotated_sheet(model: SinG
     g.output("n", h.scale)
     out = g.run(device="cpu")
     options = {"colour": "light", "colour_strength": 0.7, "colour_contrast": 0.3, "mask_units": "subject",
-               "radius": 0.1, "sigma": 0.08, "upsample": "structure", "texture": 0.3}  # the node's defaults
+               "radius": 0.1, "sigma": 0.08, "upsample": "structure", "texture": 0.3, "keep_colour": 0.8,
+               "keep_colour_mean": 0.0, "colour_cast": 0.3}  # the node's defaults
     measured = measure_scales(model, comp, mask, seed=0, **options)
     n = choose_scale(measured, 0.5)
     assert out["n"] == n and n in valid_scales(model)

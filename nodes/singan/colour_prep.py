@@ -57,12 +57,15 @@ def _to_srgb(x: torch.Tensor) -> torch.Tensor:
 
 
 def relight_to_surroundings(rgb: torch.Tensor, mask: torch.Tensor, *, strength: float = 0.6,
-                            width: int | None = None) -> torch.Tensor:
+                            width: int | None = None, cast: float = 1.0) -> torch.Tensor:
     """Re-light the subject like the scene's light would: per-channel gains in linear RGB (von Kries).
 
     The gains are ``(ring mean / subject mean) ** strength`` per channel, so the subject takes part
-    of the surroundings' brightness and colour cast while its own hues and contrast ratios stay
-    (an orange suit under blue light gets darker and cooler, not cyan). Only alpha > 0 changes.
+    of the surroundings' brightness and colour cast while its own hues and contrast ratios stay.
+    ``cast`` < 1 splits the gain into brightness (the luminance ratio, applied fully) and colour
+    cast (what is left per channel, applied ``cast`` of the way): measured on the demo scenes
+    (issue 10), the full per-channel gain against a blue night sky or a green-grey field turns
+    skin green, which a person reads as wrong long before the light does. Only alpha > 0 changes.
     """
     if strength <= 0:
         return rgb
@@ -72,7 +75,17 @@ def relight_to_surroundings(rgb: torch.Tensor, mask: torch.Tensor, *, strength: 
     lin = _to_linear(rgb.clamp(0, 1))
     ms, _ = weighted_mean_std(lin, binary(m))
     mr, _ = weighted_mean_std(lin, ring(m, width))
-    gain = (mr.clamp_min(1e-4) / ms.clamp_min(1e-4)) ** strength
-    out = _to_srgb(lin * gain)
+    ratio = mr.clamp_min(1e-4) / ms.clamp_min(1e-4)
+    if cast != 1:
+        y = LUMA.to(lin)
+        light = (mr * y).sum(dim=1, keepdim=True).clamp_min(1e-4) / (ms * y).sum(dim=1, keepdim=True).clamp_min(1e-4)
+        ratio = light * (ratio / light) ** cast
+    out = _to_srgb(lin * ratio ** strength)
     return rgb + m * (out - rgb)
+
+
+LUMA = torch.tensor([0.2126, 0.7152, 0.0722]).view(1, 3, 1, 1)
+"""Linear-RGB luminance weights (Rec. 709)."""
+
+
 __all__ = ["match_to_surroundings", "relight_to_surroundings"]

@@ -24,6 +24,8 @@ from .applications import animate, paint_to_image, sample, super_resolution
 from .generate import reconstruct, to_unit
 from .handle import OPTIONS, PyramidFacts, SinGANModel, check_scale_known
 from .harmonize import (
+    MIN_CHROMA,
+    MIN_COLOUR,
     choose_scale,
     harmonize,
     harmonize_all_scales,
@@ -217,9 +219,10 @@ class Harmonize(Node):
     bit-identical to the composite. All frames of a clip share one set of seeded noise maps, so
     consecutive frames do not flicker. ``scale: auto`` picks n on the first frame: the smallest
     colour gap to the surroundings among the n that keep the subject (luminance SSIM ≥
-    ``min_ssim``). ``all_scales`` renders every n, annotated with those figures, into a sheet.
+    ``min_ssim``, its own hues: a/b correlation ≥ ``min_colour``, chroma ≥ ``min_chroma``);
+    ``keep_colour`` keeps the subject's colour pattern through SinGAN's change. ``all_scales`` renders every n, annotated with those figures, into a sheet.
     The reference's own processing: ``colour: none``, ``mask_units: training``, radius 7, sigma 5,
-    ``upsample: generated``.
+    ``upsample: generated``, ``keep_colour: 0``.
     """
 
     category = CATEGORY
@@ -264,6 +267,18 @@ class Harmonize(Node):
         sheet_view: Literal["subject", "frame", "training"] = Field(
             "subject", description="all-scales sheet: the subject's crop enlarged, the whole frame, or "
                                    "the raw training-size results (no figures)")
+        keep_colour: float = Field(0.8, ge=0, le=1, description="share of the subject's own colour pattern "
+                                   "(Lab a/b around its mean) kept through SinGAN's change, so the pyramid "
+                                   "changes mostly lightness and grain (0 = the reference)")
+        keep_colour_mean: float = Field(0.0, ge=0, le=1, description="share of the subject's mean a/b kept "
+                                        "(its overall colour cast, which harmonization may change)")
+        colour_cast: float = Field(0.3, ge=0, le=1, description="colour light: share of the surroundings' "
+                                   "colour cast taken with their brightness (1 = full per-channel gains, "
+                                   "which turn skin green under a blue sky)")
+        min_colour: float = Field(MIN_COLOUR, ge=-1, le=1, description="auto: a/b correlation of the subject vs "
+                                  "the naive paste an n must keep (its own hues, not the scene's)")
+        min_chroma: float = Field(MIN_CHROMA, ge=0, le=10, description="auto: share of the subject's mean "
+                                  "chroma an n must keep")
 
     _auto_scale: int | None = None
     """``scale: auto``'s pick, made on the first batch of a run (one node instance per run)."""
@@ -280,7 +295,8 @@ class Harmonize(Node):
             model.check_scale(p.scale)
         options = {"radius": p.radius, "sigma": p.sigma, "upsample": p.upsample, "colour": p.colour,
                    "colour_strength": p.colour_strength, "colour_contrast": p.colour_contrast,
-                   "mask_units": p.mask_units, "texture": p.texture}
+                   "mask_units": p.mask_units, "texture": p.texture, "keep_colour": p.keep_colour,
+                   "keep_colour_mean": p.keep_colour_mean, "colour_cast": p.colour_cast}
         measured = None
         auto = p.scale == "auto" and self._auto_scale is None
         if auto or (p.all_scales and p.sheet_view != "training"):
@@ -291,10 +307,11 @@ class Harmonize(Node):
             n = self._auto_scale  # chosen on the run's first batch: one n for the whole clip (no jumps)
         else:
             assert measured is not None
-            n = self._auto_scale = choose_scale(measured, p.min_ssim)
+            n = self._auto_scale = choose_scale(measured, p.min_ssim, min_colour=p.min_colour,
+                                                        min_chroma=p.min_chroma)
             f = measured[n].figures
             ctx.logger.info(f"scale auto: n = {n} (colour gap {100 * f.gap_rel:.0f} % of the naive paste's, "
-                            f"subject SSIM {f.ssim:.2f})")
+                            f"subject SSIM {f.ssim:.2f}, a/b correlation {f.ab_corr:.2f})")
         res = harmonize(model, composite, mask, n, generator=ctx.generator(),
                         frame_size=p.output_size == "frame", **options)
         if p.all_scales and p.sheet_view == "training":
