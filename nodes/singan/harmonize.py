@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from ..color.convert import lab01_to_rgb, rgb_to_lab01
 from ..color.matching import weighted_mean_std
 from . import quality
-from .colour_prep import match_to_surroundings, relight_to_surroundings
+from .colour_prep import apply_gains, match_to_surroundings, relight_gains, relight_to_surroundings
 from .generate import regenerate
 from .handle import SinGANModel
 from .imresize import imresize, resize_to
@@ -161,7 +161,8 @@ def harmonize(model: SinGANModel, composite: torch.Tensor, mask: torch.Tensor, n
               frame_size: bool = True, upsample: Upsample = "generated", chunk: int = 8,
               colour: Colour = "none", colour_strength: float = 1.0, colour_contrast: float | None = None,
               mask_units: MaskUnits = "training", texture: float = 0.3, keep_colour: float = 0.0,
-              keep_colour_mean: float | None = None, colour_cast: float = 1.0) -> Harmonized:
+              keep_colour_mean: float | None = None, colour_cast: float = 1.0,
+              light_gains: torch.Tensor | None = None) -> Harmonized:
     """Harmonize a batch of composites at injection scale ``n`` (1 ≤ n ≤ N).
 
     composite: ``(B, C, H, W)`` in [0, 1] (C = 3 or 4; alpha passes through);
@@ -174,7 +175,8 @@ def harmonize(model: SinGANModel, composite: torch.Tensor, mask: torch.Tensor, n
     detail (see :func:`structure_change`); ``keep_colour`` > 0 keeps that share of the subject's
     (colour-prepared) chroma, so SinGAN changes mostly its lightness (:func:`keep_colour_of`);
     ``colour_cast`` < 1 makes ``colour="light"`` take the scene's brightness fully but only that
-    share of its colour cast.
+    share of its colour cast; ``light_gains`` (:func:`~.colour_prep.relight_gains` of a shot's first
+    frame) re-lights every frame alike, so the light does not follow a moving background (flicker).
     """
     model.check_scale(n)
     B, C, H, W = composite.shape
@@ -183,6 +185,8 @@ def harmonize(model: SinGANModel, composite: torch.Tensor, mask: torch.Tensor, n
     full_mask = mask.expand(-1, 1, H, W)
     if colour == "local":
         rgb = match_to_surroundings(rgb, full_mask, strength=colour_strength, std_strength=colour_contrast)
+    elif colour == "light" and light_gains is not None:
+        rgb = apply_gains(rgb, full_mask, light_gains)
     elif colour == "light":
         rgb = relight_to_surroundings(rgb, full_mask, strength=colour_strength, cast=colour_cast)
     comp_t = resize_to(rgb, size)
@@ -211,6 +215,14 @@ def harmonize(model: SinGANModel, composite: torch.Tensor, mask: torch.Tensor, n
         if C == 4:
             out = torch.cat([out, composite[:, 3:]], dim=1)
         return Harmonized(out, m_f.expand(B, -1, -1, -1), generated, blend_t)
+
+
+def shot_light(composite: torch.Tensor, mask: torch.Tensor, options: dict) -> torch.Tensor | None:
+    """``colour: light``'s gains measured on the shot's first frame (``None`` for other colour steps)."""
+    if options.get("colour") != "light":
+        return None
+    return relight_gains(composite[:1, :3], mask[:1].expand(1, 1, *composite.shape[-2:]),
+                         strength=options.get("colour_strength", 1.0), cast=options.get("colour_cast", 1.0))
 
 
 def valid_scales(model: SinGANModel) -> list[int]:

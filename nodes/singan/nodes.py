@@ -31,6 +31,7 @@ from .harmonize import (
     harmonize_all_scales,
     measure_scales,
     scales_sheet,
+    shot_light,
     valid_scales,
 )
 from .imresize import resize_to
@@ -279,9 +280,14 @@ class Harmonize(Node):
                                   "the naive paste an n must keep (its own hues, not the scene's)")
         min_chroma: float = Field(MIN_CHROMA, ge=0, le=10, description="auto: share of the subject's mean "
                                   "chroma an n must keep")
+        relight_per: Literal["shot", "frame"] = Field("shot", description="colour light: gains measured once on "
+                                                      "the run's first frame (shot: the light does not follow a "
+                                                      "moving background, no flicker) or on every frame")
 
     _auto_scale: int | None = None
     """``scale: auto``'s pick, made on the first batch of a run (one node instance per run)."""
+    _light: torch.Tensor | None = None
+    """``relight_per: shot``: the relight gains of the run's first frame."""
 
     def preflight(self, ctx, known):
         check_scale_known(known.get("model"), self.params.scale)  # before the model is trained
@@ -297,6 +303,10 @@ class Harmonize(Node):
                    "colour_strength": p.colour_strength, "colour_contrast": p.colour_contrast,
                    "mask_units": p.mask_units, "texture": p.texture, "keep_colour": p.keep_colour,
                    "keep_colour_mean": p.keep_colour_mean, "colour_cast": p.colour_cast}
+        if p.relight_per == "shot" and p.colour == "light":
+            if self._light is None:
+                self._light = shot_light(composite, mask, options)
+            options["light_gains"] = self._light
         measured = None
         auto = p.scale == "auto" and self._auto_scale is None
         if auto or (p.all_scales and p.sheet_view != "training"):
