@@ -56,6 +56,7 @@ from nodeflow.nodes.singan import quality  # noqa: E402
 from nodeflow.nodes.singan.colour_prep import match_to_surroundings, relight_to_surroundings  # noqa: E402
 from nodeflow.nodes.singan.handle import SinGANModel  # noqa: E402
 from nodeflow.nodes.singan.harmonize import (  # noqa: E402
+    MAX_HALO,
     MIN_CHROMA,
     MIN_COLOUR,
     choose_scale,
@@ -199,7 +200,7 @@ def all_n(model: SinGANModel, comp: torch.Tensor, mask: torch.Tensor, options: d
 def row(image: torch.Tensor, naive: torch.Tensor, mask: torch.Tensor) -> dict[str, float]:
     f = quality.figures(image, naive, mask)
     return {"gap_mean": f.gap_mean, "gap_std": f.gap_std, "gap_rel": f.gap_rel, "ssim": f.ssim,
-            "grad_corr": f.grad_corr, "ab_corr": f.ab_corr, "chroma": f.chroma}
+            "grad_corr": f.grad_corr, "ab_corr": f.ab_corr, "chroma": f.chroma, "halo": f.halo}
 
 
 def run_scene(scene_name: str, args: argparse.Namespace, device: torch.device) -> dict[str, Any]:
@@ -345,7 +346,7 @@ def best_of(res: dict[str, Any], prefix: str, key: str, *, lower: bool = True,
 
 def kept(r: dict[str, float]) -> str:
     """The colour-kept figures of a row (absent in results stored before they existed)."""
-    return f"  ab {r['ab_corr']:.2f}  chroma {r['chroma']:.2f}" if "ab_corr" in r else ""
+    return f"  ab {r['ab_corr']:.2f}  chroma {r['chroma']:.2f}  halo {r['halo']:4.1f}" if "ab_corr" in r else ""
 
 
 def table(results: dict[str, Any]) -> str:
@@ -369,11 +370,12 @@ def table(results: dict[str, Any]) -> str:
                     lines.append(f"   {name + n:<44} gap {100 * r['gap_rel']:5.0f}%  std {r['gap_std']:5.1f}  "
                                  f"ssim {r['ssim']:.2f}  grad {r['grad_corr']:.2f}{kept(r)}{extra}")
             ok = [(k, v) for k, v in res.items() if k != "naive" and v["ssim"] >= 0.7
-                  and v.get("ab_corr", 1) >= MIN_COLOUR and v.get("chroma", 1) >= MIN_CHROMA]
+                  and v.get("ab_corr", 1) >= MIN_COLOUR and v.get("chroma", 1) >= MIN_CHROMA
+                  and v.get("halo", 0) <= MAX_HALO]
             if ok:
                 k, v = min(ok, key=lambda kv: kv[1]["gap_rel"])
                 lines.append(f"   WINNER (smallest gap keeping the subject: ssim ≥ 0.7, a/b corr ≥ {MIN_COLOUR}, "
-                             f"chroma ≥ {MIN_CHROMA}): {k} ({100 * v['gap_rel']:.0f}%, ssim {v['ssim']:.2f})")
+                             f"chroma ≥ {MIN_CHROMA}, halo ≤ {MAX_HALO}): {k} ({100 * v['gap_rel']:.0f}%, ssim {v['ssim']:.2f})")
         for case, res in sc["ground_truth"].items():
             lines.append(f"-- {case}: foreground MSE (0-255²) / PSNR back to the original")
             for name, r in res.items():
@@ -408,7 +410,8 @@ def summary(results: dict[str, Any]) -> dict[str, Any]:
                                         f"ssim {mean([r['ssim'] for r in rows]):.2f}, "
                                         f"grad {mean([r['grad_corr'] for r in rows]):.2f}"
                                         + (f", ab {mean([r['ab_corr'] for r in rows]):.2f}, chroma "
-                                           f"{mean([r['chroma'] for r in rows]):.2f}" if "ab_corr" in rows[0] else "")
+                                           f"{mean([r['chroma'] for r in rows]):.2f}, halo "
+                                           f"{mean([r['halo'] for r in rows]):.1f}" if "ab_corr" in rows[0] else "")
                                         + (f", flicker {mean([r['flicker'] for r in rows]):.4f} vs naive "
                                            f"{mean([r['flicker_naive'] for r in rows]):.4f}" if "flicker" in rows[0] else ""))
     for label, group in (("ground truth", [g for c, g in gts if "moved" not in c]),

@@ -140,8 +140,8 @@ def test_local_colour_harmonize_keeps_the_scene_bit_identical(model: SinGANModel
     assert gap(res.image, mask, surroundings=comp).mean < 0.6 * gap(plain.image, mask, surroundings=comp).mean
 
 
-def _figures(gap: float, ssim: float, ab_corr: float = 1.0, chroma: float = 1.0) -> quality.Figures:
-    return quality.Figures(gap, 0.0, gap, ssim, 1.0, ab_corr, chroma)
+def _figures(gap: float, ssim: float, ab_corr: float = 1.0, chroma: float = 1.0, halo: float = 0.0) -> quality.Figures:
+    return quality.Figures(gap, 0.0, gap, ssim, 1.0, ab_corr, chroma, halo)
 
 
 def test_choose_scale_takes_the_smallest_gap_that_keeps_the_subject():
@@ -184,6 +184,17 @@ def test_choose_scale_rejects_an_n_that_loses_the_subjects_colours():
     assert choose_scale(measured, 0.7, tolerance=0.0, min_colour=0.5, min_chroma=0.0) == 1  # gap alone: the ghost
     lost = {1: ScaleResult(img, _figures(0.2, 0.9, ab_corr=0.5)), 2: ScaleResult(img, _figures(0.3, 0.9, ab_corr=0.8))}
     assert choose_scale(lost, 0.7) == 2  # none keeps it: the closest
+    hazy = {1: ScaleResult(img, _figures(0.2, 0.9, halo=8.0)), 2: ScaleResult(img, _figures(0.5, 0.9, halo=3.0))}
+    assert choose_scale(hazy, 0.7) == 2 and choose_scale(hazy, 0.7, max_halo=10) == 1
+
+
+def test_halo_measures_the_scene_repainted_around_the_subject():
+    comp, mask = grey_with_patch()
+    assert quality.halo(comp, comp, mask) == 0
+    hazy = comp + 0.15 * (quality.ring(mask) > 0).float() * torch.tensor([0.0, 0.3, 1.0]).view(1, 3, 1, 1)
+    assert quality.halo(hazy.clamp(0, 1), comp, mask) > 5
+    inside_only = torch.where(mask.bool(), 1 - comp, comp)  # the subject changed, the scene not
+    assert quality.halo(inside_only, comp, mask) == 0
 
 
 def test_keep_colour_keeps_the_subjects_hues_through_singans_change(model: SinGANModel):
@@ -314,3 +325,27 @@ def test_relight_takes_part_of_the_scenes_light_and_keeps_the_subjects_hues():
     assert quality.gradient_correlation(lit, dark_blue, mask) > 0.95  # its texture is only re-lit
     assert torch.equal(lit[~inside], dark_blue[~inside])
     assert torch.equal(relight_to_surroundings(dark_blue, mask, strength=0.0), dark_blue)
+
+
+def test_relight_per_shot_does_not_follow_a_moving_background(model: SinGANModel, tmp_path: Path):
+    comp, mask = square(16)
+    comp = comp.clone()
+    comp[..., 10:26, 20:36] = torch.tensor([0.9, 0.6, 0.5]).view(1, 3, 1, 1)  # a skin-toned subject
+    stripes = (torch.arange(64) % 8 < 4).float().view(1, 1, 1, -1) * torch.tensor([0.6, 0.3, 0.1]).view(1, 3, 1, 1)
+    clip = torch.cat([torch.where(mask.bool(), comp, 0.2 + torch.roll(stripes, 2 * t, dims=-1)) for t in range(4)])
+    folder = tmp_path / "model"
+    model.save(folder)
+    TENSORS["f_clip"], TENSORS["f_mask"] = clip, mask
+    subject = quality.binary(mask)
+    flicker = {}
+    for per in ("shot", "frame"):
+        g = Graph(registry=registry(), base_dir=tmp_path)
+        m = g.add("LoadSinGAN", id="model", path="model")
+        c = g.add("Tensor", id="comp", key="f_clip")
+        k = g.add("Tensor", id="mask", key="f_mask")
+        h = g.add("Harmonize", id="harm", model=m.model, composite=c.image, mask=k.mask, scale=model.N,
+                  relight_per=per, keep_colour=0.0, texture=0.0)
+        g.output("image", h.image)
+        flicker[per] = quality.flicker(g.run(device="cpu")["image"], subject)
+    assert flicker["frame"] > 0.005  # the ring's light changes frame by frame, and so does the subject
+    assert flicker["shot"] < 0.5 * flicker["frame"]

@@ -315,29 +315,37 @@ MIN_COLOUR = 0.95
 grey-green ghosts the colour gap called a win score 0.69–0.91, the pictures a person accepts 0.95–1.0."""
 MIN_CHROMA = 0.5
 """auto: the share of the subject's mean chroma an n must keep (a night scene rightly takes ~half)."""
+MAX_HALO = 5.0
+"""auto: the Lab ΔE an n may repaint the scene right around the subject by. Measured (issue 10): the
+haze a person sees around the subject at low n is 6–9, the pictures without one 1–4.5."""
 
 
-def keeps_subject(f: quality.Figures, min_ssim: float, min_colour: float, min_chroma: float) -> bool:
-    """The subject is still itself: its light structure (SSIM) and its own colours (a/b, chroma)."""
-    return f.ssim >= min_ssim and f.ab_corr >= min_colour and f.chroma >= min_chroma
+def keeps_subject(f: quality.Figures, min_ssim: float, min_colour: float, min_chroma: float,
+                  max_halo: float = MAX_HALO) -> bool:
+    """The subject is still itself (its light structure: SSIM; its own colours: a/b, chroma) and the
+    scene around it is still the scene (no halo)."""
+    return f.ssim >= min_ssim and f.ab_corr >= min_colour and f.chroma >= min_chroma and f.halo <= max_halo
 
 
 def choose_scale(measured: dict[int, ScaleResult], min_ssim: float = 0.7, tolerance: float = GAP_TOLERANCE,
-                 min_colour: float = MIN_COLOUR, min_chroma: float = MIN_CHROMA) -> int:
+                 min_colour: float = MIN_COLOUR, min_chroma: float = MIN_CHROMA, max_halo: float = MAX_HALO) -> int:
     """``scale: "auto"``: the n with the smallest colour gap among those that keep the subject
     (luminance SSIM ≥ ``min_ssim``, a/b correlation ≥ ``min_colour``, chroma ratio ≥ ``min_chroma``:
-    a small gap alone rewards painting the subject in the scene's colours), the largest such n
-    within ``tolerance`` of that gap; if none keeps the subject, the one closest to doing so."""
+    a small gap alone rewards painting the subject in the scene's colours) and the scene around it
+    (halo ≤ ``max_halo``), the largest such n within ``tolerance`` of that gap; if none does, the
+    one closest to doing so."""
     if any(math.isnan(r.figures.gap_rel) for r in measured.values()):
         return max(measured)  # no subject to measure (empty mask): the scale that changes least
-    kept = [n for n, r in measured.items() if keeps_subject(r.figures, min_ssim, min_colour, min_chroma)]
+    kept = [n for n, r in measured.items()
+            if keeps_subject(r.figures, min_ssim, min_colour, min_chroma, max_halo)]
     if kept:
         best = min(measured[n].figures.gap_rel for n in kept)
         return max(n for n in kept if measured[n].figures.gap_rel <= best + tolerance)
 
     def closeness(n: int) -> float:
         f = measured[n].figures
-        return min(f.ssim / max(min_ssim, 1e-6), f.ab_corr / max(min_colour, 1e-6), f.chroma / max(min_chroma, 1e-6))
+        return min(f.ssim / max(min_ssim, 1e-6), f.ab_corr / max(min_colour, 1e-6), f.chroma / max(min_chroma, 1e-6),
+                   max_halo / max(f.halo, 1e-6))
 
     return max(measured, key=closeness)
 

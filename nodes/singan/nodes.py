@@ -24,6 +24,7 @@ from .applications import animate, paint_to_image, sample, super_resolution
 from .generate import reconstruct, to_unit
 from .handle import OPTIONS, PyramidFacts, SinGANModel, check_scale_known
 from .harmonize import (
+    MAX_HALO,
     MIN_CHROMA,
     MIN_COLOUR,
     choose_scale,
@@ -280,6 +281,8 @@ class Harmonize(Node):
                                   "the naive paste an n must keep (its own hues, not the scene's)")
         min_chroma: float = Field(MIN_CHROMA, ge=0, le=10, description="auto: share of the subject's mean "
                                   "chroma an n must keep")
+        max_halo: float = Field(MAX_HALO, ge=0, le=100, description="auto: Lab ΔE an n may repaint the scene "
+                                "right around the subject by (a haze or halo)")
         relight_per: Literal["shot", "frame"] = Field("shot", description="colour light: gains measured once on "
                                                       "the run's first frame (shot: the light does not follow a "
                                                       "moving background, no flicker) or on every frame")
@@ -318,7 +321,8 @@ class Harmonize(Node):
         else:
             assert measured is not None
             n = self._auto_scale = choose_scale(measured, p.min_ssim, min_colour=p.min_colour,
-                                                        min_chroma=p.min_chroma)
+                                                        min_chroma=p.min_chroma,
+                                                        max_halo=p.max_halo)
             f = measured[n].figures
             ctx.logger.info(f"scale auto: n = {n} (colour gap {100 * f.gap_rel:.0f} % of the naive paste's, "
                             f"subject SSIM {f.ssim:.2f}, a/b correlation {f.ab_corr:.2f})")

@@ -15,6 +15,8 @@ What each number answers:
   against the naive paste: the correlation of the CIE Lab a/b channels (each centred, so a
   global cast of the scene's light is allowed; a hue turned or replaced by the scene's pattern is
   not) and the ratio of the mean chroma (colour drained to grey or not).
+- **halo** — is the scene next to the subject still the scene? Lab ΔE against the naive paste in
+  the ring (the blend zone reaches into the scene; at low n SinGAN can repaint it as a haze).
 - **flicker** — mean |Δ| between consecutive frames inside a region.
 - **foreground MSE / PSNR** — on a composite made from a real photo (iHarmony4-style), how close a
   method brings the shifted region back to the original, on the 0–255 scale iHarmony4 reports.
@@ -177,6 +179,14 @@ def colour_kept(image: torch.Tensor, naive: torch.Tensor, mask: torch.Tensor) ->
     return ColourKept(float(corr.mean()), float(ratio.mean()))
 
 
+def halo(image: torch.Tensor, naive: torch.Tensor, mask: torch.Tensor) -> float:
+    """Mean Lab ΔE between ``image`` and the naive paste in the ring around the subject: how much
+    of the scene next to the subject a method repainted (a haze or halo; 0 = untouched)."""
+    r = ring(mask).expand(image.shape[0], -1, -1, -1)
+    de = (lab(image[:, :3]) - lab(naive[:, :3])).norm(dim=1, keepdim=True)
+    return float((de * r).sum() / r.sum().clamp_min(1))
+
+
 class Figures(NamedTuple):
     """One method's figures on one composite."""
 
@@ -190,6 +200,8 @@ class Figures(NamedTuple):
     """Colour kept: a/b correlation with the naive paste (see :func:`colour_kept`)."""
     chroma: float = 1.0
     """Colour kept: chroma relative to the naive paste."""
+    halo: float = 0.0
+    """Scene kept: Lab ΔE of the ring around the subject vs the naive paste (see :func:`halo`)."""
 
 
 def figures(image: torch.Tensor, naive: torch.Tensor, mask: torch.Tensor,
@@ -199,8 +211,8 @@ def figures(image: torch.Tensor, naive: torch.Tensor, mask: torch.Tensor,
     gap = colour_gap(image, mask, surroundings=naive)
     kept = colour_kept(image, naive, mask)
     return Figures(gap.mean, gap.std, gap.mean / max(base.mean, 1e-6), subject_ssim(image, naive, mask),
-                   gradient_correlation(image, naive, mask), kept.ab_corr, kept.chroma)
+                   gradient_correlation(image, naive, mask), kept.ab_corr, kept.chroma, halo(image, naive, mask))
 
 
 __all__ = ["Box", "ColourGap", "ColourKept", "Figures", "colour_gap", "colour_kept", "figures", "flicker", "foreground_mse",
-           "gradient_correlation", "psnr", "ring", "subject_box", "subject_ssim"]
+           "gradient_correlation", "halo", "psnr", "ring", "subject_box", "subject_ssim"]
