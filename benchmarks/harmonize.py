@@ -63,7 +63,9 @@ from nodeflow.nodes.singan.harmonize import (  # noqa: E402
     contact_sheet,
     harmonize,
     measure_scales,
+    reuse_change,
     scales_sheet,
+    shot_change,
     shot_light,
     valid_scales,
 )
@@ -190,6 +192,20 @@ def clip_of(scene: torch.Tensor, comp: torch.Tensor, mask: torch.Tensor, frames:
     return torch.cat([comp + (1 - mask) * (torch.roll(scene, t, dims=-1) - scene) for t in range(frames)])
 
 
+def clip_result(model: SinGANModel, clip: torch.Tensor, mask: torch.Tensor, n: int,
+                options: dict[str, Any]) -> Any:
+    """The clip harmonized as the Harmonize node does it: with the new settings the light and
+    SinGAN's change are measured once per shot (``relight_per``/``change_per: shot``); the
+    reference and previous settings run per frame."""
+    if options is REFERENCE or options is PREVIOUS:
+        return harmonize(model, clip, mask, n, generator=torch.Generator().manual_seed(0), **options)
+    options = {**options, "light_gains": shot_light(clip, mask, options)}
+    first = harmonize(model, clip[:1], mask[:1], n, generator=torch.Generator().manual_seed(0), **options)
+    res = reuse_change(shot_change(first, mask), clip, mask, **options)
+    return res if res is not None else harmonize(model, clip, mask, n, generator=torch.Generator().manual_seed(0),
+                                                 **options)
+
+
 def all_n(model: SinGANModel, comp: torch.Tensor, mask: torch.Tensor, options: dict[str, Any]) -> dict[int, torch.Tensor]:
     out = {}
     for n in valid_scales(model):
@@ -262,8 +278,7 @@ def run_scene(scene_name: str, args: argparse.Namespace, device: torch.device) -
             n = choose_scale(measured)
             res[f"{label} auto"] = {**row(measured[n].image, comp, mask), "n": n}
             pics[f"{model_name} {setting} auto n={n}"] = measured[n].image[:, :3]
-            h = harmonize(model, clip, mask, n, generator=torch.Generator().manual_seed(0), **options,
-                          light_gains=None if options is PREVIOUS else shot_light(clip, mask, options))
+            h = clip_result(model, clip, mask, n, options)
             region = (h.mask > 0).float()
             res[f"{label} auto"]["flicker"] = quality.flicker(h.image, region)
             res[f"{label} auto"]["flicker_naive"] = quality.flicker(clip, region)

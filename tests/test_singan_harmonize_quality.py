@@ -349,3 +349,32 @@ def test_relight_per_shot_does_not_follow_a_moving_background(model: SinGANModel
         flicker[per] = quality.flicker(g.run(device="cpu")["image"], subject)
     assert flicker["frame"] > 0.005  # the ring's light changes frame by frame, and so does the subject
     assert flicker["shot"] < 0.5 * flicker["frame"]
+
+
+def test_change_per_shot_keeps_a_still_subject_still_over_a_moving_background(model: SinGANModel, tmp_path: Path):
+    comp, mask = square(16)
+    stripes = (torch.arange(64) % 8 < 4).float().view(1, 1, 1, -1) * torch.tensor([0.6, 0.3, 0.1]).view(1, 3, 1, 1)
+    clip = torch.cat([torch.where(mask.bool(), comp, 0.2 + torch.roll(stripes, 2 * t, dims=-1)) for t in range(4)])
+    moving = torch.cat([torch.roll(mask, t, dims=-1) for t in range(4)])
+    folder = tmp_path / "model"
+    model.save(folder)
+    TENSORS["s_clip"], TENSORS["s_mask"], TENSORS["s_moving"] = clip, mask, moving
+    out = {}
+    for per in ("shot", "frame"):
+        for key in ("s_mask", "s_moving"):
+            g = Graph(registry=registry(), base_dir=tmp_path)
+            m = g.add("LoadSinGAN", id="model", path="model")
+            c = g.add("Tensor", id="comp", key="s_clip")
+            k = g.add("Tensor", id="mask", key=key)
+            h = g.add("Harmonize", id="harm", model=m.model, composite=c.image, mask=k.mask, scale=1, change_per=per)
+            g.output("image", h.image)
+            g.output("soft", h.mask)
+            out[per, key] = g.run(device="cpu")
+    shot, frame = out["shot", "s_mask"], out["frame", "s_mask"]
+    assert torch.allclose(shot["image"][:1], frame["image"][:1], atol=1e-5)  # the first frame is the same
+    subject = quality.binary(mask)
+    assert quality.flicker(frame["image"], subject) > 1e-3  # per frame, SinGAN's change follows the background
+    assert quality.flicker(shot["image"], subject) < 1e-6  # the subject stays put, and so does its harmonization
+    region = (shot["soft"] > 0).float()
+    assert quality.flicker(shot["image"], region) <= quality.flicker(clip, region) + 1e-6
+    assert torch.equal(out["shot", "s_moving"]["image"], out["frame", "s_moving"]["image"])  # a moving subject: per frame

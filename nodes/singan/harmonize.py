@@ -116,6 +116,8 @@ class Harmonized(NamedTuple):
     """Raw pyramid output at training size ``(B, 3, h_N, w_N)`` in [0, 1]."""
     training: torch.Tensor
     """The blend at training size ``(B, 3, h_N, w_N)``."""
+    prepared: torch.Tensor | None = None
+    """The colour-prepared composite (RGB) the change was added to, at the size of ``image``."""
 
 
 def subject_size(mask: torch.Tensor) -> float:
@@ -156,6 +158,19 @@ def keep_colour_of(result: torch.Tensor, source: torch.Tensor, soft: torch.Tenso
     return torch.where(soft > 0, out, result)
 
 
+def prepare_colour(rgb: torch.Tensor, full_mask: torch.Tensor, *, colour: Colour = "none",
+                   colour_strength: float = 1.0, colour_contrast: float | None = None, colour_cast: float = 1.0,
+                   light_gains: torch.Tensor | None = None, **_: object) -> torch.Tensor:
+    """The colour step before injection (``colour``: none, local Lab matching, or re-lighting)."""
+    if colour == "local":
+        return match_to_surroundings(rgb, full_mask, strength=colour_strength, std_strength=colour_contrast)
+    if colour == "light" and light_gains is not None:
+        return apply_gains(rgb, full_mask, light_gains)
+    if colour == "light":
+        return relight_to_surroundings(rgb, full_mask, strength=colour_strength, cast=colour_cast)
+    return rgb
+
+
 def harmonize(model: SinGANModel, composite: torch.Tensor, mask: torch.Tensor, n: int, *,
               generator: torch.Generator, radius: float = 7, sigma: float = 5.0,
               frame_size: bool = True, upsample: Upsample = "generated", chunk: int = 8,
@@ -181,14 +196,9 @@ def harmonize(model: SinGANModel, composite: torch.Tensor, mask: torch.Tensor, n
     model.check_scale(n)
     B, C, H, W = composite.shape
     size = model.sizes[-1]
-    rgb = composite[:, :3]
     full_mask = mask.expand(-1, 1, H, W)
-    if colour == "local":
-        rgb = match_to_surroundings(rgb, full_mask, strength=colour_strength, std_strength=colour_contrast)
-    elif colour == "light" and light_gains is not None:
-        rgb = apply_gains(rgb, full_mask, light_gains)
-    elif colour == "light":
-        rgb = relight_to_surroundings(rgb, full_mask, strength=colour_strength, cast=colour_cast)
+    rgb = prepare_colour(composite[:, :3], full_mask, colour=colour, colour_strength=colour_strength,
+                         colour_contrast=colour_contrast, colour_cast=colour_cast, light_gains=light_gains)
     comp_t = resize_to(rgb, size)
     mask_t = resize_to(full_mask, size)
     r, s = mask_extent(mask_t, mask_units, radius, sigma)
@@ -204,7 +214,7 @@ def harmonize(model: SinGANModel, composite: torch.Tensor, mask: torch.Tensor, n
             out = blend_t
             if C == 4:
                 out = torch.cat([out, resize_to(composite[:, 3:], size)], dim=1)
-            return Harmonized(out, m_t.expand(B, -1, -1, -1), generated, blend_t)
+            return Harmonized(out, m_t.expand(B, -1, -1, -1), generated, blend_t, comp_t)
         m_f = imresize(m_t, size=(H, W)).clamp(0, 1)
         if upsample in ("detail", "structure"):
             gen_f = (rgb + imresize(gen_t - comp_t, size=(H, W))).clamp(0, 1)
@@ -214,7 +224,43 @@ def harmonize(model: SinGANModel, composite: torch.Tensor, mask: torch.Tensor, n
                              keep_colour_mean)
         if C == 4:
             out = torch.cat([out, composite[:, 3:]], dim=1)
-        return Harmonized(out, m_f.expand(B, -1, -1, -1), generated, blend_t)
+        return Harmonized(out, m_f.expand(B, -1, -1, -1), generated, blend_t, rgb)
+
+
+class ShotChange(NamedTuple):
+    """A shot's harmonization, measured once on its first frame, for a subject that stays put."""
+
+    change: torch.Tensor
+    """``(1, 3, H, W)``: what harmonization added to the colour-prepared first frame."""
+    first: Harmonized
+    """The first frame's result."""
+    mask: torch.Tensor
+    """The first frame's paste mask ``(1, 1, H, W)``: the change is reused while the mask is this."""
+
+
+def shot_change(first: Harmonized, mask: torch.Tensor) -> ShotChange:
+    """Keep a frame-size first-frame result (:func:`harmonize` of ``composite[:1]``) for the shot."""
+    assert first.prepared is not None
+    return ShotChange(first.image[:1, :3] - first.prepared[:1], first, mask[:1].expand(1, 1, *first.image.shape[-2:]))
+
+
+def reuse_change(shot: ShotChange, composite: torch.Tensor, mask: torch.Tensor, **options) -> Harmonized | None:
+    """Every frame gets the first frame's change (after its own colour step), or ``None`` when the
+    subject moved (a mask that differs from the first frame's): SinGAN's change inside a subject
+    that stays put then does not follow a moving background (flicker, issue 10), and the pyramid
+    runs once per shot. ``options``: :func:`harmonize`'s colour options."""
+    B, C, H, W = composite.shape
+    full_mask = mask.expand(B, 1, H, W)
+    if shot.mask.shape[-2:] != (H, W) or not bool((full_mask == shot.mask).all()):
+        return None
+    rgb = prepare_colour(composite[:, :3], full_mask, **options)
+    soft = shot.first.mask[:1]
+    out = torch.where(soft > 0, (rgb + shot.change).clamp(0, 1), rgb)
+    if C == 4:
+        out = torch.cat([out, composite[:, 3:]], dim=1)
+    f = shot.first
+    return Harmonized(out, soft.expand(B, -1, -1, -1), f.generated[:1].expand(B, -1, -1, -1),
+                      f.training[:1].expand(B, -1, -1, -1), rgb)
 
 
 def shot_light(composite: torch.Tensor, mask: torch.Tensor, options: dict) -> torch.Tensor | None:

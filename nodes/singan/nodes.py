@@ -27,11 +27,14 @@ from .harmonize import (
     MAX_HALO,
     MIN_CHROMA,
     MIN_COLOUR,
+    ShotChange,
     choose_scale,
     harmonize,
     harmonize_all_scales,
     measure_scales,
+    reuse_change,
     scales_sheet,
+    shot_change,
     shot_light,
     valid_scales,
 )
@@ -286,11 +289,17 @@ class Harmonize(Node):
         relight_per: Literal["shot", "frame"] = Field("shot", description="colour light: gains measured once on "
                                                       "the run's first frame (shot: the light does not follow a "
                                                       "moving background, no flicker) or on every frame")
+        change_per: Literal["shot", "frame"] = Field("shot", description="shot: harmonize the run's first frame "
+                                                     "and add its change to every frame while the subject stays "
+                                                     "put (same mask; no flicker from a moving background); "
+                                                     "frame: run SinGAN on every frame")
 
     _auto_scale: int | None = None
     """``scale: auto``'s pick, made on the first batch of a run (one node instance per run)."""
     _light: torch.Tensor | None = None
     """``relight_per: shot``: the relight gains of the run's first frame."""
+    _shot: ShotChange | None = None
+    """``change_per: shot``: the run's first frame harmonized, its change reused while the subject stays put."""
 
     def preflight(self, ctx, known):
         check_scale_known(known.get("model"), self.params.scale)  # before the model is trained
@@ -326,8 +335,15 @@ class Harmonize(Node):
             f = measured[n].figures
             ctx.logger.info(f"scale auto: n = {n} (colour gap {100 * f.gap_rel:.0f} % of the naive paste's, "
                             f"subject SSIM {f.ssim:.2f}, a/b correlation {f.ab_corr:.2f})")
-        res = harmonize(model, composite, mask, n, generator=ctx.generator(),
-                        frame_size=p.output_size == "frame", **options)
+        res = None
+        if p.change_per == "shot" and p.output_size == "frame":
+            if self._shot is None:
+                first = harmonize(model, composite[:1], mask[:1], n, generator=ctx.generator(), **options)
+                self._shot = shot_change(first, mask)
+            res = reuse_change(self._shot, composite, mask, **options)
+        if res is None:  # per frame, or the subject moves
+            res = harmonize(model, composite, mask, n, generator=ctx.generator(),
+                            frame_size=p.output_size == "frame", **options)
         if p.all_scales and p.sheet_view == "training":
             sheet = harmonize_all_scales(model, composite, mask, seed=ctx.seed, done={n: res.training},
                                          **options)
