@@ -144,7 +144,7 @@ def _figures(gap: float, ssim: float, ab_corr: float = 1.0, chroma: float = 1.0,
     return quality.Figures(gap, 0.0, gap, ssim, 1.0, ab_corr, chroma, halo)
 
 
-def test_choose_scale_takes_the_smallest_gap_that_keeps_the_subject():
+def test_choose_scale_takes_the_strongest_n_that_keeps_the_subject():
     img = torch.zeros(1, 3, 4, 4)
     measured = {1: ScaleResult(img, _figures(0.1, 0.3)), 2: ScaleResult(img, _figures(0.4, 0.75)),
                 3: ScaleResult(img, _figures(0.6, 0.9)), 4: ScaleResult(img, _figures(0.9, 0.99))}
@@ -152,10 +152,7 @@ def test_choose_scale_takes_the_smallest_gap_that_keeps_the_subject():
     assert choose_scale(measured, 0.95) == 4
     assert choose_scale(measured, 0.999) == 4  # none keeps it: the one that keeps it best
     assert choose_scale(measured, 0.0) == 1
-    close = {1: ScaleResult(img, _figures(0.41, 0.88)), 2: ScaleResult(img, _figures(0.47, 0.86)),
-             3: ScaleResult(img, _figures(0.50, 0.92)), 4: ScaleResult(img, _figures(0.7, 0.95))}
-    assert choose_scale(close, 0.7) == 3  # gaps within the tolerance: the larger n (keeps more, flickers less)
-    assert choose_scale(close, 0.7, tolerance=0.0) == 1
+    assert choose_scale(measured) == 3  # the default: SSIM ≥ 0.85
 
 
 def test_colour_kept_sees_a_subject_painted_in_the_scenes_colours():
@@ -181,7 +178,7 @@ def test_choose_scale_rejects_an_n_that_loses_the_subjects_colours():
                 3: ScaleResult(img, _figures(0.6, 0.9, ab_corr=0.98, chroma=0.8)),
                 4: ScaleResult(img, _figures(0.9, 0.95))}
     assert choose_scale(measured, 0.7) == 3
-    assert choose_scale(measured, 0.7, tolerance=0.0, min_colour=0.5, min_chroma=0.0) == 1  # gap alone: the ghost
+    assert choose_scale(measured, 0.7, min_colour=0.5, min_chroma=0.0) == 1  # SSIM alone: the ghost
     lost = {1: ScaleResult(img, _figures(0.2, 0.9, ab_corr=0.5)), 2: ScaleResult(img, _figures(0.3, 0.9, ab_corr=0.8))}
     assert choose_scale(lost, 0.7) == 2  # none keeps it: the closest
     hazy = {1: ScaleResult(img, _figures(0.2, 0.9, halo=8.0)), 2: ScaleResult(img, _figures(0.5, 0.9, halo=3.0))}

@@ -351,11 +351,8 @@ def measure_scales(model: SinGANModel, composite: torch.Tensor, mask: torch.Tens
     return out
 
 
-GAP_TOLERANCE = 0.1
-"""Colour gaps (relative to naive) this close count as equal: the larger n, which keeps more of the
-composite and flickers less under a moving background (measured, docs/singan.md), then wins."""
-
-
+MIN_SSIM = 0.85
+"""auto: the subject's luminance SSIM vs the naive paste an n must keep (faces lose features below)."""
 MIN_COLOUR = 0.95
 """auto: the subject's Lab a/b correlation with the naive paste an n must keep. Measured (issue 10): the
 grey-green ghosts the colour gap called a win score 0.69–0.91, the pictures a person accepts 0.95–1.0."""
@@ -373,20 +370,22 @@ def keeps_subject(f: quality.Figures, min_ssim: float, min_colour: float, min_ch
     return f.ssim >= min_ssim and f.ab_corr >= min_colour and f.chroma >= min_chroma and f.halo <= max_halo
 
 
-def choose_scale(measured: dict[int, ScaleResult], min_ssim: float = 0.7, tolerance: float = GAP_TOLERANCE,
-                 min_colour: float = MIN_COLOUR, min_chroma: float = MIN_CHROMA, max_halo: float = MAX_HALO) -> int:
-    """``scale: "auto"``: the n with the smallest colour gap among those that keep the subject
-    (luminance SSIM ≥ ``min_ssim``, a/b correlation ≥ ``min_colour``, chroma ratio ≥ ``min_chroma``:
-    a small gap alone rewards painting the subject in the scene's colours) and the scene around it
-    (halo ≤ ``max_halo``), the largest such n within ``tolerance`` of that gap; if none does, the
-    one closest to doing so."""
+def choose_scale(measured: dict[int, ScaleResult], min_ssim: float = MIN_SSIM, min_colour: float = MIN_COLOUR,
+                 min_chroma: float = MIN_CHROMA, max_halo: float = MAX_HALO) -> int:
+    """``scale: "auto"``: the strongest harmonization (the smallest n) that still keeps the subject
+    (luminance SSIM ≥ ``min_ssim``, a/b correlation ≥ ``min_colour``, chroma ratio ≥ ``min_chroma``)
+    and the scene around it (halo ≤ ``max_halo``); if none does, the one closest to doing so.
+
+    Not the smallest colour gap (the first version): that rewards painting the subject in the
+    scene's colours, and on the ground-truth task it picked the n that leaves a white rocket
+    dimmed towards the night sky (issue 10; docs/singan.md).
+    """
     if any(math.isnan(r.figures.gap_rel) for r in measured.values()):
         return max(measured)  # no subject to measure (empty mask): the scale that changes least
     kept = [n for n, r in measured.items()
             if keeps_subject(r.figures, min_ssim, min_colour, min_chroma, max_halo)]
     if kept:
-        best = min(measured[n].figures.gap_rel for n in kept)
-        return max(n for n in kept if measured[n].figures.gap_rel <= best + tolerance)
+        return min(kept)
 
     def closeness(n: int) -> float:
         f = measured[n].figures

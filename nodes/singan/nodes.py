@@ -27,6 +27,7 @@ from .harmonize import (
     MAX_HALO,
     MIN_CHROMA,
     MIN_COLOUR,
+    MIN_SSIM,
     ShotChange,
     choose_scale,
     harmonize,
@@ -223,8 +224,9 @@ class Harmonize(Node):
     relative to the subject with ``mask_units: subject``). Pixels outside that soft mask are
     bit-identical to the composite. All frames of a clip share one set of seeded noise maps, so
     consecutive frames do not flicker. ``scale: auto`` picks n on the first frame: the smallest
-    colour gap to the surroundings among the n that keep the subject (luminance SSIM ≥
-    ``min_ssim``, its own hues: a/b correlation ≥ ``min_colour``, chroma ≥ ``min_chroma``);
+    n (strongest harmonization) that keeps the subject (luminance SSIM ≥ ``min_ssim``, its own
+    hues: a/b correlation ≥ ``min_colour``, chroma ≥ ``min_chroma``) and the scene around it
+    (halo ≤ ``max_halo``);
     ``keep_colour`` keeps the subject's colour pattern through SinGAN's change. ``all_scales`` renders every n, annotated with those figures, into a sheet.
     The reference's own processing: ``colour: none``, ``mask_units: training``, radius 7, sigma 5,
     ``upsample: generated``, ``keep_colour: 0``.
@@ -242,8 +244,9 @@ class Harmonize(Node):
     class Params(NodeParams):
         scale: Annotated[int, Field(ge=1, le=64)] | Literal["auto"] = Field(
             "auto", description="injection scale n (1 = coarsest injection, N = finest), or auto: the "
-                                "smallest colour gap that keeps the subject (min_ssim)")
-        min_ssim: float = Field(0.7, ge=0, le=1, description="auto: luminance SSIM of the subject vs the naive "
+                                "smallest n that keeps the subject and the scene around it (min_ssim, min_colour, "
+                                "min_chroma, max_halo)")
+        min_ssim: float = Field(MIN_SSIM, ge=0, le=1, description="auto: luminance SSIM of the subject vs the naive "
                                 "paste an n must keep")
         seed: int = Field(0, ge=0, description="noise seed (fixed across frames)")
         colour: Literal["light", "local", "none"] = Field(
