@@ -201,7 +201,7 @@ def clip_result(model: SinGANModel, clip: torch.Tensor, mask: torch.Tensor, n: i
         return harmonize(model, clip, mask, n, generator=torch.Generator().manual_seed(0), **options)
     options = {**options, "light_gains": shot_light(clip, mask, options)}
     first = harmonize(model, clip[:1], mask[:1], n, generator=torch.Generator().manual_seed(0), **options)
-    res = reuse_change(shot_change(first, mask), clip, mask, **options)
+    res = reuse_change(shot_change(first, clip, mask), clip, mask)
     return res if res is not None else harmonize(model, clip, mask, n, generator=torch.Generator().manual_seed(0),
                                                  **options)
 

@@ -116,8 +116,6 @@ class Harmonized(NamedTuple):
     """Raw pyramid output at training size ``(B, 3, h_N, w_N)`` in [0, 1]."""
     training: torch.Tensor
     """The blend at training size ``(B, 3, h_N, w_N)``."""
-    prepared: torch.Tensor | None = None
-    """The colour-prepared composite (RGB) the change was added to, at the size of ``image``."""
 
 
 def subject_size(mask: torch.Tensor) -> float:
@@ -214,7 +212,7 @@ def harmonize(model: SinGANModel, composite: torch.Tensor, mask: torch.Tensor, n
             out = blend_t
             if C == 4:
                 out = torch.cat([out, resize_to(composite[:, 3:], size)], dim=1)
-            return Harmonized(out, m_t.expand(B, -1, -1, -1), generated, blend_t, comp_t)
+            return Harmonized(out, m_t.expand(B, -1, -1, -1), generated, blend_t)
         m_f = imresize(m_t, size=(H, W)).clamp(0, 1)
         if upsample in ("detail", "structure"):
             gen_f = (rgb + imresize(gen_t - comp_t, size=(H, W))).clamp(0, 1)
@@ -224,43 +222,42 @@ def harmonize(model: SinGANModel, composite: torch.Tensor, mask: torch.Tensor, n
                              keep_colour_mean)
         if C == 4:
             out = torch.cat([out, composite[:, 3:]], dim=1)
-        return Harmonized(out, m_f.expand(B, -1, -1, -1), generated, blend_t, rgb)
+        return Harmonized(out, m_f.expand(B, -1, -1, -1), generated, blend_t)
 
 
 class ShotChange(NamedTuple):
     """A shot's harmonization, measured once on its first frame, for a subject that stays put."""
 
     change: torch.Tensor
-    """``(1, 3, H, W)``: what harmonization added to the colour-prepared first frame."""
+    """``(1, 3, H, W)``: what harmonization (colour step and SinGAN) added to the first frame."""
     first: Harmonized
     """The first frame's result."""
     mask: torch.Tensor
     """The first frame's paste mask ``(1, 1, H, W)``: the change is reused while the mask is this."""
 
 
-def shot_change(first: Harmonized, mask: torch.Tensor) -> ShotChange:
+def shot_change(first: Harmonized, composite: torch.Tensor, mask: torch.Tensor) -> ShotChange:
     """Keep a frame-size first-frame result (:func:`harmonize` of ``composite[:1]``) for the shot."""
-    assert first.prepared is not None
-    return ShotChange(first.image[:1, :3] - first.prepared[:1], first, mask[:1].expand(1, 1, *first.image.shape[-2:]))
+    H, W = composite.shape[-2:]
+    return ShotChange(first.image[:1, :3] - composite[:1, :3], first, mask[:1].expand(1, 1, H, W))
 
 
-def reuse_change(shot: ShotChange, composite: torch.Tensor, mask: torch.Tensor, **options) -> Harmonized | None:
-    """Every frame gets the first frame's change (after its own colour step), or ``None`` when the
-    subject moved (a mask that differs from the first frame's): SinGAN's change inside a subject
-    that stays put then does not follow a moving background (flicker, issue 10), and the pyramid
-    runs once per shot. ``options``: :func:`harmonize`'s colour options."""
+def reuse_change(shot: ShotChange, composite: torch.Tensor, mask: torch.Tensor) -> Harmonized | None:
+    """Every frame gets the first frame's change, or ``None`` when the subject moved (a mask that
+    differs from the first frame's). A subject that stays put then keeps one light and one
+    harmonization for the shot, instead of taking up the moving background through the ring's
+    statistics, the soft alpha edge and SinGAN's receptive field (flicker, issue 10); the pyramid
+    runs once per shot. Where the first frame was not changed, frames are returned bit-identical."""
     B, C, H, W = composite.shape
-    full_mask = mask.expand(B, 1, H, W)
-    if shot.mask.shape[-2:] != (H, W) or not bool((full_mask == shot.mask).all()):
+    if shot.mask.shape[-2:] != (H, W) or not bool((mask.expand(B, 1, H, W) == shot.mask).all()):
         return None
-    rgb = prepare_colour(composite[:, :3], full_mask, **options)
-    soft = shot.first.mask[:1]
-    out = torch.where(soft > 0, (rgb + shot.change).clamp(0, 1), rgb)
+    rgb = composite[:, :3]
+    out = torch.where(shot.change != 0, (rgb + shot.change).clamp(0, 1), rgb)
     if C == 4:
         out = torch.cat([out, composite[:, 3:]], dim=1)
     f = shot.first
-    return Harmonized(out, soft.expand(B, -1, -1, -1), f.generated[:1].expand(B, -1, -1, -1),
-                      f.training[:1].expand(B, -1, -1, -1), rgb)
+    return Harmonized(out, f.mask[:1].expand(B, -1, -1, -1), f.generated[:1].expand(B, -1, -1, -1),
+                      f.training[:1].expand(B, -1, -1, -1))
 
 
 def shot_light(composite: torch.Tensor, mask: torch.Tensor, options: dict) -> torch.Tensor | None:

@@ -342,8 +342,8 @@ class Harmonize(Node):
         if p.change_per == "shot" and p.output_size == "frame":
             if self._shot is None:
                 first = harmonize(model, composite[:1], mask[:1], n, generator=ctx.generator(), **options)
-                self._shot = shot_change(first, mask)
-            res = reuse_change(self._shot, composite, mask, **options)
+                self._shot = shot_change(first, composite, mask)
+            res = reuse_change(self._shot, composite, mask)
         if res is None:  # per frame, or the subject moves
             res = harmonize(model, composite, mask, n, generator=ctx.generator(),
                             frame_size=p.output_size == "frame", **options)
