@@ -341,7 +341,7 @@ def test_relight_per_shot_does_not_follow_a_moving_background(model: SinGANModel
         c = g.add("Tensor", id="comp", key="f_clip")
         k = g.add("Tensor", id="mask", key="f_mask")
         h = g.add("Harmonize", id="harm", model=m.model, composite=c.image, mask=k.mask, scale=model.N,
-                  relight_per=per, keep_colour=0.0, texture=0.0)
+                  relight_per=per, keep_colour=0.0, texture=0.0, change_per="frame")
         g.output("image", h.image)
         flicker[per] = quality.flicker(g.run(device="cpu")["image"], subject)
     assert flicker["frame"] > 0.005  # the ring's light changes frame by frame, and so does the subject
