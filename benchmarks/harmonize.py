@@ -7,10 +7,15 @@ demo's Pix2Pix colorizer, exactly as graphs/past_film.json makes it; ``future``:
   ``astronaut`` and ``chelsea`` at two sizes and positions. Figures (nodes/singan/quality.py):
   colour gap (Lab mean/std distance subject vs a ring of scene around it, relative to the naive
   paste), subject kept (luminance SSIM in the subject's box vs the naive paste, gradient
-  correlation), flicker inside the soft mask over a 6-frame clip whose background pans 1 px/frame.
+  correlation), colour kept (Lab a/b correlation and chroma ratio inside the subject vs the naive
+  paste: the colour gap alone rewards erasing the subject), halo (Lab ΔE of the ring of scene
+  around the subject), flicker inside the soft mask over a 6-frame clip whose background pans
+  1 px/frame (the new settings run it as the node does: one change per shot).
 - **ground truth** (iHarmony4-style) — per scene an object of the scene itself (GrabCut in a box)
   gets its colour shifted three ways (Lab colour transfer from ``coffee``, gamma + darkening, a
-  white-balance cast); each method should bring it back: foreground MSE (0–255²) and PSNR.
+  white-balance cast); each method should bring it back: foreground MSE (0–255²) and PSNR. The
+  same three again with the object moved 30 % of the width (``gt-moved-*``), where SinGAN cannot
+  redraw it from memory.
   Caveat: SinGAN is trained on the scene, so it has seen the unshifted object (as it sees the
   real background in the real task); ColorMatch has not.
 
@@ -18,7 +23,8 @@ Methods: naive; ColorMatch mean/std and histogram (reference = the composite out
 ``local colour`` alone (subject matched to its ring, no SinGAN); SinGAN ``faithful`` (iterations
 cut, see the row label), ``fast``, both with the reference's harmonization settings (radius 7,
 σ 5 training px, upsample generated) at every n; ``fast`` and ``fast`` + mode ``harmonize`` with
-the new settings (re-light by the surroundings first, mask sized to the subject, upsample structure) at every n and
+the new settings (re-light by the surroundings first, mask sized to the subject, upsample structure, colour kept)
+and the previous defaults (full colour cast, no ``keep_colour``) at every n and
 with ``scale: auto`` (and the harmonization-mode model with the Lab colour step, and without any). ``relight``
 = the colour step alone. Prints the winner per case; side-by-side sheets go to ``--sheets``.
 
