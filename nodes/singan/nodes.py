@@ -226,8 +226,8 @@ class Harmonize(Node):
     consecutive frames do not flicker. ``scale: auto`` picks n on the first frame: the smallest
     n (strongest harmonization) that keeps the subject (luminance SSIM ≥ ``min_ssim``, its own
     hues: a/b correlation ≥ ``min_colour``, chroma ≥ ``min_chroma``) and the scene around it
-    (halo ≤ ``max_halo``);
-    ``keep_colour`` keeps the subject's colour pattern through SinGAN's change. ``all_scales`` renders every n, annotated with those figures, into a sheet.
+    (halo ≤ ``max_halo``); ``keep_colour`` keeps the subject's colour pattern through SinGAN's
+    change. ``all_scales`` renders every n, annotated with those figures, into a sheet.
     The reference's own processing: ``colour: none``, ``mask_units: training``, radius 7, sigma 5,
     ``upsample: generated``, ``keep_colour: 0``.
     """
@@ -333,8 +333,7 @@ class Harmonize(Node):
         else:
             assert measured is not None
             n = self._auto_scale = choose_scale(measured, p.min_ssim, min_colour=p.min_colour,
-                                                        min_chroma=p.min_chroma,
-                                                        max_halo=p.max_halo)
+                                                min_chroma=p.min_chroma, max_halo=p.max_halo)
             f = measured[n].figures
             ctx.logger.info(f"scale auto: n = {n} (colour gap {100 * f.gap_rel:.0f} % of the naive paste's, "
                             f"subject SSIM {f.ssim:.2f}, a/b correlation {f.ab_corr:.2f})")
