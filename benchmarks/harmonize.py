@@ -7,10 +7,15 @@ demo's Pix2Pix colorizer, exactly as graphs/past_film.json makes it; ``future``:
   ``astronaut`` and ``chelsea`` at two sizes and positions. Figures (nodes/singan/quality.py):
   colour gap (Lab mean/std distance subject vs a ring of scene around it, relative to the naive
   paste), subject kept (luminance SSIM in the subject's box vs the naive paste, gradient
-  correlation), flicker inside the soft mask over a 6-frame clip whose background pans 1 px/frame.
+  correlation), colour kept (Lab a/b correlation and chroma ratio inside the subject vs the naive
+  paste: the colour gap alone rewards erasing the subject), halo (Lab ΔE of the ring of scene
+  around the subject), flicker inside the soft mask over a 6-frame clip whose background pans
+  1 px/frame (the new settings run it as the node does: one change per shot).
 - **ground truth** (iHarmony4-style) — per scene an object of the scene itself (GrabCut in a box)
   gets its colour shifted three ways (Lab colour transfer from ``coffee``, gamma + darkening, a
-  white-balance cast); each method should bring it back: foreground MSE (0–255²) and PSNR.
+  white-balance cast); each method should bring it back: foreground MSE (0–255²) and PSNR. The
+  same three again with the object moved 30 % of the width (``gt-moved-*``), where SinGAN cannot
+  redraw it from memory.
   Caveat: SinGAN is trained on the scene, so it has seen the unshifted object (as it sees the
   real background in the real task); ColorMatch has not.
 
@@ -18,7 +23,8 @@ Methods: naive; ColorMatch mean/std and histogram (reference = the composite out
 ``local colour`` alone (subject matched to its ring, no SinGAN); SinGAN ``faithful`` (iterations
 cut, see the row label), ``fast``, both with the reference's harmonization settings (radius 7,
 σ 5 training px, upsample generated) at every n; ``fast`` and ``fast`` + mode ``harmonize`` with
-the new settings (re-light by the surroundings first, mask sized to the subject, upsample structure) at every n and
+the new settings (re-light by the surroundings first, mask sized to the subject, upsample structure, colour kept)
+and the previous defaults (full colour cast, no ``keep_colour``) at every n and
 with ``scale: auto`` (and the harmonization-mode model with the Lab colour step, and without any). ``relight``
 = the colour step alone. Prints the winner per case; side-by-side sheets go to ``--sheets``.
 
@@ -56,11 +62,17 @@ from nodeflow.nodes.singan import quality  # noqa: E402
 from nodeflow.nodes.singan.colour_prep import match_to_surroundings, relight_to_surroundings  # noqa: E402
 from nodeflow.nodes.singan.handle import SinGANModel  # noqa: E402
 from nodeflow.nodes.singan.harmonize import (  # noqa: E402
+    MAX_HALO,
+    MIN_CHROMA,
+    MIN_COLOUR,
     choose_scale,
     contact_sheet,
     harmonize,
     measure_scales,
+    reuse_change,
     scales_sheet,
+    shot_change,
+    shot_light,
     valid_scales,
 )
 from nodeflow.nodes.singan.train import make_config, train_singan  # noqa: E402
@@ -69,8 +81,11 @@ RESULTS = ROOT / "benchmarks" / "results" / "harmonize.json"
 SHEETS = ROOT / "out" / "bench_harmonize"
 REFERENCE = {"colour": "none", "mask_units": "training", "radius": 7, "sigma": 5.0, "upsample": "generated"}
 NEW = {"colour": "light", "colour_strength": 0.7, "colour_contrast": 0.3, "mask_units": "subject", "radius": 0.1,
-       "sigma": 0.08, "upsample": "structure", "texture": 0.3}
+       "sigma": 0.08, "upsample": "structure", "texture": 0.3, "keep_colour": 0.8, "keep_colour_mean": 0.0,
+       "colour_cast": 0.3}
 """The Harmonize node's defaults (measured: see docs/singan.md, Harmonization quality)."""
+PREVIOUS = {**NEW, "keep_colour": 0.0, "colour_cast": 1.0}
+"""The defaults before the colour-kept metric (the grey-green ghosts; issue 10)."""
 NEW_NO_COLOUR = {**NEW, "colour": "none"}
 NEW_LAB = {**NEW, "colour": "local", "colour_strength": 0.8}
 SUBJECTS = [  # (subject, AlphaOver scale, x, y)
@@ -81,6 +96,8 @@ SUBJECTS = [  # (subject, AlphaOver scale, x, y)
 DEMO_SCALE_FACTOR = 0.65
 """The demo graphs' SinGAN pyramid factor: ≥ 5 scales at 128 px (fast's own 0.55 gives 4 here)."""
 GT_RECT = {"past": (0.2, 0.05, 0.45, 0.9), "future": (0.38, 0.1, 0.24, 0.85)}
+GT_MOVE = {"past": 0.3, "future": -0.3}
+"""Where the moved ground-truth cases paste the object (share of the width)."""
 
 
 # -- inputs ----------------------------------------------------------------------------------------
@@ -92,8 +109,6 @@ def build_inputs(scene_name: str, quick: bool) -> dict[str, torch.Tensor]:
     g = Graph.load(ROOT / "graphs" / "past_film.json") if scene_name == "past" else Graph()
     if scene_name == "past":
         g.set("film_still", max_size=size)
-        if quick:
-            g.set("colorizer", niter=1, niter_decay=1)
         scene = g.node("colour_still")
     else:
         scene = g.add("SampleImage", id="bench_scene", name="rocket", max_size=size)
@@ -166,7 +181,6 @@ def train_in_demo_graph(preset: str, mode: str, iterations: int | None, size: in
     g = Graph.load(ROOT / "graphs" / "past_film.json")
     if quick:
         g.set("film_still", max_size=64)
-        g.set("colorizer", niter=1, niter_decay=1)
     g.set("harmonizer", preset=preset, mode=mode, iterations=iterations, max_size=size,
           min_size=25 if size >= 64 else 12, seed=0, scale_factor=None if quick else DEMO_SCALE_FACTOR)
     for node_id in list(g.spec.nodes):
@@ -184,6 +198,20 @@ def clip_of(scene: torch.Tensor, comp: torch.Tensor, mask: torch.Tensor, frames:
     return torch.cat([comp + (1 - mask) * (torch.roll(scene, t, dims=-1) - scene) for t in range(frames)])
 
 
+def clip_result(model: SinGANModel, clip: torch.Tensor, mask: torch.Tensor, n: int,
+                options: dict[str, Any]) -> Any:
+    """The clip harmonized as the Harmonize node does it: with the new settings the light and
+    SinGAN's change are measured once per shot (``relight_per``/``change_per: shot``); the
+    reference and previous settings run per frame."""
+    if options is REFERENCE or options is PREVIOUS:
+        return harmonize(model, clip, mask, n, generator=torch.Generator().manual_seed(0), **options)
+    options = {**options, "light_gains": shot_light(clip, mask, options)}
+    first = harmonize(model, clip[:1], mask[:1], n, generator=torch.Generator().manual_seed(0), **options)
+    res = reuse_change(shot_change(first, clip, mask), clip, mask)
+    return res if res is not None else harmonize(model, clip, mask, n, generator=torch.Generator().manual_seed(0),
+                                                 **options)
+
+
 def all_n(model: SinGANModel, comp: torch.Tensor, mask: torch.Tensor, options: dict[str, Any]) -> dict[int, torch.Tensor]:
     out = {}
     for n in valid_scales(model):
@@ -194,7 +222,7 @@ def all_n(model: SinGANModel, comp: torch.Tensor, mask: torch.Tensor, options: d
 def row(image: torch.Tensor, naive: torch.Tensor, mask: torch.Tensor) -> dict[str, float]:
     f = quality.figures(image, naive, mask)
     return {"gap_mean": f.gap_mean, "gap_std": f.gap_std, "gap_rel": f.gap_rel, "ssim": f.ssim,
-            "grad_corr": f.grad_corr}
+            "grad_corr": f.grad_corr, "ab_corr": f.ab_corr, "chroma": f.chroma, "halo": f.halo}
 
 
 def run_scene(scene_name: str, args: argparse.Namespace, device: torch.device) -> dict[str, Any]:
@@ -220,7 +248,8 @@ def run_scene(scene_name: str, args: argparse.Namespace, device: torch.device) -
                                          device, args.models)
     faithful = [(k, "reference", REFERENCE) for k in models if k.startswith("faithful")]
     singan_rows = [*faithful, ("fast", "reference", REFERENCE), ("fast", "new", NEW),
-                   ("fast harmonize", "new", NEW), ("fast harmonize", "new, Lab colour", NEW_LAB),
+                   ("fast harmonize", "new", NEW), ("fast harmonize", "previous", PREVIOUS),
+                   ("fast harmonize", "new, Lab colour", NEW_LAB),
                    ("fast harmonize", "new, no colour", NEW_NO_COLOUR)]
     training = {k: {"seconds": s, "scales": m.N + 1, "rmse": m.meta.get("rmse"),
                     "config": {k2: m.meta["config"][k2] for k2 in ("iterations", "d_steps", "g_steps", "rec_steps",
@@ -242,6 +271,8 @@ def run_scene(scene_name: str, args: argparse.Namespace, device: torch.device) -
         pics["local colour"] = match_to_surroundings(comp, mask, strength=0.8, std_strength=0.3)
         pics["relight"] = relight_to_surroundings(comp, mask, strength=0.7)
         res["relight"] = row(pics["relight"], comp, mask)
+        pics["relight, cast 0.3"] = relight_to_surroundings(comp, mask, strength=0.7, cast=0.3)
+        res["relight, cast 0.3"] = row(pics["relight, cast 0.3"], comp, mask)
         res["local colour"] = row(pics["local colour"], comp, mask)
         clip = clip_of(scene, comp, mask, 3 if quick else 6)
         for model_name, setting, options in singan_rows:
@@ -253,7 +284,7 @@ def run_scene(scene_name: str, args: argparse.Namespace, device: torch.device) -
             n = choose_scale(measured)
             res[f"{label} auto"] = {**row(measured[n].image, comp, mask), "n": n}
             pics[f"{model_name} {setting} auto n={n}"] = measured[n].image[:, :3]
-            h = harmonize(model, clip, mask, n, generator=torch.Generator().manual_seed(0), **options)
+            h = clip_result(model, clip, mask, n, options)
             region = (h.mask > 0).float()
             res[f"{label} auto"]["flicker"] = quality.flicker(h.image, region)
             res[f"{label} auto"]["flicker_naive"] = quality.flicker(clip, region)
@@ -265,34 +296,47 @@ def run_scene(scene_name: str, args: argparse.Namespace, device: torch.device) -
         print(f"  {case}: done", flush=True)
 
     # ground truth
-    region = inp["gt_mask"]
-    for how in ("transfer", "gamma", "white_balance"):
-        case = f"{scene_name}/gt-{how}"
-        comp = shifted(scene, region, how, inp["coffee"][:, :3])
-        res = {"naive": gt_row(comp, scene, region)}
-        pics = {"truth": scene, "shifted (naive)": comp}
+    for how, moved in [(h, mv) for mv in (False, True) for h in ("transfer", "gamma", "white_balance")]:
+        case = f"{scene_name}/gt-{'moved-' if moved else ''}{how}"
+        comp = shifted(scene, inp["gt_mask"], how, inp["coffee"][:, :3])
+        truth, region = scene, inp["gt_mask"]
+        if moved:
+            comp, truth, region = moved_case(scene, comp, region, GT_MOVE[scene_name])
+        res = {"naive": gt_row(comp, truth, region)}
+        pics = {"truth": truth, "shifted (naive)": comp}
         for method in ("mean_std", "histogram"):
             img = colour_match(comp, region, method)
-            res[f"ColorMatch {method}"] = gt_row(img, scene, region)
+            res[f"ColorMatch {method}"] = gt_row(img, truth, region)
             pics[f"ColorMatch {method}"] = img
-        res["local colour"] = gt_row(match_to_surroundings(comp, region, strength=0.8, std_strength=0.3), scene, region)
-        res["relight"] = gt_row(relight_to_surroundings(comp, region, strength=0.7), scene, region)
+        res["local colour"] = gt_row(match_to_surroundings(comp, region, strength=0.8, std_strength=0.3), truth, region)
+        res["relight"] = gt_row(relight_to_surroundings(comp, region, strength=0.7), truth, region)
+        res["relight, cast 0.3"] = gt_row(relight_to_surroundings(comp, region, strength=0.7, cast=0.3), truth, region)
         for model_name, setting, options in singan_rows:
             model = models[model_name][0]
             label = f"SinGAN {model_name} [{setting}]"
             imgs = all_n(model, comp, region, options)
             for n, img in imgs.items():
-                res[f"{label} n={n}"] = gt_row(img, scene, region)
+                res[f"{label} n={n}"] = gt_row(img, truth, region)
             best = min(imgs, key=lambda n: res[f"{label} n={n}"]["fmse"])
             pics[f"{model_name} {setting} best n={best}"] = imgs[best][:, :3]
             n = choose_scale(measure_scales(model, comp, region, seed=0, **options))
-            res[f"{label} auto"] = {**gt_row(imgs[n], scene, region), "n": n}
+            res[f"{label} auto"] = {**gt_row(imgs[n], truth, region), "n": n}
         out["ground_truth"][case] = res
         write_image(contact_sheet([quality_crop(p, region) for p in pics.values()], list(pics), columns=4),
-                    sheets / f"gt_{how}.png")
+                    sheets / f"gt_{'moved_' if moved else ''}{how}.png")
         print(f"  {case}: done", flush=True)
     out["seconds"] = time.perf_counter() - t0
     return out
+
+
+def moved_case(scene: torch.Tensor, shifted_scene: torch.Tensor, region: torch.Tensor,
+               move: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The shifted object pasted ``move`` × the width away (composite, truth, region): SinGAN saw the
+    object only at its own place, so at low n it cannot just redraw it from memory there."""
+    dx = round(move * scene.shape[-1])
+    m = torch.roll(quality.binary(region), dx, dims=-1)
+    truth = m * torch.roll(scene, dx, dims=-1) + (1 - m) * scene
+    return m * torch.roll(shifted_scene, dx, dims=-1) + (1 - m) * scene, truth, m
 
 
 def gt_row(image: torch.Tensor, truth: torch.Tensor, region: torch.Tensor) -> dict[str, float]:
@@ -321,6 +365,11 @@ def best_of(res: dict[str, Any], prefix: str, key: str, *, lower: bool = True,
     return (min if lower else max)(rows, key=lambda kv: kv[1][key])
 
 
+def kept(r: dict[str, float]) -> str:
+    """The colour-kept figures of a row (absent in results stored before they existed)."""
+    return f"  ab {r['ab_corr']:.2f}  chroma {r['chroma']:.2f}  halo {r['halo']:4.1f}" if "ab_corr" in r else ""
+
+
 def table(results: dict[str, Any]) -> str:
     lines = []
     for scene_name, sc in sorted(results.get("scenes", {}).items()):
@@ -329,21 +378,25 @@ def table(results: dict[str, Any]) -> str:
             lines.append(f"training {k:<24} {t['seconds']:7.0f} s  {t['scales']} scales  rmse {t['rmse']:.4f}")
         for case, res in sc["cases"].items():
             lines.append(f"-- {case}: gap = colour gap (Lab mean) rel. to naive, ssim/grad = subject kept")
-            for name in ("naive", "ColorMatch mean_std", "ColorMatch histogram", "local colour", "relight"):
-                r = res[name]
-                lines.append(f"   {name:<44} gap {100 * r['gap_rel']:5.0f}%  std {r['gap_std']:5.1f}  "
-                             f"ssim {r['ssim']:.2f}  grad {r['grad_corr']:.2f}")
+            for name in ("naive", "ColorMatch mean_std", "ColorMatch histogram", "local colour", "relight",
+                         "relight, cast 0.3"):
+                r = res.get(name)
+                if r:
+                    lines.append(f"   {name:<44} gap {100 * r['gap_rel']:5.0f}%  std {r['gap_std']:5.1f}  "
+                                 f"ssim {r['ssim']:.2f}  grad {r['grad_corr']:.2f}{kept(r)}")
             for name, r in res.items():
                 if name.endswith(" auto") or " n=" in name:
                     extra = f"  flicker {r['flicker']:.4f} (naive {r['flicker_naive']:.4f})" if "flicker" in r else ""
                     n = f" -> n={r['n']}" if "n" in r else ""
                     lines.append(f"   {name + n:<44} gap {100 * r['gap_rel']:5.0f}%  std {r['gap_std']:5.1f}  "
-                                 f"ssim {r['ssim']:.2f}  grad {r['grad_corr']:.2f}{extra}")
-            kept = [(k, v) for k, v in res.items() if v["ssim"] >= 0.7 and k != "naive"]
-            if kept:
-                k, v = min(kept, key=lambda kv: kv[1]["gap_rel"])
-                lines.append(f"   WINNER (smallest gap with ssim ≥ 0.7): {k} ({100 * v['gap_rel']:.0f}%, "
-                             f"ssim {v['ssim']:.2f})")
+                                 f"ssim {r['ssim']:.2f}  grad {r['grad_corr']:.2f}{kept(r)}{extra}")
+            ok = [(k, v) for k, v in res.items() if k != "naive" and v["ssim"] >= 0.7
+                  and v.get("ab_corr", 1) >= MIN_COLOUR and v.get("chroma", 1) >= MIN_CHROMA
+                  and v.get("halo", 0) <= MAX_HALO]
+            if ok:
+                k, v = min(ok, key=lambda kv: kv[1]["gap_rel"])
+                lines.append(f"   WINNER (smallest gap keeping the subject: ssim ≥ 0.7, a/b corr ≥ {MIN_COLOUR}, "
+                             f"chroma ≥ {MIN_CHROMA}, halo ≤ {MAX_HALO}): {k} ({100 * v['gap_rel']:.0f}%, ssim {v['ssim']:.2f})")
         for case, res in sc["ground_truth"].items():
             lines.append(f"-- {case}: foreground MSE (0-255²) / PSNR back to the original")
             for name, r in res.items():
@@ -361,7 +414,7 @@ def table(results: dict[str, Any]) -> str:
 def summary(results: dict[str, Any]) -> dict[str, Any]:
     """The issue's targets, averaged over the stored cases."""
     cases = [res for sc in results.get("scenes", {}).values() for res in sc["cases"].values()]
-    gts = [res for sc in results.get("scenes", {}).values() for res in sc["ground_truth"].values()]
+    gts = [(c, res) for sc in results.get("scenes", {}).values() for c, res in sc["ground_truth"].items()]
     if not cases:
         return {}
 
@@ -370,22 +423,28 @@ def summary(results: dict[str, Any]) -> dict[str, Any]:
 
     out: dict[str, Any] = {}
     autos = sorted({k for c in cases for k in c if k.endswith(" auto")})
-    for name in ["naive", "ColorMatch mean_std", "ColorMatch histogram", "local colour", "relight", *autos]:
+    basics = ["naive", "ColorMatch mean_std", "ColorMatch histogram", "local colour", "relight", "relight, cast 0.3"]
+    for name in [*basics, *autos]:
         rows = [c[name] for c in cases if name in c]
         if rows:
             out[f"real task {name}"] = (f"gap {100 * mean([r['gap_rel'] for r in rows]):.0f}% of naive, "
                                         f"ssim {mean([r['ssim'] for r in rows]):.2f}, "
                                         f"grad {mean([r['grad_corr'] for r in rows]):.2f}"
+                                        + (f", ab {mean([r['ab_corr'] for r in rows]):.2f}, chroma "
+                                           f"{mean([r['chroma'] for r in rows]):.2f}, halo "
+                                           f"{mean([r['halo'] for r in rows]):.1f}" if "ab_corr" in rows[0] else "")
                                         + (f", flicker {mean([r['flicker'] for r in rows]):.4f} vs naive "
                                            f"{mean([r['flicker_naive'] for r in rows]):.4f}" if "flicker" in rows[0] else ""))
-    for name in ["naive", "ColorMatch mean_std", "ColorMatch histogram", "local colour", "relight", *autos]:
-        vals = [g[name]["fmse"] for g in gts if name in g]
-        if vals:
-            out[f"ground truth {name}"] = f"fMSE {mean(vals):.1f}"
-    for prefix in sorted({k.split(" n=")[0] for g in gts for k in g if " n=" in k}):
-        vals = [b[1]["fmse"] for g in gts if (b := best_of(g, prefix, "fmse"))]
-        if vals:
-            out[f"ground truth {prefix} at its best n"] = f"fMSE {mean(vals):.1f}"
+    for label, group in (("ground truth", [g for c, g in gts if "moved" not in c]),
+                         ("ground truth moved", [g for c, g in gts if "moved" in c])):
+        for name in [*basics, *autos]:
+            vals = [g[name]["fmse"] for g in group if name in g]
+            if vals:
+                out[f"{label} {name}"] = f"fMSE {mean(vals):.1f}"
+        for prefix in sorted({k.split(" n=")[0] for g in group for k in g if " n=" in k}):
+            vals = [b[1]["fmse"] for g in group if (b := best_of(g, prefix, "fmse"))]
+            if vals:
+                out[f"{label} {prefix} at its best n"] = f"fMSE {mean(vals):.1f}"
     return out
 
 

@@ -1,4 +1,4 @@
-"""Regenerate the README gallery from real outputs: naive paste | harmonized | all-scales sheet.
+"""Regenerate the README gallery from real outputs: naive | harmonized | previous defaults; all-scales sheet.
 
 Runs each demo graph (graphs/past_film.json, graphs/future_film.json) for its first frame only,
 through the Python API, with the sinks removed (the demo's own out/ files are not touched) and the
@@ -27,6 +27,9 @@ from nodeflow.image_files import write_image  # noqa: E402
 from nodeflow.nodes.singan.harmonize import contact_sheet  # noqa: E402
 
 GALLERY = ROOT / "docs" / "gallery"
+PREVIOUS = {"keep_colour": 0.0, "colour_cast": 1.0, "min_colour": -1.0, "min_chroma": 0.0, "max_halo": 100.0,
+            "relight_per": "frame", "change_per": "frame"}
+"""Harmonize's defaults before the colour-kept metric (issue 10): the grey-green ghost, shown for comparison."""
 
 
 def fit(image: torch.Tensor, width: int) -> torch.Tensor:
@@ -49,8 +52,11 @@ def render(name: str, device: str, width: int) -> list[Path]:
     g.output("n", g.node("harmonize").scale)
     out = g.run(outputs=["naive", "harmonized", "sheet", "n"], frames=range(1), device=device)
     n = out["n"][0] if isinstance(out["n"], list) else out["n"]  # per-frame outputs come back per batch
-    pair = contact_sheet([fit(out["naive"], width), fit(out["harmonized"], width)],
-                         ["naive paste", f"harmonized (n = {n})"], columns=2)
+    g.set("harmonize", all_scales=False, **PREVIOUS)
+    old = g.run(outputs=["harmonized", "n"], frames=range(1), device=device)
+    n_old = old["n"][0] if isinstance(old["n"], list) else old["n"]
+    pair = contact_sheet([fit(out["naive"], width), fit(out["harmonized"], width), fit(old["harmonized"], width)],
+                         ["naive paste", f"harmonized (n = {n})", f"previous defaults (n = {n_old})"], columns=3)
     GALLERY.mkdir(parents=True, exist_ok=True)
     paths = [GALLERY / f"{name}_pair.png", GALLERY / f"{name}_scales.png"]
     write_image(pair, paths[0])

@@ -140,11 +140,11 @@ def test_local_colour_harmonize_keeps_the_scene_bit_identical(model: SinGANModel
     assert gap(res.image, mask, surroundings=comp).mean < 0.6 * gap(plain.image, mask, surroundings=comp).mean
 
 
-def _figures(gap: float, ssim: float) -> quality.Figures:
-    return quality.Figures(gap, 0.0, gap, ssim, 1.0)
+def _figures(gap: float, ssim: float, ab_corr: float = 1.0, chroma: float = 1.0, halo: float = 0.0) -> quality.Figures:
+    return quality.Figures(gap, 0.0, gap, ssim, 1.0, ab_corr, chroma, halo)
 
 
-def test_choose_scale_takes_the_smallest_gap_that_keeps_the_subject():
+def test_choose_scale_takes_the_strongest_n_that_keeps_the_subject():
     img = torch.zeros(1, 3, 4, 4)
     measured = {1: ScaleResult(img, _figures(0.1, 0.3)), 2: ScaleResult(img, _figures(0.4, 0.75)),
                 3: ScaleResult(img, _figures(0.6, 0.9)), 4: ScaleResult(img, _figures(0.9, 0.99))}
@@ -152,10 +152,85 @@ def test_choose_scale_takes_the_smallest_gap_that_keeps_the_subject():
     assert choose_scale(measured, 0.95) == 4
     assert choose_scale(measured, 0.999) == 4  # none keeps it: the one that keeps it best
     assert choose_scale(measured, 0.0) == 1
-    close = {1: ScaleResult(img, _figures(0.41, 0.88)), 2: ScaleResult(img, _figures(0.47, 0.86)),
-             3: ScaleResult(img, _figures(0.50, 0.92)), 4: ScaleResult(img, _figures(0.7, 0.95))}
-    assert choose_scale(close, 0.7) == 3  # gaps within the tolerance: the larger n (keeps more, flickers less)
-    assert choose_scale(close, 0.7, tolerance=0.0) == 1
+    assert choose_scale(measured) == 3  # the default: SSIM ≥ 0.85
+
+
+def test_colour_kept_sees_a_subject_painted_in_the_scenes_colours():
+    comp, mask = grey_with_patch((0.9, 0.5, 0.2))
+    comp[..., 18:24, 18:30] = torch.tensor([0.2, 0.4, 0.9]).view(1, 3, 1, 1)  # a blue badge on the orange suit
+    inside = mask.bool().expand_as(comp)
+    ghost = comp.clone()
+    ghost[inside] = torch.roll(comp, 20, dims=-1)[inside]  # the subject redrawn as the scene's grey texture
+    cast = comp.clone()
+    cast[inside] = (comp[inside] * torch.tensor([0.8, 0.9, 1.1]).view(1, 3, 1, 1).expand_as(comp)[inside])
+    cast = cast.clamp(0, 1)
+    f_ghost, f_cast = quality.figures(ghost, comp, mask), quality.figures(cast, comp, mask)
+    assert f_ghost.gap_rel < 0.25  # the colour gap calls the erased subject a success...
+    assert f_ghost.chroma < 0.3 and f_ghost.ab_corr < 0.5  # ...colour kept does not
+    assert f_cast.ab_corr > 0.95 and f_cast.chroma > 0.6  # a cast of the scene's light keeps the subject
+    same = quality.colour_kept(comp, comp, mask)
+    assert same.ab_corr == pytest.approx(1.0) and same.chroma == pytest.approx(1.0)
+
+
+def test_choose_scale_rejects_an_n_that_loses_the_subjects_colours():
+    img = torch.zeros(1, 3, 4, 4)
+    measured = {1: ScaleResult(img, _figures(0.2, 0.9, ab_corr=0.7)), 2: ScaleResult(img, _figures(0.3, 0.9, chroma=0.3)),
+                3: ScaleResult(img, _figures(0.6, 0.9, ab_corr=0.98, chroma=0.8)),
+                4: ScaleResult(img, _figures(0.9, 0.95))}
+    assert choose_scale(measured, 0.7) == 3
+    assert choose_scale(measured, 0.7, min_colour=0.5, min_chroma=0.0) == 1  # SSIM alone: the ghost
+    lost = {1: ScaleResult(img, _figures(0.2, 0.9, ab_corr=0.5)), 2: ScaleResult(img, _figures(0.3, 0.9, ab_corr=0.8))}
+    assert choose_scale(lost, 0.7) == 2  # none keeps it: the closest
+    hazy = {1: ScaleResult(img, _figures(0.2, 0.9, halo=8.0)), 2: ScaleResult(img, _figures(0.5, 0.9, halo=3.0))}
+    assert choose_scale(hazy, 0.7) == 2 and choose_scale(hazy, 0.7, max_halo=10) == 1
+
+
+def test_halo_measures_the_scene_repainted_around_the_subject():
+    comp, mask = grey_with_patch()
+    assert quality.halo(comp, comp, mask) == 0
+    hazy = comp + 0.15 * (quality.ring(mask) > 0).float() * torch.tensor([0.0, 0.3, 1.0]).view(1, 3, 1, 1)
+    assert quality.halo(hazy.clamp(0, 1), comp, mask) > 5
+    inside_only = torch.where(mask.bool(), 1 - comp, comp)  # the subject changed, the scene not
+    assert quality.halo(inside_only, comp, mask) == 0
+
+
+def test_keep_colour_keeps_the_subjects_hues_through_singans_change(model: SinGANModel):
+    comp, mask = square(16)
+    comp = comp.clone()
+    comp[..., 14:22, 20:36] = torch.tensor([0.1, 0.3, 0.9]).view(1, 3, 1, 1)  # a blue band on the subject
+    common = {"mask_units": "subject", "radius": 0.1, "sigma": 0.08, "upsample": "structure", "colour": "light",
+              "colour_strength": 0.7}
+
+    def run(**kw):
+        return harmonize(model, comp, mask, 1, generator=torch.Generator().manual_seed(0), **common, **kw)
+
+    plain, kept = run(), run(keep_colour=0.9)
+    assert torch.equal(run(keep_colour=0.0).image, plain.image)  # 0: the previous (and reference) processing
+    outside = (kept.mask == 0).expand_as(comp)
+    assert outside.any() and torch.equal(kept.image[outside], comp[outside])
+    f_plain, f_kept = quality.colour_kept(plain.image, comp, mask), quality.colour_kept(kept.image, comp, mask)
+    assert f_kept.ab_corr > f_plain.ab_corr and f_kept.ab_corr > 0.95
+    lum = quality.lab(kept.image)[:, :1] - quality.lab(plain.image)[:, :1]
+    assert float(lum.abs().mean()) < 0.5  # the lightness (SinGAN's light and grain) is what stays (but gamut clips)
+
+
+def test_relight_cast_takes_the_brightness_and_only_part_of_the_colour_cast():
+    skin, mask = grey_with_patch((0.85, 0.6, 0.5))
+    night = torch.where(mask.bool(), skin, torch.tensor([0.05, 0.08, 0.3]).view(1, 3, 1, 1))
+    full = relight_to_surroundings(night, mask, strength=0.7)
+    part = relight_to_surroundings(night, mask, strength=0.7, cast=0.3)
+    assert torch.equal(relight_to_surroundings(night, mask, strength=0.7, cast=1.0), full)
+    m = mask[:, 0].bool()
+
+    def hue_ab(x):
+        a, b = quality.lab(x)[:, 1][m].mean(), quality.lab(x)[:, 2][m].mean()
+        return float(a), float(b)
+
+    b_full, b_part = hue_ab(full)[1], hue_ab(part)[1]
+    assert b_full < -20 and b_part > b_full + 25  # the full gains turn warm skin deep blue; cast 0.3 far less
+    y = quality.lab(part)[:, 0][m].mean()
+    assert abs(float(y - quality.lab(full)[:, 0][m].mean())) < 8  # both take the scene's darkness
+    assert float(y) < float(quality.lab(night)[:, 0][m].mean()) - 10
 
 
 def test_scale_auto_node_reports_the_chosen_n_and_an_annotated_sheet(model: SinGANModel, tmp_path: Path):
@@ -174,7 +249,8 @@ def test_scale_auto_node_reports_the_chosen_n_and_an_annotated_sheet(model: SinG
     g.output("n", h.scale)
     out = g.run(device="cpu")
     options = {"colour": "light", "colour_strength": 0.7, "colour_contrast": 0.3, "mask_units": "subject",
-               "radius": 0.1, "sigma": 0.08, "upsample": "structure", "texture": 0.3}  # the node's defaults
+               "radius": 0.1, "sigma": 0.08, "upsample": "structure", "texture": 0.3, "keep_colour": 0.8,
+               "keep_colour_mean": 0.0, "colour_cast": 0.3}  # the node's defaults
     measured = measure_scales(model, comp, mask, seed=0, **options)
     n = choose_scale(measured, 0.5)
     assert out["n"] == n and n in valid_scales(model)
@@ -246,3 +322,56 @@ def test_relight_takes_part_of_the_scenes_light_and_keeps_the_subjects_hues():
     assert quality.gradient_correlation(lit, dark_blue, mask) > 0.95  # its texture is only re-lit
     assert torch.equal(lit[~inside], dark_blue[~inside])
     assert torch.equal(relight_to_surroundings(dark_blue, mask, strength=0.0), dark_blue)
+
+
+def test_relight_per_shot_does_not_follow_a_moving_background(model: SinGANModel, tmp_path: Path):
+    comp, mask = square(16)
+    comp = comp.clone()
+    comp[..., 10:26, 20:36] = torch.tensor([0.9, 0.6, 0.5]).view(1, 3, 1, 1)  # a skin-toned subject
+    stripes = (torch.arange(64) % 8 < 4).float().view(1, 1, 1, -1) * torch.tensor([0.6, 0.3, 0.1]).view(1, 3, 1, 1)
+    clip = torch.cat([torch.where(mask.bool(), comp, 0.2 + torch.roll(stripes, 2 * t, dims=-1)) for t in range(4)])
+    folder = tmp_path / "model"
+    model.save(folder)
+    TENSORS["f_clip"], TENSORS["f_mask"] = clip, mask
+    subject = quality.binary(mask)
+    flicker = {}
+    for per in ("shot", "frame"):
+        g = Graph(registry=registry(), base_dir=tmp_path)
+        m = g.add("LoadSinGAN", id="model", path="model")
+        c = g.add("Tensor", id="comp", key="f_clip")
+        k = g.add("Tensor", id="mask", key="f_mask")
+        h = g.add("Harmonize", id="harm", model=m.model, composite=c.image, mask=k.mask, scale=model.N,
+                  relight_per=per, keep_colour=0.0, texture=0.0, change_per="frame")
+        g.output("image", h.image)
+        flicker[per] = quality.flicker(g.run(device="cpu")["image"], subject)
+    assert flicker["frame"] > 0.005  # the ring's light changes frame by frame, and so does the subject
+    assert flicker["shot"] < 0.5 * flicker["frame"]
+
+
+def test_change_per_shot_keeps_a_still_subject_still_over_a_moving_background(model: SinGANModel, tmp_path: Path):
+    comp, mask = square(16)
+    stripes = (torch.arange(64) % 8 < 4).float().view(1, 1, 1, -1) * torch.tensor([0.6, 0.3, 0.1]).view(1, 3, 1, 1)
+    clip = torch.cat([torch.where(mask.bool(), comp, 0.2 + torch.roll(stripes, 2 * t, dims=-1)) for t in range(4)])
+    moving = torch.cat([torch.roll(mask, t, dims=-1) for t in range(4)])
+    folder = tmp_path / "model"
+    model.save(folder)
+    TENSORS["s_clip"], TENSORS["s_mask"], TENSORS["s_moving"] = clip, mask, moving
+    out = {}
+    for per in ("shot", "frame"):
+        for key in ("s_mask", "s_moving"):
+            g = Graph(registry=registry(), base_dir=tmp_path)
+            m = g.add("LoadSinGAN", id="model", path="model")
+            c = g.add("Tensor", id="comp", key="s_clip")
+            k = g.add("Tensor", id="mask", key=key)
+            h = g.add("Harmonize", id="harm", model=m.model, composite=c.image, mask=k.mask, scale=1, change_per=per)
+            g.output("image", h.image)
+            g.output("soft", h.mask)
+            out[per, key] = g.run(device="cpu")
+    shot, frame = out["shot", "s_mask"], out["frame", "s_mask"]
+    assert torch.allclose(shot["image"][:1], frame["image"][:1], atol=1e-5)  # the first frame is the same
+    subject = quality.binary(mask)
+    assert quality.flicker(frame["image"], subject) > 1e-3  # per frame, SinGAN's change follows the background
+    assert quality.flicker(shot["image"], subject) < 1e-6  # the subject stays put, and so does its harmonization
+    region = (shot["soft"] > 0).float()
+    assert quality.flicker(shot["image"], region) <= quality.flicker(clip, region) + 1e-6
+    assert torch.equal(out["shot", "s_moving"]["image"], out["frame", "s_moving"]["image"])  # a moving subject: per frame

@@ -264,7 +264,7 @@ def test_harmonize_all_scales_contact_sheet(model_dir: Path):
     comp, mask = composite_and_mask()
     model = SinGANModel.load(model_dir)
     reference = {"colour": "none", "mask_units": "training", "radius": 7, "sigma": 5.0, "sheet_view": "training",
-                 "upsample": "generated"}
+                 "upsample": "generated", "keep_colour": 0.0}
     out = harmonize_graph(model_dir, comp, mask, scale=2, all_scales=True, **reference).run(device="cpu")
     sheet = out["sheet"]
     h, w = model.sizes[-1]

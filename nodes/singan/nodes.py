@@ -24,11 +24,19 @@ from .applications import animate, paint_to_image, sample, super_resolution
 from .generate import reconstruct, to_unit
 from .handle import OPTIONS, PyramidFacts, SinGANModel, check_scale_known
 from .harmonize import (
+    MAX_HALO,
+    MIN_CHROMA,
+    MIN_COLOUR,
+    MIN_SSIM,
+    ShotChange,
     choose_scale,
     harmonize,
     harmonize_all_scales,
     measure_scales,
+    reuse_change,
     scales_sheet,
+    shot_change,
+    shot_light,
     valid_scales,
 )
 from .imresize import resize_to
@@ -216,10 +224,12 @@ class Harmonize(Node):
     relative to the subject with ``mask_units: subject``). Pixels outside that soft mask are
     bit-identical to the composite. All frames of a clip share one set of seeded noise maps, so
     consecutive frames do not flicker. ``scale: auto`` picks n on the first frame: the smallest
-    colour gap to the surroundings among the n that keep the subject (luminance SSIM ≥
-    ``min_ssim``). ``all_scales`` renders every n, annotated with those figures, into a sheet.
+    n (strongest harmonization) that keeps the subject (luminance SSIM ≥ ``min_ssim``, its own
+    hues: a/b correlation ≥ ``min_colour``, chroma ≥ ``min_chroma``) and the scene around it
+    (halo ≤ ``max_halo``); ``keep_colour`` keeps the subject's colour pattern through SinGAN's
+    change. ``all_scales`` renders every n, annotated with those figures, into a sheet.
     The reference's own processing: ``colour: none``, ``mask_units: training``, radius 7, sigma 5,
-    ``upsample: generated``.
+    ``upsample: generated``, ``keep_colour: 0``.
     """
 
     category = CATEGORY
@@ -234,8 +244,9 @@ class Harmonize(Node):
     class Params(NodeParams):
         scale: Annotated[int, Field(ge=1, le=64)] | Literal["auto"] = Field(
             "auto", description="injection scale n (1 = coarsest injection, N = finest), or auto: the "
-                                "smallest colour gap that keeps the subject (min_ssim)")
-        min_ssim: float = Field(0.7, ge=0, le=1, description="auto: luminance SSIM of the subject vs the naive "
+                                "smallest n that keeps the subject and the scene around it (min_ssim, min_colour, "
+                                "min_chroma, max_halo)")
+        min_ssim: float = Field(MIN_SSIM, ge=0, le=1, description="auto: luminance SSIM of the subject vs the naive "
                                 "paste an n must keep")
         seed: int = Field(0, ge=0, description="noise seed (fixed across frames)")
         colour: Literal["light", "local", "none"] = Field(
@@ -264,9 +275,34 @@ class Harmonize(Node):
         sheet_view: Literal["subject", "frame", "training"] = Field(
             "subject", description="all-scales sheet: the subject's crop enlarged, the whole frame, or "
                                    "the raw training-size results (no figures)")
+        keep_colour: float = Field(0.8, ge=0, le=1, description="share of the subject's own colour pattern "
+                                   "(Lab a/b around its mean) kept through SinGAN's change, so the pyramid "
+                                   "changes mostly lightness and grain (0 = the reference)")
+        keep_colour_mean: float = Field(0.0, ge=0, le=1, description="share of the subject's mean a/b kept "
+                                        "(its overall colour cast, which harmonization may change)")
+        colour_cast: float = Field(0.3, ge=0, le=1, description="colour light: share of the surroundings' "
+                                   "colour cast taken with their brightness (1 = full per-channel gains, "
+                                   "which turn skin green under a blue sky)")
+        min_colour: float = Field(MIN_COLOUR, ge=-1, le=1, description="auto: a/b correlation of the subject vs "
+                                  "the naive paste an n must keep (its own hues, not the scene's)")
+        min_chroma: float = Field(MIN_CHROMA, ge=0, le=10, description="auto: share of the subject's mean "
+                                  "chroma an n must keep")
+        max_halo: float = Field(MAX_HALO, ge=0, le=100, description="auto: Lab ΔE an n may repaint the scene "
+                                "right around the subject by (a haze or halo)")
+        relight_per: Literal["shot", "frame"] = Field("shot", description="colour light: gains measured once on "
+                                                      "the run's first frame (shot: the light does not follow a "
+                                                      "moving background, no flicker) or on every frame")
+        change_per: Literal["shot", "frame"] = Field("shot", description="shot: harmonize the run's first frame "
+                                                     "and add its change to every frame while the subject stays "
+                                                     "put (same mask; no flicker from a moving background); "
+                                                     "frame: run SinGAN on every frame")
 
     _auto_scale: int | None = None
     """``scale: auto``'s pick, made on the first batch of a run (one node instance per run)."""
+    _light: torch.Tensor | None = None
+    """``relight_per: shot``: the relight gains of the run's first frame."""
+    _shot: ShotChange | None = None
+    """``change_per: shot``: the run's first frame harmonized, its change reused while the subject stays put."""
 
     def preflight(self, ctx, known):
         check_scale_known(known.get("model"), self.params.scale)  # before the model is trained
@@ -280,7 +316,12 @@ class Harmonize(Node):
             model.check_scale(p.scale)
         options = {"radius": p.radius, "sigma": p.sigma, "upsample": p.upsample, "colour": p.colour,
                    "colour_strength": p.colour_strength, "colour_contrast": p.colour_contrast,
-                   "mask_units": p.mask_units, "texture": p.texture}
+                   "mask_units": p.mask_units, "texture": p.texture, "keep_colour": p.keep_colour,
+                   "keep_colour_mean": p.keep_colour_mean, "colour_cast": p.colour_cast}
+        if p.relight_per == "shot" and p.colour == "light":
+            if self._light is None:
+                self._light = shot_light(composite, mask, options)
+            options["light_gains"] = self._light
         measured = None
         auto = p.scale == "auto" and self._auto_scale is None
         if auto or (p.all_scales and p.sheet_view != "training"):
@@ -291,12 +332,20 @@ class Harmonize(Node):
             n = self._auto_scale  # chosen on the run's first batch: one n for the whole clip (no jumps)
         else:
             assert measured is not None
-            n = self._auto_scale = choose_scale(measured, p.min_ssim)
+            n = self._auto_scale = choose_scale(measured, p.min_ssim, min_colour=p.min_colour,
+                                                min_chroma=p.min_chroma, max_halo=p.max_halo)
             f = measured[n].figures
             ctx.logger.info(f"scale auto: n = {n} (colour gap {100 * f.gap_rel:.0f} % of the naive paste's, "
-                            f"subject SSIM {f.ssim:.2f})")
-        res = harmonize(model, composite, mask, n, generator=ctx.generator(),
-                        frame_size=p.output_size == "frame", **options)
+                            f"subject SSIM {f.ssim:.2f}, a/b correlation {f.ab_corr:.2f})")
+        res = None
+        if p.change_per == "shot" and p.output_size == "frame":
+            if self._shot is None:
+                first = harmonize(model, composite[:1], mask[:1], n, generator=ctx.generator(), **options)
+                self._shot = shot_change(first, composite, mask)
+            res = reuse_change(self._shot, composite, mask)
+        if res is None:  # per frame, or the subject moves
+            res = harmonize(model, composite, mask, n, generator=ctx.generator(),
+                            frame_size=p.output_size == "frame", **options)
         if p.all_scales and p.sheet_view == "training":
             sheet = harmonize_all_scales(model, composite, mask, seed=ctx.seed, done={n: res.training},
                                          **options)

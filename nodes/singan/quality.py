@@ -9,6 +9,14 @@ What each number answers:
   under the scene's light stays orange): the gap is a proxy, the ground-truth error the arbiter.
 - **subject kept** — is the person still recognisable? SSIM of the luminance inside the subject's
   box against the naive paste, and the correlation of their gradient magnitudes (edges kept).
+- **colour kept** — is the subject still its own colours (an orange suit orange, a face skin-
+  toned)? The colour gap alone rewards painting the subject in its surroundings' colours, i.e.
+  erasing it (issue 10: a grey-green ghost scored as a win). Two figures inside the subject
+  against the naive paste: the correlation of the CIE Lab a/b channels (each centred, so a
+  global cast of the scene's light is allowed; a hue turned or replaced by the scene's pattern is
+  not) and the ratio of the mean chroma (colour drained to grey or not).
+- **halo** — is the scene next to the subject still the scene? Lab ΔE against the naive paste in
+  the ring (the blend zone reaches into the scene; at low n SinGAN can repaint it as a haze).
 - **flicker** — mean |Δ| between consecutive frames inside a region.
 - **foreground MSE / PSNR** — on a composite made from a real photo (iHarmony4-style), how close a
   method brings the shifted region back to the original, on the 0–255 scale iHarmony4 reports.
@@ -140,6 +148,45 @@ def psnr(mse_255: float) -> float:
     return float("inf") if mse_255 <= 0 else 10 * math.log10(255.0 ** 2 / mse_255)
 
 
+class ColourKept(NamedTuple):
+    ab_corr: float
+    """Correlation of the subject's centred Lab a/b with the naive paste's (1 = same hue pattern)."""
+    chroma: float
+    """The subject's mean Lab chroma relative to the naive paste's (1 = as colourful, 0 = grey)."""
+
+
+CHROMA_FLOOR = 2.0
+"""Lab chroma below which a subject counts as grey: its ratio is read against this floor."""
+
+
+def colour_kept(image: torch.Tensor, naive: torch.Tensor, mask: torch.Tensor) -> ColourKept:
+    """Are the subject's own colours still there? a/b correlation and chroma ratio vs the naive paste."""
+    m = binary(mask).expand(image.shape[0], -1, -1, -1)
+    total = m.sum(dim=(2, 3)).clamp_min(1)
+    ab_i, ab_n = lab(image[:, :3])[:, 1:], lab(naive[:, :3])[:, 1:]
+
+    def centred(ab: torch.Tensor) -> torch.Tensor:
+        return (ab - ((ab * m).sum(dim=(2, 3)) / total)[..., None, None]) * m
+
+    ci, cn = centred(ab_i), centred(ab_n)
+    den = (ci.pow(2).sum(dim=(1, 2, 3)) * cn.pow(2).sum(dim=(1, 2, 3))).sqrt()
+    corr = torch.where(den > 1e-6, (ci * cn).sum(dim=(1, 2, 3)) / den.clamp_min(1e-6), torch.ones_like(den))
+
+    def chroma(ab: torch.Tensor) -> torch.Tensor:
+        return (ab.pow(2).sum(dim=1, keepdim=True).sqrt() * m).sum(dim=(2, 3))[:, 0] / total[:, 0]
+
+    ratio = chroma(ab_i).clamp_min(CHROMA_FLOOR) / chroma(ab_n).clamp_min(CHROMA_FLOOR)
+    return ColourKept(float(corr.mean()), float(ratio.mean()))
+
+
+def halo(image: torch.Tensor, naive: torch.Tensor, mask: torch.Tensor) -> float:
+    """Mean Lab ΔE between ``image`` and the naive paste in the ring around the subject: how much
+    of the scene next to the subject a method repainted (a haze or halo; 0 = untouched)."""
+    r = ring(mask).expand(image.shape[0], -1, -1, -1)
+    de = (lab(image[:, :3]) - lab(naive[:, :3])).norm(dim=1, keepdim=True)
+    return float((de * r).sum() / r.sum().clamp_min(1))
+
+
 class Figures(NamedTuple):
     """One method's figures on one composite."""
 
@@ -149,16 +196,23 @@ class Figures(NamedTuple):
     """Mean gap relative to the naive paste's (1 = unchanged, 0 = closed)."""
     ssim: float
     grad_corr: float
+    ab_corr: float = 1.0
+    """Colour kept: a/b correlation with the naive paste (see :func:`colour_kept`)."""
+    chroma: float = 1.0
+    """Colour kept: chroma relative to the naive paste."""
+    halo: float = 0.0
+    """Scene kept: Lab ΔE of the ring around the subject vs the naive paste (see :func:`halo`)."""
 
 
 def figures(image: torch.Tensor, naive: torch.Tensor, mask: torch.Tensor,
             naive_gap: ColourGap | None = None) -> Figures:
-    """Colour gap (absolute and relative to naive) and subject-kept figures of ``image``."""
+    """Colour gap (absolute and relative to naive), subject-kept and colour-kept figures of ``image``."""
     base = naive_gap or colour_gap(naive, mask)
     gap = colour_gap(image, mask, surroundings=naive)
+    kept = colour_kept(image, naive, mask)
     return Figures(gap.mean, gap.std, gap.mean / max(base.mean, 1e-6), subject_ssim(image, naive, mask),
-                   gradient_correlation(image, naive, mask))
+                   gradient_correlation(image, naive, mask), kept.ab_corr, kept.chroma, halo(image, naive, mask))
 
 
-__all__ = ["Box", "ColourGap", "Figures", "colour_gap", "figures", "flicker", "foreground_mse",
-           "gradient_correlation", "psnr", "ring", "subject_box", "subject_ssim"]
+__all__ = ["Box", "ColourGap", "ColourKept", "Figures", "colour_gap", "colour_kept", "figures", "flicker", "foreground_mse",
+           "gradient_correlation", "halo", "psnr", "ring", "subject_box", "subject_ssim"]
