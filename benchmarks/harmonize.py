@@ -397,17 +397,18 @@ def summary(results: dict[str, Any]) -> dict[str, Any]:
 FINETUNE_RESULTS = ROOT / "benchmarks" / "results" / "harmonize_finetune.json"
 
 
-def finetuned_rows(model: SinGANModel, comp: torch.Tensor, mask: torch.Tensor, iterations: int,
+def finetuned_rows(model: SinGANModel, comp: torch.Tensor, mask: torch.Tensor, iterations: int, lr: float,
                    score: Any, truth: torch.Tensor | None = None) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """Harmonize with ``model`` and with ``model`` fine-tuned on ``comp`` (every n and auto, defaults)."""
     from nodeflow.nodes.singan.finetune import FineTuneConfig, finetune_singan
 
     t0 = time.perf_counter()
-    tuned = finetune_singan(model, comp, FineTuneConfig(iterations=iterations), seed=0, mask=mask)
+    tuned = finetune_singan(model, comp, FineTuneConfig(iterations=iterations, lr_g=lr, lr_d=lr), seed=0, mask=mask)
     seconds = time.perf_counter() - t0
     res: dict[str, Any] = {"finetune_seconds": seconds}
     pics: dict[str, torch.Tensor] = {}
-    for label, m in (("fast harmonize", model), (f"fast harmonize + fine-tune {iterations}", tuned)):
+    tune_label = f"fast harmonize + fine-tune {iterations}" + (f" lr {lr:g}" if lr != 5e-4 else "")
+    for label, m in (("fast harmonize", model), (tune_label, tuned)):
         imgs = all_n(m, comp, mask, NEW)
         for n, img in imgs.items():
             res[f"{label} n={n}"] = score(img)
@@ -433,12 +434,14 @@ def run_finetune(scene_name: str, args: argparse.Namespace, device: torch.device
         model, train_s = train(scene, f"{scene_name}{'-quick' if quick else ''}-fast-harm", "fast", "harmonize",
                                4 if quick else None, size, device, args.models)
     out: dict[str, Any] = {"training_seconds": train_s, "scales": model.N + 1, "iterations": iterations,
+                           "lr": args.finetune_lr,
                            "cases": {}, "ground_truth": {}}
-    sheets = args.sheets / f"{scene_name}_finetune"
+    sheets = args.sheets / f"{scene_name}_finetune" / f"lr{args.finetune_lr:g}"
     sheets.mkdir(parents=True, exist_ok=True)
     for i, (who, scale, _x, _y) in enumerate(SUBJECTS):
         comp, mask = inp[f"comp{i}"][:, :3], inp[f"mask{i}"]
-        res, pics = finetuned_rows(model, comp, mask, iterations, lambda img, c=comp, m=mask: row(img, c, m))
+        res, pics = finetuned_rows(model, comp, mask, iterations, args.finetune_lr,
+                                   lambda img, c=comp, m=mask: row(img, c, m))
         out["cases"][f"{scene_name}/{who}@{scale}"] = res
         tiles = [quality_crop(p, mask) for p in [comp, *pics.values()]]
         write_image(contact_sheet(tiles, ["naive", *pics], columns=3), sheets / f"{i}_{who}.png")
@@ -446,7 +449,8 @@ def run_finetune(scene_name: str, args: argparse.Namespace, device: torch.device
     region = inp["gt_mask"]
     for how in ("transfer", "gamma", "white_balance"):
         comp = shifted(scene, region, how, inp["coffee"][:, :3])
-        res, pics = finetuned_rows(model, comp, region, iterations, lambda img: gt_row(img, scene, region), scene)
+        res, pics = finetuned_rows(model, comp, region, iterations, args.finetune_lr,
+                                   lambda img: gt_row(img, scene, region), scene)
         out["ground_truth"][f"{scene_name}/gt-{how}"] = res
         tiles = [quality_crop(p, region) for p in [scene, comp, *pics.values()]]
         write_image(contact_sheet(tiles, ["truth", "shifted (naive)", *pics], columns=3), sheets / f"gt_{how}.png")
@@ -509,6 +513,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--finetune", action="store_true", help="only the fine-tune rows (FineTuneSinGAN), into "
                     "benchmarks/results/harmonize_finetune.json")
     ap.add_argument("--finetune-iterations", type=int, default=200, help="fine-tune iterations per composite")
+    ap.add_argument("--finetune-lr", type=float, default=5e-4, help="fine-tune learning rate (generator and critic; "
+                    "ConSinGAN's 5e-4)")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
