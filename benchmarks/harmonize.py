@@ -32,6 +32,7 @@ with ``scale: auto`` (and the harmonization-mode model with the Lab colour step,
     python benchmarks/harmonize.py --scenes past           # one scene (results merge into the JSON)
     python benchmarks/harmonize.py --scenes future --faithful-iterations 40
     python benchmarks/harmonize.py --table                 # the table from the stored JSON
+    python benchmarks/harmonize.py --finetune --scenes past   # + FineTuneSinGAN on each composite (own JSON)
     python benchmarks/harmonize.py --device cuda --faithful-iterations 2000   # on a GPU
 """
 
@@ -448,6 +449,113 @@ def summary(results: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+# -- fine-tune on the composite (FineTuneSinGAN; issue 10) -------------------------------------------
+# A separate block: ``--finetune`` runs only these rows (the base model, then the same model fine-tuned
+# on each composite), into their own JSON (benchmarks/results/harmonize_finetune.json).
+
+FINETUNE_RESULTS = ROOT / "benchmarks" / "results" / "harmonize_finetune.json"
+
+
+def finetuned_rows(model: SinGANModel, comp: torch.Tensor, mask: torch.Tensor, iterations: int, lr: float,
+                   score: Any, truth: torch.Tensor | None = None) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """Harmonize with ``model`` and with ``model`` fine-tuned on ``comp`` (every n and auto, defaults)."""
+    from nodeflow.nodes.singan.finetune import FineTuneConfig, finetune_singan
+
+    t0 = time.perf_counter()
+    tuned = finetune_singan(model, comp, FineTuneConfig(iterations=iterations, lr_g=lr, lr_d=lr), seed=0, mask=mask)
+    seconds = time.perf_counter() - t0
+    res: dict[str, Any] = {"finetune_seconds": seconds}
+    pics: dict[str, torch.Tensor] = {}
+    tune_label = f"fast harmonize + fine-tune {iterations}" + (f" lr {lr:g}" if lr != 5e-4 else "")
+    for label, m in (("fast harmonize", model), (tune_label, tuned)):
+        imgs = all_n(m, comp, mask, NEW)
+        for n, img in imgs.items():
+            res[f"{label} n={n}"] = score(img)
+        n_auto = choose_scale(measure_scales(m, comp, mask, seed=0, **NEW))
+        res[f"{label} auto"] = {**score(imgs[n_auto]), "n": n_auto}
+        pics[f"{label.replace('fast harmonize', 'harm')} auto n={n_auto}"] = imgs[n_auto]
+        if truth is not None:
+            best = min(imgs, key=lambda n: res[f"{label} n={n}"]["fmse"])
+            pics[f"{label.replace('fast harmonize', 'harm')} best n={best}"] = imgs[best]
+    return res, pics
+
+
+def run_finetune(scene_name: str, args: argparse.Namespace, device: torch.device) -> dict[str, Any]:
+    quick = args.quick
+    size = 32 if quick else args.size
+    iterations = 4 if quick else args.finetune_iterations
+    t0 = time.perf_counter()
+    inp = build_inputs(scene_name, quick)
+    scene = inp["scene"][:, :3]
+    if scene_name == "past":
+        model, train_s = train_in_demo_graph("fast", "harmonize", 4 if quick else None, size, device, quick)
+    else:
+        model, train_s = train(scene, f"{scene_name}{'-quick' if quick else ''}-fast-harm", "fast", "harmonize",
+                               4 if quick else None, size, device, args.models)
+    out: dict[str, Any] = {"training_seconds": train_s, "scales": model.N + 1, "iterations": iterations,
+                           "lr": args.finetune_lr,
+                           "cases": {}, "ground_truth": {}}
+    sheets = args.sheets / f"{scene_name}_finetune" / f"lr{args.finetune_lr:g}"
+    sheets.mkdir(parents=True, exist_ok=True)
+    for i, (who, scale, _x, _y) in enumerate(SUBJECTS):
+        comp, mask = inp[f"comp{i}"][:, :3], inp[f"mask{i}"]
+        res, pics = finetuned_rows(model, comp, mask, iterations, args.finetune_lr,
+                                   lambda img, c=comp, m=mask: row(img, c, m))
+        out["cases"][f"{scene_name}/{who}@{scale}"] = res
+        tiles = [quality_crop(p, mask) for p in [comp, *pics.values()]]
+        write_image(contact_sheet(tiles, ["naive", *pics], columns=3), sheets / f"{i}_{who}.png")
+        print(f"  {scene_name}/{who}@{scale}: fine-tune {res['finetune_seconds']:.0f} s", flush=True)
+    region = inp["gt_mask"]
+    for how in ("transfer", "gamma", "white_balance"):
+        comp = shifted(scene, region, how, inp["coffee"][:, :3])
+        res, pics = finetuned_rows(model, comp, region, iterations, args.finetune_lr,
+                                   lambda img: gt_row(img, scene, region), scene)
+        out["ground_truth"][f"{scene_name}/gt-{how}"] = res
+        tiles = [quality_crop(p, region) for p in [scene, comp, *pics.values()]]
+        write_image(contact_sheet(tiles, ["truth", "shifted (naive)", *pics], columns=3), sheets / f"gt_{how}.png")
+        print(f"  {scene_name}/gt-{how}: fine-tune {res['finetune_seconds']:.0f} s", flush=True)
+    out["seconds"] = time.perf_counter() - t0
+    return out
+
+
+def finetune_table(results: dict[str, Any]) -> str:
+    """Means over each scene's cases: real-task gap/SSIM at auto, GT fMSE at auto and at the best n."""
+    lines = []
+    for scene_name, sc in sorted(results.get("scenes", {}).items()):
+        lines.append(f"== {scene_name}: fine-tune {sc['iterations']} it, base training {sc['training_seconds']:.0f} s "
+                     f"({sc['scales']} scales; loadavg {sc.get('loadavg')}) ==")
+        labels = sorted({k.rsplit(" ", 1)[0] for c in sc["cases"].values() for k in c if k.endswith(" auto")})
+        secs = [c["finetune_seconds"] for c in [*sc["cases"].values(), *sc["ground_truth"].values()]]
+        lines.append(f"   fine-tune seconds per composite: mean {sum(secs) / len(secs):.0f}")
+        for label in labels:
+            cases = [c[f"{label} auto"] for c in sc["cases"].values()]
+            gts = list(sc["ground_truth"].values())
+            best = [min(v["fmse"] for k, v in g.items() if k.startswith(label + " n=")) for g in gts]
+            auto = [g[f"{label} auto"]["fmse"] for g in gts]
+            lines.append(f"   {label:<36} real: gap {100 * sum(c['gap_rel'] for c in cases) / len(cases):4.0f}% "
+                         f"ssim {sum(c['ssim'] for c in cases) / len(cases):.2f} (n {[c['n'] for c in cases]})  "
+                         f"GT fMSE auto {sum(auto) / len(auto):7.1f} (n {[g[f'{label} auto']['n'] for g in gts]}) "
+                         f"best n {sum(best) / len(best):7.1f}")
+    return "\n".join(lines)
+
+
+def main_finetune(args: argparse.Namespace) -> int:
+    path = args.out or (SHEETS.with_name("harmonize_finetune_quick.json") if args.quick else FINETUNE_RESULTS)
+    results = json.loads(path.read_text()) if path.exists() else {"scenes": {}}
+    if not args.table:
+        device = resolve_device(args.device)
+        for scene_name in args.scenes:
+            res = run_finetune(scene_name, args, device)
+            res["loadavg"] = [round(v, 1) for v in os.getloadavg()]
+            res["device"] = str(device)
+            results = json.loads(path.read_text()) if path.exists() else {"scenes": {}}
+            results["scenes"][scene_name] = res
+            write_json_atomic(path, results, indent=1)
+    print(finetune_table(results))
+    return 0
+
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="toy sizes and iterations (a smoke test)")
@@ -461,9 +569,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sheets", type=Path, default=SHEETS)
     ap.add_argument("--models", type=Path, default=Path(os.environ.get("NODEFLOW_CACHE_DIR", "/tmp")) / "bench-harmonize")
     ap.add_argument("--table", action="store_true", help="print the stored table only")
+    ap.add_argument("--finetune", action="store_true", help="only the fine-tune rows (FineTuneSinGAN), into "
+                    "benchmarks/results/harmonize_finetune.json")
+    ap.add_argument("--finetune-iterations", type=int, default=200, help="fine-tune iterations per composite")
+    ap.add_argument("--finetune-lr", type=float, default=5e-4, help="fine-tune learning rate (generator and critic; "
+                    "ConSinGAN's 5e-4)")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.finetune:
+        return main_finetune(args)
     path = args.out or (SHEETS.with_name("harmonize_quick.json") if args.quick else RESULTS)  # toy runs: out/
     if args.quick and args.sheets == SHEETS:
         args.sheets = SHEETS.with_name("bench_harmonize_quick")

@@ -119,12 +119,12 @@ def sample_quality(model: SinGANModel, count: int = 8, seed: int = 0) -> dict[st
 
 def run_training(preset: str, size: int, iterations: int | None, seed: int, image: str, key: str,
                  resume: bool = False, settings: dict[str, Any] | None = None,
-                 device: torch.device | None = None) -> dict[str, Any]:
+                 device: torch.device | None = None, mode: str = "standard") -> dict[str, Any]:
     img = scene(image)
     overrides: dict[str, Any] = {**(settings or {}), "max_size": size}
     if iterations is not None:
         overrides.update(iterations=iterations)
-    cfg = make_config(preset, **overrides)
+    cfg = make_config(preset, mode, **overrides)
     plan = plan_pyramid(img.shape[2], img.shape[3], min_size=cfg.min_size, max_size=size,
                         scale_factor=cfg.scale_factor)
     print(f"== {preset}@{size}: {plan.stop_scale + 1} scales {plan.sizes[0]}…{plan.finest}, "
@@ -161,7 +161,7 @@ def run_training(preset: str, size: int, iterations: int | None, seed: int, imag
             f.unlink()
     model.save(folder)
     return {
-        "preset": preset, "size": size, "image": image, "seed": seed, "settings": settings or {},
+        "preset": preset, "mode": mode, "size": size, "image": image, "seed": seed, "settings": settings or {},
         "scales": model.num_scales, "sizes": [list(s) for s in model.sizes],
         "iterations": cfg.iterations, "d_steps": cfg.d_steps, "g_steps": cfg.g_steps,
         "concurrent": cfg.concurrent, "scale_factor_init": cfg.scale_factor,
@@ -315,6 +315,8 @@ def main(argv: list[str] | None = None) -> int:
                          "(the run is stored under a key that names them)")
     ap.add_argument("--resume", action="store_true",
                     help="go on from the per-scale checkpoints of an interrupted run (default: start afresh)")
+    ap.add_argument("--mode", default="standard", choices=("standard", "harmonize"),
+                    help="TrainSinGAN mode (harmonize: the ConSinGAN-style harmonization training; key suffix -harmonize)")
     ap.add_argument("--image", default="coffee", help="scikit-image scene")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=None,
@@ -352,11 +354,11 @@ def main(argv: list[str] | None = None) -> int:
         runs = []
     for preset, size, its in runs:
         its = args.iterations if args.iterations is not None else its
-        key = f"{preset}@{size}" + ("-quick" if args.quick else "")
+        key = f"{preset}@{size}" + ("-harmonize" if args.mode != "standard" else "") + ("-quick" if args.quick else "")
         if settings:
             key += "[" + ",".join(f"{k}={v}" for k, v in settings.items()) + "]"
         results = store(args.out, {key: run_training(preset, size, its, args.seed, args.image, key, args.resume,
-                                                     settings, device)})
+                                                     settings, device, args.mode)})
     if runs or args.flicker_only:
         name = args.flicker_model + ("-quick" if args.quick else "")
         folder = MODELS / name

@@ -8,6 +8,8 @@ On disk (our format), a folder with two files, both readable without unpickling 
   amplitudes ``noise_amp`` (float64, one per scale);
 - ``singan.json``: format tag, scale factor, first trained scale, the generators' widths,
   ``quantize_8bit`` (absent = false) and training metadata (preset, timings, reconstruction errors).
+- the finest scale's critic (``D.<param>``), when the model was trained by nodeflow after it began
+  keeping it: what a fine-tune on a composite (``finetune.py``, as ConSinGAN) starts from.
 """
 
 from __future__ import annotations
@@ -81,6 +83,9 @@ class SinGANModel(ModelHandle):
     """Go through 8 bits (truncating) before every resize between scales, as the reference code
     does: set for models imported from it (so they reproduce its outputs) and for models trained
     with ``quantize_8bit``; nodeflow's own models keep full precision."""
+    critic: dict[str, torch.Tensor] | None = None
+    """State of the finest scale's critic at the end of training (None: imported, or trained before
+    models kept it); a fine-tune continues from it, as ConSinGAN's does."""
 
     def __post_init__(self) -> None:
         for g in self.generators:
@@ -121,6 +126,8 @@ class SinGANModel(ModelHandle):
                     g.to(device)
             self.z_rec = [None if z is None else z.to(device) for z in self.z_rec]
             self.reals = [r.to(device) for r in self.reals]
+            if self.critic is not None:
+                self.critic = {n: t.to(device) for n, t in self.critic.items()}
         return self
 
     def save(self, folder: Path) -> None:
@@ -140,6 +147,8 @@ class SinGANModel(ModelHandle):
             z = self.z_rec[k]
             assert z is not None
             tensors[f"Z{k}"] = z
+        for name, t in (self.critic or {}).items():
+            tensors[f"D.{name}"] = t
         save_safetensors(folder / WEIGHTS, tensors)
         save_json(folder / OPTIONS, {
             "format": FORMAT, "scale_factor": self.scale_factor, "first_scale": self.first_scale,
@@ -167,10 +176,12 @@ class SinGANModel(ModelHandle):
                               strict=True)
             gens.append(g)
             zs.append(tensors[f"Z{k}"])
+        critic = {n[2:]: t for n, t in tensors.items() if n.startswith("D.")} or None
         model = cls(generators=gens, z_rec=zs, noise_amp=[float(a) for a in tensors["noise_amp"].tolist()],
                     reals=[tensors[f"real{k}"] for k in range(int(opts["num_scales"]))],
                     scale_factor=float(opts["scale_factor"]), first_scale=int(opts["first_scale"]),
-                    meta=dict(opts.get("meta") or {}), quantize_8bit=bool(opts.get("quantize_8bit", False)))
+                    meta=dict(opts.get("meta") or {}), quantize_8bit=bool(opts.get("quantize_8bit", False)),
+                    critic=critic)
         return model.to(device)
 
     # -- conveniences --------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from nodeflow.types import FLOAT, IMAGE, INT, MASK
 
 from ..composite.tensor_ops import check_same_size
 from .applications import animate, paint_to_image, sample, super_resolution
+from .finetune import FineTuneConfig, finetune_singan, trained_stages
 from .generate import reconstruct, to_unit
 from .handle import OPTIONS, PyramidFacts, SinGANModel, check_scale_known
 from .harmonize import (
@@ -212,6 +213,89 @@ class LoadSinGAN(Node):
         raise NodeError(f"{folder} holds neither a nodeflow SinGAN ({OPTIONS}) nor a reference model",
                         field="path", hint="point at the folder `nodeflow train singan --out` wrote, or at "
                         "TrainedModels/<name>/scale_factor=…")
+
+
+class FineTuneSinGAN(Node):
+    """Fine-tune a trained SinGAN on the naive composite itself, then harmonize with the result.
+
+    ConSinGAN's optional fine-tune (``--fine_tune``): the top ``stages`` generators and the
+    finest critic train for a few hundred more iterations with the composite injected (at every n
+    in turn, or at ``scale``) in place of a random sample, under the training's own losses
+    (adversarial vs the scene + the scene's reconstruction); with a mask, the background outside
+    the pasted object is also kept. Returns a new model (the input one is never changed); cached
+    by content like a training, resumable after an interruption. For a clip, connect a still
+    (the composite of the shot's first frame): it is fine-tuned once per shot, not per batch.
+    """
+
+    category = CATEGORY
+    expensive = True
+    inputs = (Input("model", SINGAN, "a trained model (TrainSinGAN, best mode harmonize)"),
+              Input("composite", IMAGE, "the naive composite: a still (one frame of the shot)"),
+              Input("mask", MASK, "where the object was pasted (keeps the background; optional)", optional=True))
+    outputs = (Output("model", SINGAN, "the fine-tuned pyramid (a copy: the input model is unchanged)"),
+               Output("rmse", FLOAT, "the scene's reconstruction RMSE after the fine-tune, in [-1, 1] units"))
+
+    class Params(NodeParams):
+        iterations: int = Field(200, ge=1, le=20_000, description="fine-tune iterations (ConSinGAN's command "
+                                "line default 2000 on a GPU; a few hundred on a CPU)")
+        stages: int = Field(2, ge=1, le=64, description="top generators trained (ConSinGAN: 3), the lower ones "
+                            "at learning rate ×0.1 per stage")
+        scale: Annotated[int, Field(ge=1, le=64)] | Literal["all"] = Field(
+            "all", description="injection scale the composite enters at: all = every n in turn (for "
+                               "Harmonize scale auto), or the n Harmonize will use")
+        d_steps: int = Field(3, ge=1, le=10, description="critic steps per iteration (ConSinGAN: 3)")
+        g_steps: int = Field(1, ge=1, le=10, description="generator steps per iteration")
+        background: float = Field(1.0, ge=0, le=100, description="with a mask: weight (× the reconstruction "
+                                  "weight 10) of keeping the composite outside the dilated mask; 0 = ConSinGAN's "
+                                  "losses only")
+        frame: int = Field(0, ge=0, description="frame of the composite batch to fine-tune on")
+        seed: int = Field(0, ge=0, description="random seed (same seed -> same model)")
+
+    def preflight(self, ctx, known):
+        facts = known.get("model")
+        check_scale_known(facts, self.params.scale)
+        if isinstance(facts, SinGANModel | PyramidFacts):
+            self._check_stages(facts.N, facts.first_scale)
+        return {"model": facts} if isinstance(facts, PyramidFacts) else None
+
+    def _check_stages(self, N: int, first_scale: int) -> None:
+        trainable = N + 1 - first_scale
+        if self.params.stages > trainable:
+            raise NodeError(f"stages {self.params.stages} but this model has {trainable} trained scales",
+                            field="stages", hint=f"use 1 ≤ stages ≤ {trainable}")
+
+    def run(self, ctx, model: SinGANModel, composite: torch.Tensor, mask: torch.Tensor | None = None):
+        p = self.params
+        model = _model(ctx, model)
+        if p.scale != "all":
+            model.check_scale(p.scale)
+        self._check_stages(model.N, model.first_scale)
+        if p.frame >= composite.shape[0]:
+            raise NodeError(f"frame {p.frame} of a batch of {composite.shape[0]}", field="frame",
+                            hint=f"use 0 ≤ frame < {composite.shape[0]}")
+        if mask is not None:
+            _check_mask(composite, mask, "composite")
+            mask = mask[min(p.frame, mask.shape[0] - 1):][:1]
+        cfg = FineTuneConfig(iterations=p.iterations, stages=p.stages, d_steps=p.d_steps, g_steps=p.g_steps,
+                             scales=() if p.scale == "all" else (p.scale,), background=p.background)
+        ctx.logger.info(f"fine-tune: scales {trained_stages(model, p.stages)} trained, composite injected at "
+                        f"{'every n' if p.scale == 'all' else f'n = {p.scale}'}, {p.iterations} iterations")
+        last_event = 0.0
+
+        def progress(t: TrainProgress) -> None:
+            nonlocal last_event
+            now = time.monotonic()
+            if t.done in (1, t.total) or now - last_event >= _PROGRESS_SECONDS:
+                last_event = now
+                ctx.progress(t.done, t.total, f"fine-tune iteration {t.done}/{t.total}")
+            else:
+                ctx.check_cancelled()
+
+        with torch.inference_mode(False), torch.enable_grad():
+            tuned = finetune_singan(model, composite[p.frame:p.frame + 1], cfg, seed=ctx.seed, mask=mask,
+                                    device=ctx.device, checkpoint_dir=ctx.scratch_dir, progress=progress,
+                                    log=ctx.logger.info)
+        return {"model": tuned, "rmse": float(tuned.meta["finetune"]["rmse"])}
 
 
 class Harmonize(Node):
@@ -488,7 +572,7 @@ class SinGANSuperResolution(Node):
         return {"image": _plain(out)}
 
 
-NODES = (TrainSinGAN, LoadSinGAN, Harmonize, SinGANSample, SinGANAnimate, SinGANSuperResolution,
+NODES = (TrainSinGAN, LoadSinGAN, FineTuneSinGAN, Harmonize, SinGANSample, SinGANAnimate, SinGANSuperResolution,
          SinGANPaint, SinGANEdit)
 
 __all__ = ["NODES", "PRESETS", *[c.__name__ for c in NODES], "valid_scales"]

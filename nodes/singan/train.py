@@ -273,6 +273,7 @@ def train_singan(image: torch.Tensor, cfg: TrainConfig, *, seed: int = 0, device
 
 def finish(run: _Run, seed: int) -> SinGANModel:
     model = run.model()
+    model.critic = None if run.d_state is None else {n: t.detach().clone() for n, t in run.d_state.items()}
     with torch.no_grad():
         outs = reconstruct(model, keep=True)
         assert isinstance(outs, list)
