@@ -62,6 +62,12 @@ def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu
                 f"{needs.group(1)}, which can run code. Refused; re-save it as a plain state dict, or opt in") from None
     except RuntimeError as exc:
         raise CheckpointError(f"{path} is damaged or truncated ({str(exc).split('. ')[0][:160]})") from None
+    except OSError:
+        raise  # cannot be read at all (permissions, a folder): the caller says so, not "damaged"
+    except Exception as exc:  # noqa: BLE001 — bytes that are no checkpoint fail in the unpickler anywhere
+        # (IndexError "pop from empty list", EOFError, UnicodeDecodeError, struct.error, …)
+        raise CheckpointError(f"{path} is damaged or not a torch checkpoint "
+                              f"({type(exc).__name__}: {_last_line(str(exc)) or 'unreadable'})") from None
     return torch.load(path, map_location=map_location, weights_only=False)
 
 

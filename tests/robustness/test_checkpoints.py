@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 
 import pytest
@@ -71,10 +72,21 @@ def test_safetensors_with_a_garbage_header(models):
     assert code == 1 and "is damaged or truncated: not a whole safetensors file" in text
 
 
-@pytest.mark.parametrize("damage", ["truncated", "random"])
+def damaged(data: bytes, damage: str) -> bytes:
+    """A damaged copy of a checkpoint: cut in half, seeded random bytes (``random-K``), or random
+    bytes behind a pickle header (the legacy, non-zip format, so the unpickler reads them)."""
+    if damage == "truncated":
+        return data[: len(data) // 2]
+    kind, seed = damage.rsplit("-", 1)
+    noise = random.Random(int(seed)).randbytes(400)
+    return b"\x80\x02" + noise if kind == "pickled" else noise
+
+
+@pytest.mark.parametrize("damage", ["truncated", *(f"random-{k}" for k in range(4)),
+                                    *(f"pickled-{k}" for k in range(8))])
 def test_damaged_pth(models, damage):
     data = (models / "resnet.pth").read_bytes()
-    (models / "bad.pth").write_bytes(data[: len(data) // 2] if damage == "truncated" else os.urandom(400))
+    (models / "bad.pth").write_bytes(damaged(data, damage))
     code, text = load(models, "bad.pth")
     assert code == 1 and "bad.pth is damaged" in text
     assert "allow_pickle" not in text, "a damaged file is no reason to opt in to pickle"
