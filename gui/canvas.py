@@ -280,6 +280,7 @@ class EditorGraph(NodeGraph):
 
         viewer.establish_connection = establish_connection
         viewer.moved_nodes.connect(self.reroute_wires)
+        self.scene().nf_node_views = lambda: [node.view for node in self.all_nodes()]
         self.node_created.connect(self.schedule_reroute)
         self.nodes_deleted.connect(self.schedule_reroute)
         mouse_move = viewer.mouseMoveEvent

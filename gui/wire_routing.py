@@ -52,9 +52,15 @@ def node_rect(item: Any) -> QRectF:
 
 
 def node_items(scene: Any) -> list[Any]:
-    """The scene's visible nodes; frames (backdrops) do not count: wires may cross them."""
-    return [item for item in scene.items()
-            if isinstance(item, AbstractNodeItem) and not isinstance(item, BackdropNodeItem) and item.isVisible()]
+    """The scene's visible nodes; frames (backdrops) do not count: wires may cross them.
+
+    A scene whose graph lists its node items (``scene.nf_node_views()``, set by the canvas) is
+    not scanned: walking every item of the scene (ports, labels, wires) was most of a drag step.
+    """
+    listed = getattr(scene, "nf_node_views", None)
+    items = listed() if listed is not None else scene.items()
+    return [item for item in items if isinstance(item, AbstractNodeItem) and not isinstance(item, BackdropNodeItem)
+            and item.isVisible() and item.scene() is scene]
 
 
 def node_rects(scene: Any, skip: set[Any], margin: float = MARGIN) -> list[QRectF]:

@@ -48,18 +48,21 @@ def assert_port_to_port(pipe) -> None:
 
 
 def test_a_node_between_the_outputs_lead_and_the_channel_is_gone_around(window):
-    # The wire a -> b is blocked by `wall`; the old router ran a vertical segment just right of the
-    # output down to a channel under the wall, straight through `low`, which stands there.
+    # The wire a -> b is blocked by a column of nodes (`wall`); the old router ran out of the
+    # output and straight up (or down) to a channel above (or below) the whole column, through
+    # `up` (or `low`), which stand right of the output, above and below the wire.
     g = window.graph
     a = g.add_node_of_type("Const", pos=(0, 0))
-    b = g.add_node_of_type("ImageIn", pos=(900, 0))
+    b = g.add_node_of_type("ImageIn", pos=(1200, 0))
     pipe = wire(g, a, b)
-    wall = g.add_node_of_type("Offset", pos=(420, -60))
+    wall = [g.add_node_of_type("Offset", pos=(650, y)) for y in (-420, -240, -60, 120, 300)]
+    lead_y = pipe.path().pointAtPercent(0).y()
     out_right = node_rect(a.view).right()
-    low = g.add_node_of_type("Const", pos=(out_right + 30, node_rect(a.view).bottom() + 10))
-    up = g.add_node_of_type("Const", pos=(out_right + 30, node_rect(a.view).top() - 150))
+    up = g.add_node_of_type("Const", pos=(out_right + 30, 0))
+    up.set_pos(out_right + 30, lead_y - 30 - node_rect(up.view).height())
+    low = g.add_node_of_type("Const", pos=(out_right + 30, lead_y + 30))
     g.reroute_wires()
-    for blocker in (wall, low, up):
+    for blocker in (*wall, low, up):
         assert not crosses(pipe.path(), node_rect(blocker.view)), blocker.name()
     assert_port_to_port(pipe)
     assert_clear(g)
@@ -177,3 +180,17 @@ def test_no_route_when_the_port_is_enclosed_and_the_shortest_one_otherwise():
     ring = [(-50.0, -50.0, 50.0, -10.0), (-50.0, 10.0, 50.0, 50.0), (-50.0, -50.0, -10.0, 50.0),
             (10.0, -50.0, 50.0, 50.0)]
     assert route((0.0, 0.0), (100.0, 0.0), ring) is None
+
+
+def test_an_enclosed_port_keeps_the_plain_curve(window):
+    # a node right on top of the output's lead: no route can leave the port without crossing it
+    g = window.graph
+    a = g.add_node_of_type("Const", pos=(0, 0))
+    b = g.add_node_of_type("ImageIn", pos=(900, 0))
+    pipe = wire(g, a, b)
+    straight = pipe.path()
+    lead = straight.pointAtPercent(0)
+    cover = g.add_node_of_type("Offset", pos=(lead.x() + 2, lead.y() - 40))
+    g.reroute_wires()
+    assert pipe.path() == straight  # NodeGraphQt's curve, not a half-drawn or missing wire
+    assert crosses(pipe.path(), node_rect(cover.view))
