@@ -97,8 +97,9 @@ def main() -> None:
     big_graph(window)
     rows["grid_60"] = measure(window, max(3, args.repeat // 4))
     window.close()
+    load = os.getloadavg()[0]
     print(f"wire routing (offscreen Qt, {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} cpus; one Python thread)")
+          f"{os.cpu_count()} cpus, load average {load:.1f} while measuring; one Python thread)")
     print(f"{'graph':<12} {'nodes':>5} {'wires':>5} {'reroute all ms':>15} {'drag step ms':>13} "
           f"{'worst ms':>9} {'under':>6}")
     for name, r in rows.items():
@@ -108,7 +109,8 @@ def main() -> None:
     print(f"drag step median, worst graph: {worst:.2f} ms (target < {DRAG_TARGET_MS:.0f} ms): "
           f"{'met' if worst < DRAG_TARGET_MS else 'NOT met'}")
     write_json_atomic(args.json, {"graphs": rows, "drag_target_ms": DRAG_TARGET_MS,
-                                  "machine": platform.platform(), "cpus": os.cpu_count()})
+                                  "machine": platform.platform(), "cpus": os.cpu_count(),
+                                  "load_average": load})
     print(f"wrote {args.json}")
 
 
