@@ -7,7 +7,8 @@
 - Wires take the colour of their output's socket type; while a wire is dragged, the ports it may
   connect to are outlined and the others dimmed; a wire dropped on empty canvas emits
   :attr:`EditorGraph.link_dropped` (the window offers the compatible node types there).
-- Wires go around the nodes between their ports (:mod:`nodeflow.gui.wire_routing`).
+- Wires never pass under a node they do not connect (:mod:`nodeflow.gui.wire_routing`): rerouted
+  while a node is dragged, and all of them after a drop, an add, a delete or a node body growing.
 - Files dropped on the canvas emit :attr:`EditorGraph.files_dropped` (the window adds loaders).
 """
 
@@ -225,14 +226,12 @@ class EditorGraph(NodeGraph):
 
     def reroute_wires(self, *_args: Any) -> None:
         """Redraw every wire (after a move, a wire may now be in another node's way)."""
-        self._reroute_pending = False
+        self._reroute_timer.stop()
         wire_routing.reroute(self.scene())
 
     def schedule_reroute(self, *_args: Any) -> None:
         """Reroute every wire once control returns to the event loop (many changes, one pass)."""
-        if not getattr(self, "_reroute_pending", False):
-            self._reroute_pending = True
-            QTimer.singleShot(0, self.reroute_wires)
+        self._reroute_timer.start()
 
     def _reroute_while_dragging(self) -> None:
         """Wires that the dragged nodes now cover go around them at once, not only after the drop."""
@@ -280,6 +279,10 @@ class EditorGraph(NodeGraph):
 
         viewer.establish_connection = establish_connection
         viewer.moved_nodes.connect(self.reroute_wires)
+        self._reroute_timer = QTimer(self)  # a child: it goes with the graph, never fires after it
+        self._reroute_timer.setSingleShot(True)
+        self._reroute_timer.setInterval(0)
+        self._reroute_timer.timeout.connect(self.reroute_wires)
         self.scene().nf_node_views = lambda: [node.view for node in self.all_nodes()]
         self.node_created.connect(self.schedule_reroute)
         self.nodes_deleted.connect(self.schedule_reroute)

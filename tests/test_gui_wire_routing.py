@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from gui_windows import editor_window
 from PyQt6.QtCore import QEvent, QPoint, QPointF, Qt
-from PyQt6.QtGui import QMouseEvent
+from PyQt6.QtGui import QColor, QImage, QMouseEvent
 from PyQt6.QtWidgets import QApplication
 
 from nodeflow.gui.orthogonal_route import route
@@ -194,3 +194,26 @@ def test_an_enclosed_port_keeps_the_plain_curve(window):
     g.reroute_wires()
     assert pipe.path() == straight  # NodeGraphQt's curve, not a half-drawn or missing wire
     assert crosses(pipe.path(), node_rect(cover.view))
+
+
+def test_a_node_added_onto_a_wire_or_growing_over_it_is_gone_around(window, qtbot):
+    g = window.graph
+    a = g.add_node_of_type("Const", pos=(0, 0))
+    b = g.add_node_of_type("ImageIn", pos=(900, 0))
+    pipe = wire(g, a, b)
+    straight = pipe.path()
+    wire_y = straight.pointAtPercent(0.5).y()
+    dropped = g.add_node_of_type("Offset", pos=(420, wire_y - 30))  # as from the Add menu: no move
+    qtbot.waitUntil(lambda: not crosses(pipe.path(), node_rect(dropped.view)))
+    g.delete_node(dropped)
+    qtbot.waitUntil(lambda: pipe.path() == straight)
+    # a node just above the wire grows a thumbnail after a run: its body now hangs over the wire
+    above = g.add_node_of_type("Offset", pos=(420, 0))
+    above.set_pos(420, wire_y - 20 - node_rect(above.view).height())
+    qtbot.wait(10)
+    assert pipe.path() == straight
+    thumb = QImage(64, 64, QImage.Format.Format_RGB32)
+    thumb.fill(QColor(200, 100, 50))
+    above.refresh_body(thumb=thumb)
+    assert crosses(straight, node_rect(above.view))
+    qtbot.waitUntil(lambda: not crosses(pipe.path(), node_rect(above.view)))
