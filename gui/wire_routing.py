@@ -15,7 +15,9 @@ NodeGraphQt's curve: a wire under a node beats a missing wire.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Sequence
+from itertools import pairwise
 from typing import Any
 
 from NodeGraphQt.qgraphics.node_abstract import AbstractNodeItem
@@ -156,15 +158,26 @@ def rounded_path(points: Sequence[Point], radius: float) -> QPainterPath:
 
 
 def routed_path(p_out: QPointF, p_in: QPointF, out_item: Any, in_item: Any,
-                others: Sequence[QRectF]) -> QPainterPath | None:
-    """The routed wire from ``p_out`` to ``p_in`` (output to input), or None if a port is enclosed."""
+                others: Sequence[QRectF]) -> tuple[QPainterPath, list[Point]] | None:
+    """The routed wire from ``p_out`` to ``p_in`` (output to input) and its waypoints, or None if a
+    port is enclosed."""
     out_rect, in_rect = node_rect(out_item), node_rect(in_item)
     a, b = (p_out.x(), p_out.y()), (p_in.x(), p_in.y())
     for clearance in (MARGIN, TIGHT):
         points = route_points(a, b, out_rect, in_rect, others, clearance)
         if points is not None:
-            return rounded_path(points, min(RADIUS, 2 * clearance))
+            return rounded_path(points, min(RADIUS, 2 * clearance)), points
     return None
+
+
+def point_arrow(pipe: Any, points: Sequence[Point], forward: bool) -> None:
+    """Put the wire's direction arrow mid-way along its longest straight run (NodeGraphQt puts it
+    at half the length, which on a routed wire may be a corner, where it stands askew)."""
+    a, b = max(pairwise(points), key=lambda ab: abs(ab[1][0] - ab[0][0]) + abs(ab[1][1] - ab[0][1]))
+    if not forward:
+        a, b = b, a
+    pipe._dir_pointer.setPos(QPointF((a[0] + b[0]) / 2, (a[1] + b[1]) / 2))
+    pipe._dir_pointer.setRotation(math.degrees(math.atan2(b[1] - a[1], b[0] - a[0])) - 90)
 
 
 def route_pipe(pipe: Any, draw: Callable[..., None], start_port: Any, end_port: Any = None,
@@ -183,11 +196,14 @@ def route_pipe(pipe: Any, draw: Callable[..., None], start_port: Any, end_port: 
     bodies = own_bodies(node_rect(out_item), node_rect(in_item), p_out, p_in)
     if plain_is_clear(pipe.path(), others, bodies):
         return
-    path = routed_path(p_out, p_in, out_item, in_item, others)
-    if path is None:
+    routed = routed_path(p_out, p_in, out_item, in_item, others)
+    if routed is None:
         return
-    pipe.setPath(path if start_port is out_port else path.toReversed())
+    path, points = routed
+    forward = start_port is out_port
+    pipe.setPath(path if forward else path.toReversed())
     pipe._draw_direction_pointer()
+    point_arrow(pipe, points, forward)
 
 
 def install(pipe: Any) -> None:
