@@ -27,7 +27,8 @@ HUG = 0.5
 """What a unit of length along a box's edge costs on top (a route keeps to the middle of a gap)."""
 
 _RIGHT, _LEFT, _DOWN, _UP = 0, 1, 2, 3
-_STEPS = ((1, 0), (-1, 0), (0, 1), (0, -1))
+_MOVES = ((_RIGHT, 1, 0, 0), (_LEFT, -1, 0, 1), (_DOWN, 0, 1, 0), (_UP, 0, -1, 1))
+"""(heading, di, dj, back): ``back`` 1 when the step's cost is stored at the point it goes to."""
 
 
 def segment_hits(a: Point, b: Point, box: Box) -> bool:
@@ -131,9 +132,7 @@ def route(start: Point, goal: Point, boxes: Sequence[Box]) -> list[Point] | None
     nx, ny = len(xs), len(ys)
     inf = float("inf")
 
-    def estimate(i: int, j: int, heading: int) -> float:
-        dx, dy = gx - xs[i], gy - ys[j]
-        return abs(dx) + abs(dy) + BEND * _bends_left(heading, dx, dy)
+    dxs, dys = [gx - x for x in xs], [gy - y for y in ys]
 
     # a state is (i * ny + j) * 4 + heading: grid point (xs[i], ys[j]) reached going `heading`
     best = [inf] * (nx * ny * 4)
@@ -142,7 +141,8 @@ def route(start: Point, goal: Point, boxes: Sequence[Box]) -> list[Point] | None
     best[first] = 0.0
     goal_point = gi * ny + gj
     # entries: (cost so far + estimate, cost so far, state, whether it is the goal with its last bend)
-    heap: list[tuple[float, float, int, bool]] = [(estimate(si, sj, _RIGHT), 0.0, first, False)]
+    estimate = abs(dxs[si]) + abs(dys[sj]) + BEND * _bends_left(_RIGHT, dxs[si], dys[sj])
+    heap: list[tuple[float, float, int, bool]] = [(estimate, 0.0, first, False)]
     done = -1
     while heap:
         _, cost, state, final = heapq.heappop(heap)
@@ -157,16 +157,16 @@ def route(start: Point, goal: Point, boxes: Sequence[Box]) -> list[Point] | None
             heapq.heappush(heap, (closing, closing, state, True))
             continue
         i, j = divmod(point, ny)
-        for d, (di, dj) in enumerate(_STEPS):
+        for d, di, dj, back in _MOVES:
             if d == heading ^ 1:  # no U-turn on the spot
                 continue
             ni, nj = i + di, j + dj
             if not (0 <= ni < nx and 0 <= nj < ny):
                 continue
             if dj == 0:
-                step = abs(xs[ni] - xs[i]) * h_cost[min(i, ni)][j]
+                step = abs(xs[ni] - xs[i]) * h_cost[i - back][j]
             else:
-                step = abs(ys[nj] - ys[j]) * v_cost[i][min(j, nj)]
+                step = abs(ys[nj] - ys[j]) * v_cost[i][j - back]
             if step == inf:
                 continue
             new = cost + step + (0.0 if d == heading else BEND)
@@ -174,7 +174,8 @@ def route(start: Point, goal: Point, boxes: Sequence[Box]) -> list[Point] | None
             if new < best[nxt]:
                 best[nxt] = new
                 came[nxt] = state
-                heapq.heappush(heap, (new + estimate(ni, nj, d), new, nxt, False))
+                dx, dy = dxs[ni], dys[nj]
+                heapq.heappush(heap, (new + abs(dx) + abs(dy) + BEND * _bends_left(d, dx, dy), new, nxt, False))
     if done < 0:
         return None
     points: list[Point] = []
