@@ -6,7 +6,8 @@ nodes' bodies); otherwise it draws the shortest orthogonal route with few bends
 (:mod:`nodeflow.gui.orthogonal_route`) around every node inflated by :data:`MARGIN`, its own two
 included, with rounded corners: straight out of the output to the right, around, and into the
 input from the left. Backward links (input left of output) and nodes stacked in a column are
-routed the same way.
+routed the same way. It assumes the editor's left-to-right layout (inputs on the left of a node,
+outputs on the right).
 
 When no such route exists (a port boxed in by nodes closer than the clearance on every side), it
 tries again with a clearance of :data:`TIGHT` px, and if a port is still enclosed it keeps
