@@ -7,7 +7,8 @@
 - Wires take the colour of their output's socket type; while a wire is dragged, the ports it may
   connect to are outlined and the others dimmed; a wire dropped on empty canvas emits
   :attr:`EditorGraph.link_dropped` (the window offers the compatible node types there).
-- Wires go around the nodes between their ports (:mod:`nodeflow.gui.wire_routing`).
+- Wires never pass under a node they do not connect (:mod:`nodeflow.gui.wire_routing`): rerouted
+  while a node is dragged, and all of them after a drop, an add, a delete or a node body growing.
 - Files dropped on the canvas emit :attr:`EditorGraph.files_dropped` (the window adds loaders).
 """
 
@@ -18,9 +19,9 @@ from typing import Any
 
 from NodeGraphQt import BackdropNode, NodeGraph, Port
 from NodeGraphQt.constants import PortTypeEnum
-from NodeGraphQt.qgraphics.pipe import LivePipeItem, PipeItem
+from NodeGraphQt.qgraphics.pipe import LivePipeItem, PipeItem  # noqa: F401  (the tests take them from here)
 from NodeGraphQt.qgraphics.port import PortItem
-from PyQt6.QtCore import QMimeData, QPoint, QPointF, pyqtSignal
+from PyQt6.QtCore import QMimeData, QPoint, QPointF, QTimer, pyqtSignal
 
 from nodeflow.graph import NODE_ID
 from nodeflow.gui import wire_routing
@@ -225,10 +226,18 @@ class EditorGraph(NodeGraph):
 
     def reroute_wires(self, *_args: Any) -> None:
         """Redraw every wire (after a move, a wire may now be in another node's way)."""
-        for item in self.scene().items():
-            if isinstance(item, PipeItem) and not isinstance(item, LivePipeItem) and item.input_port \
-                    and item.output_port:
-                item.draw_path(item.input_port, item.output_port)
+        self._reroute_timer.stop()
+        wire_routing.reroute(self.scene())
+
+    def schedule_reroute(self, *_args: Any) -> None:
+        """Reroute every wire once control returns to the event loop (many changes, one pass)."""
+        self._reroute_timer.start()
+
+    def _reroute_while_dragging(self) -> None:
+        """Wires that the dragged nodes now cover go around them at once, not only after the drop."""
+        viewer = self.viewer()
+        if viewer.LMB_state and viewer._node_positions:
+            wire_routing.reroute(self.scene(), under=list(viewer._node_positions))
 
     def _install_wire_styling(self) -> None:
         viewer = self.viewer()
@@ -270,6 +279,20 @@ class EditorGraph(NodeGraph):
 
         viewer.establish_connection = establish_connection
         viewer.moved_nodes.connect(self.reroute_wires)
+        self._reroute_timer = QTimer(self)  # a child: it goes with the graph, never fires after it
+        self._reroute_timer.setSingleShot(True)
+        self._reroute_timer.setInterval(0)
+        self._reroute_timer.timeout.connect(self.reroute_wires)
+        self.scene().nf_node_views = lambda: [node.view for node in self.all_nodes()]
+        self.node_created.connect(self.schedule_reroute)
+        self.nodes_deleted.connect(self.schedule_reroute)
+        mouse_move = viewer.mouseMoveEvent
+
+        def mouse_move_event(event: Any) -> None:
+            mouse_move(event)
+            self._reroute_while_dragging()
+
+        viewer.mouseMoveEvent = mouse_move_event
         viewer.start_live_connection = start_live_connection
         viewer.end_live_connection = end_live_connection
         viewer.apply_live_connection = apply_live_connection

@@ -194,6 +194,9 @@ class EditorNode(BaseNode):
     def refresh_body(self, thumb: Any = False) -> None:
         """Redraw key params and note (and the thumbnail when given; None removes it)."""
         self.body.set_content(self.key_lines(), self.note(), thumb)
+        schedule = getattr(self.graph, "schedule_reroute", None)
+        if schedule is not None:  # the node may have grown under a wire
+            schedule()
 
     def current_params(self) -> dict[str, Any]:
         """The params this node is saved with: the file's, overlaid with what was edited."""

@@ -1,7 +1,7 @@
 """Open a graph in a real editor window, optionally run part of it, and save a screenshot.
 
 ``python -m nodeflow.gui.screenshot GRAPH OUT.png [--run-to NODE] [--frames 0:4] [--view NODE]
-[--frame N] [--mode alpha] [--menu TEXT] [--size 1600x1000]``. Used by the Xvfb test and by
+[--frame N] [--mode alpha] [--menu TEXT] [--size 1600x1000] [--canvas X,Y,W,H]``. Used by the Xvfb test and by
 ``scripts/screenshots.sh`` (the README's pictures); the window is grabbed from the screen when the
 platform allows it (Xvfb), else rendered.
 """
@@ -12,8 +12,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from PyQt6.QtCore import QEventLoop, QPoint, QTimer
-from PyQt6.QtGui import QPixmap
+from PyQt6.QtCore import QEventLoop, QPoint, QRectF, QTimer
+from PyQt6.QtGui import QColor, QPainter, QPixmap
 from PyQt6.QtWidgets import QApplication
 
 from nodeflow.gui.app import build_window, ensure_app
@@ -61,6 +61,18 @@ def grab(window: EditorWindow) -> QPixmap:
     return window.grab()
 
 
+def canvas_part(window: EditorWindow, rect: str) -> QPixmap:
+    """The canvas within ``"x,y,w,h"`` (scene coordinates) at 1:1: nodes and wires up close."""
+    x, y, w, h = (float(v) for v in rect.split(","))
+    pixmap = QPixmap(round(w), round(h))
+    pixmap.fill(QColor(35, 35, 35))
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    window.graph.scene().render(painter, QRectF(0, 0, w, h), QRectF(x, y, w, h))
+    painter.end()
+    return pixmap
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m nodeflow.gui.screenshot")
     parser.add_argument("graph")
@@ -72,6 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--mode", choices=["rgb", "alpha", "mask"], default="rgb")
     parser.add_argument("--menu", help="open the Add menu and type this into its search")
     parser.add_argument("--size", default="1600x1000")
+    parser.add_argument("--canvas", metavar="X,Y,W,H",
+                        help="save only this part of the canvas (scene coordinates, drawn 1:1), not the window")
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     app = ensure_app()
     window = build_window(args.graph)
@@ -104,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         menu = window.open_add_menu(at)
         menu.search.setText(args.menu)
     wait(SETTLE_MS)
-    pixmap = grab(window)
+    pixmap = grab(window) if args.canvas is None else canvas_part(window, args.canvas)
     if not pixmap.save(args.out):
         print(f"cannot write {args.out}", file=sys.stderr)
         return 1

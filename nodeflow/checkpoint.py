@@ -64,7 +64,7 @@ def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu
         raise CheckpointError(f"{path} is damaged or truncated ({str(exc).split('. ')[0][:160]})") from None
     except OSError:
         raise  # cannot be read at all (permissions, a folder): the caller says so, not "damaged"
-    except Exception as exc:  # noqa: BLE001 — bytes that are no checkpoint fail in the unpickler anywhere
+    except Exception as exc:
         # (IndexError "pop from empty list", EOFError, UnicodeDecodeError, struct.error, …)
         raise CheckpointError(f"{path} is damaged or not a torch checkpoint "
                               f"({type(exc).__name__}: {_last_line(str(exc)) or 'unreadable'})") from None

@@ -24,6 +24,8 @@ shot() { "$PY" -m nodeflow.gui.screenshot "$@" --size 1600x1000; }
 shot graphs/future_film.json "$tmp/editor_viewer.png" --run-to paste --frames 0:8 --frame 6
 shot graphs/future_film.json "$tmp/editor_alpha.png" --run-to subject --mode alpha
 shot graphs/past_film.json "$tmp/editor_add_menu.png" --menu "blur"
+# the wires of future_film's harmonize / restyle / export stages, up close (canvas only, 1:1)
+shot graphs/future_film.json "$tmp/editor_wires.png" --canvas 1430,-370,1510,1150
 
 # Small files for the README: 1200 px wide, 256 colours.
 "$PY" - "$tmp" "$OUT" <<'PY'
