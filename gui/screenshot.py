@@ -9,8 +9,10 @@ platform allows it (Xvfb), else rendered.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from PyQt6.QtCore import QEventLoop, QPoint, QRectF, QTimer
 from PyQt6.QtGui import QColor, QPainter, QPixmap
@@ -119,13 +121,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         menu.search.setText(args.menu)
     wait(SETTLE_MS)
     pixmap = grab(window) if args.canvas is None else canvas_part(window, args.canvas)
-    if not pixmap.save(args.out):
+    out = Path(args.out)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp{out.suffix}")
+    if not pixmap.save(str(tmp)):
+        tmp.unlink(missing_ok=True)
         print(f"cannot write {args.out}", file=sys.stderr)
         return 1
+    os.replace(tmp, out)  # atomic: an interrupted run never leaves half a PNG
     print(f"wrote {args.out} ({pixmap.width()}×{pixmap.height()}, platform {app.platformName()})")
     window.close()
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Skip the interpreter's teardown: it destroys Qt's and NodeGraphQt's objects in no fixed order,
+    # which now and then segfaults after the picture is safely written (a one-shot tool: nothing
+    # else is left to clean up).
+    os._exit(code)
