@@ -197,6 +197,21 @@ def validate(handle: Pix2PixHandle, photos: dict[str, Tensor]) -> dict[str, floa
 # -- training ------------------------------------------------------------------------------------
 
 
+def save(net: torch.nn.Module | None, spec: GeneratorSpec, best: dict[str, float], out: Path,
+         opts: ColorizerOptions, photos: dict[str, Tensor], history: list[dict[str, float]],
+         seconds: float) -> None:
+    """The best state so far (when ``net`` is given) and calibration.json, so an interrupted run keeps it."""
+    if net is not None:
+        copy = spec.build()
+        copy.load_state_dict(net.state_dict())
+        Pix2PixHandle(copy.eval(), spec, mode="colorization", net_size=int(best["net_size"])).save(out)
+    write_json_atomic(out / "calibration.json", {
+        "saturation": best["saturation"], "net_size": int(best["net_size"]), "chosen_at_step": int(best["step"]),
+        "validation": {k: best[k] for k in ("ab_ratio", "colourfulness")},
+        "validation_set": sorted(photos), "options": asdict(opts), "history": history,
+        "train_seconds": round(seconds)})
+
+
 def train(opts: ColorizerOptions, images: list[Tensor], photos: dict[str, Tensor], out: Path,
           log=print) -> dict[str, float]:
     """Train, keep the state with the lowest validation error, save it to ``out`` with calibration.json."""
@@ -208,8 +223,7 @@ def train(opts: ColorizerOptions, images: list[Tensor], photos: dict[str, Tensor
     sched = linear_decay_scheduler(opt, opts.steps // 2, opts.steps - opts.steps // 2)
     handle = Pix2PixHandle(net, spec, mode="colorization", net_size=192)
     best: dict[str, float] = {}
-    best_state: dict[str, Tensor] = {}
-    history = []
+    history: list[dict[str, float]] = []
     t0 = time.monotonic()
     for step in range(1, opts.steps + 1):
         l_norm, ab_norm = rgb_to_lab_norm(sample_batch(images, opts, gen))
@@ -228,15 +242,9 @@ def train(opts: ColorizerOptions, images: list[Tensor], photos: dict[str, Tensor
                 f"net_size {val['net_size']}  {time.monotonic() - t0:.0f} s")
             if not best or val["ab_ratio"] < best["ab_ratio"]:
                 best = {"step": step, **val}
-                best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-    net.load_state_dict(best_state)
-    handle = Pix2PixHandle(net.eval(), spec, mode="colorization", net_size=int(best["net_size"]))
-    handle.save(out)
-    write_json_atomic(out / "calibration.json", {
-        "saturation": best["saturation"], "net_size": int(best["net_size"]), "chosen_at_step": int(best["step"]),
-        "validation": {k: best[k] for k in ("ab_ratio", "colourfulness")},
-        "validation_set": sorted(photos), "options": asdict(opts), "history": history,
-        "train_seconds": round(time.monotonic() - t0)})
+                save(net, spec, best, out, opts, photos, history, time.monotonic() - t0)
+            else:  # keep the history current; the saved weights stay the best so far
+                save(None, spec, best, out, opts, photos, history, time.monotonic() - t0)
     return best
 
 
