@@ -14,11 +14,12 @@ crops) teaches a small net to paint its training photos' confident colour onto e
 - objective: the benchmark's own ab error, the per-pixel Euclidean distance in the ab plane (its
   minimiser is the geometric median colour: when the photos disagree it shrinks toward grey
   instead of picking a hue); no GAN term;
-- checkpoint choice and chroma calibration on a *validation* photo (``chelsea``) that is never
-  trained on and is not one of ``benchmarks/colorize.py``'s test sets (``motorcycle_left``, the
-  GIF clip): every ``eval_every`` steps the validation ab error at the best global ``saturation``
-  is measured and the best state is kept. ``calibration.json`` records the chosen saturation and
-  net size, which the demo graph's ``Colorize`` nodes use.
+- checkpoint choice and chroma calibration on *validation* photos (``chelsea``, ``grace_hopper``)
+  that are never trained on and are not ``benchmarks/colorize.py``'s test sets
+  (``motorcycle_left``, the GIF clip): every ``eval_every`` steps the validation ab error (the
+  worst photo's, as a ratio to leaving it grey) at the best global ``saturation`` and net size is
+  measured and the best state is kept. ``calibration.json`` records the chosen saturation and net
+  size, which the demo graph's ``Colorize`` nodes use.
 
 The result is saved as a nodeflow Pix2Pix model (safetensors + options.json), loadable by
 ``LoadPix2Pix`` like any other; ``ship_models.py`` copies it into ``graphs/assets/colorizer``.
@@ -133,10 +134,14 @@ def ab_distance(pred: Tensor, target: Tensor, eps: float = 1e-6) -> Tensor:
 
 def fit_saturation(preds: list[Tensor], truths: list[Tensor],
                    grid: tuple[float, ...] = SATURATIONS) -> tuple[float, float]:
-    """The global chroma scale ``s`` in ``grid`` that minimises the mean over photos of
-    ab error(``s * pred``) / ab error(grey): ``(s, that mean ratio)``. Each photo counts alike."""
+    """The global chroma scale ``s`` in ``grid`` that minimises the worst photo's
+    ab error(``s * pred``) / ab error(grey): ``(s, that ratio)``.
+
+    The worst photo, not the mean: a warm tint everywhere wins big on a ginger cat and loses a
+    little on a navy uniform, so a mean would pick it; the target is every picture better than grey.
+    """
     greys = [float(t.norm(dim=1).mean()) for t in truths]
-    ratios = [float(np.mean([float((s * p - t).norm(dim=1).mean()) / g for p, t, g in zip(preds, truths, greys,
+    ratios = [float(np.max([float((s * p - t).norm(dim=1).mean()) / g for p, t, g in zip(preds, truths, greys,
                                                                                              strict=True)]))
               for s in grid]
     best = int(np.argmin(ratios))
@@ -180,7 +185,7 @@ def predicted_ab(handle: Pix2PixHandle, rgb: Tensor) -> Tensor:
 
 
 def validate(handle: Pix2PixHandle, photos: dict[str, Tensor]) -> dict[str, float]:
-    """Best (saturation, net size) on the validation photos: mean ab-error ratio to grey, colourfulness."""
+    """Best (saturation, net size) on the validation photos: worst ab-error ratio to grey, colourfulness."""
     best: dict[str, float] = {}
     truths = [true_ab(v) for v in photos.values()]
     for size in NET_SIZES:
