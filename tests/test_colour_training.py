@@ -78,8 +78,10 @@ def test_fit_saturation_finds_the_scale_that_undoes_an_over_saturated_prediction
     assert s == pytest.approx(0.5) and ratio == pytest.approx(0.0, abs=1e-6)
     s, ratio = tc.fit_saturation([truth], [truth])
     assert s == pytest.approx(1.0)
-    s, ratio = tc.fit_saturation([-truth], [truth])  # wrong hue: as little of it as the grid allows
-    assert s == min(tc.SATURATIONS) and ratio > 1.0
+    s, ratio = tc.fit_saturation([-truth], [truth])  # wrong hue: as little as the colourfulness floor allows
+    assert s == pytest.approx(0.5) and ratio > 1.0
+    s, ratio = tc.fit_saturation([-truth], [truth], colourfulness=(0.0, 99.0))
+    assert s == min(tc.SATURATIONS)
 
 
 def test_a_tiny_training_saves_a_loadable_calibrated_colorizer(tmp_path):
@@ -97,3 +99,14 @@ def test_a_tiny_training_saves_a_loadable_calibrated_colorizer(tmp_path):
     with torch.no_grad():
         ab = handle.net(torch.zeros(1, 1, 32, 48))
     assert ab.shape == (1, 2, 32, 48) and ab.abs().max() <= 1
+
+
+def test_fit_saturation_keeps_the_colourfulness_target_when_a_photo_cannot_beat_grey():
+    truth = torch.randn(1, 2, 8, 8, generator=torch.Generator().manual_seed(1)) * 20
+    good, wrong = 0.6 * truth, truth.flip(1)  # photo 1: right hue, too pale; photo 2: wrong hue
+    s, _ = tc.fit_saturation([good, wrong], [truth, truth])
+    # unconstrained the wrong photo would drive s to the grid's minimum (0.3, colourfulness < 0.5)
+    colour = float(((s * good).norm(dim=1).mean() + (s * wrong).norm(dim=1).mean()) / 2 / truth.norm(dim=1).mean())
+    assert s > min(tc.SATURATIONS) and 0.5 <= colour <= 1.5
+    s_free, _ = tc.fit_saturation([good, wrong], [truth, truth], colourfulness=(0.0, 99.0))
+    assert s_free < s

@@ -132,19 +132,26 @@ def ab_distance(pred: Tensor, target: Tensor, eps: float = 1e-6) -> Tensor:
     return ((pred - target).pow(2).sum(dim=1) + eps).sqrt().mean()
 
 
-def fit_saturation(preds: list[Tensor], truths: list[Tensor],
-                   grid: tuple[float, ...] = SATURATIONS) -> tuple[float, float]:
+def fit_saturation(preds: list[Tensor], truths: list[Tensor], grid: tuple[float, ...] = SATURATIONS,
+                   colourfulness: tuple[float, float] = (0.5, 1.5)) -> tuple[float, float]:
     """The global chroma scale ``s`` in ``grid`` that minimises the worst photo's
-    ab error(``s * pred``) / ab error(grey): ``(s, that ratio)``.
+    ab error(``s * pred``) / ab error(grey), among the scales whose mean colourfulness (chroma vs
+    the truth's) is inside ``colourfulness`` (all scales when none is): ``(s, that ratio)``.
 
     The worst photo, not the mean: a warm tint everywhere wins big on a ginger cat and loses a
-    little on a navy uniform, so a mean would pick it; the target is every picture better than grey.
+    little on a navy uniform, so a mean would pick it; the target is every picture better than
+    grey. The colourfulness window is the other half of the target: without it a model that
+    cannot beat grey on some photo is calibrated to near-grey everywhere.
     """
     greys = [float(t.norm(dim=1).mean()) for t in truths]
-    ratios = [float(np.max([float((s * p - t).norm(dim=1).mean()) / g for p, t, g in zip(preds, truths, greys,
-                                                                                             strict=True)]))
-              for s in grid]
-    best = int(np.argmin(ratios))
+    ratios, colour = [], []
+    for s in grid:
+        ratios.append(max(float((s * p - t).norm(dim=1).mean()) / g for p, t, g in zip(preds, truths, greys,
+                                                                                       strict=True)))
+        colour.append(float(np.mean([float((s * p).norm(dim=1).mean()) / g for p, g in zip(preds, greys,
+                                                                                          strict=True)])))
+    allowed = [i for i, c in enumerate(colour) if colourfulness[0] <= c <= colourfulness[1]] or range(len(grid))
+    best = min(allowed, key=lambda i: ratios[i])
     return grid[best], ratios[best]
 
 
@@ -258,9 +265,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("out", type=Path, nargs="?", default=Path("out/models/colorizer"))
     for field, default in asdict(ColorizerOptions()).items():
         ap.add_argument("--" + field.replace("_", "-"), type=type(default), default=default)
+    ap.add_argument("--exclude", nargs="*", default=[], choices=sorted(TRAIN), help="training photos to leave out")
     args = ap.parse_args(argv)
     opts = ColorizerOptions(**{k: getattr(args, k) for k in asdict(ColorizerOptions())})
-    train_set = {k: v for k, v in TRAIN.items() if k not in VALIDATION_FROM_TRAIN}
+    train_set = {k: v for k, v in TRAIN.items() if k not in (*VALIDATION_FROM_TRAIN, *args.exclude)}
     names, images = zip(*[(k, to_tensor(img)) for k, img in available(train_set)], strict=True)
     photos = validation_photos()
     print(f"training photos: {', '.join(names)}; validation: {', '.join(photos)}; options {json.dumps(asdict(opts))}")
