@@ -1,11 +1,15 @@
 """Is the colorizer's colour better than leaving the frame grey? Measured on pictures it never trained on.
 
-Held-out data (none of it is in ``graphs/assets/make_colour_data.py``'s training set):
+Held-out data (none of it is in ``graphs/assets/train_colorizer.py``'s training set):
 
-- stills: scikit-image's ``chelsea`` (CC0) and ``motorcycle_left`` (Middlebury stereo), longest side 256;
+- validation stills (the trainer picked its checkpoint, net size and ``saturation`` on them):
+  scikit-image's ``chelsea`` (CC0) and matplotlib's ``grace_hopper`` (public domain), longest side 256;
+- test still (never used for any choice): ``motorcycle_left`` (Middlebury stereo), longest side 256;
 - a real colour video: the 24 frames of scikit-image's ``no_time_for_that_tiny.gif`` (25x14 px: tiny,
   but the only colour video any installed package ships), upscaled 8x so the model sees a frame;
-- a camera move (slow zoom + pan, 24 frames at 192x128) over ``chelsea``, for colour flicker.
+  test-only as well;
+- a camera move (slow zoom + pan, 24 frames at 192x128) over ``chelsea``, for colour flicker
+  (validation material: it is chelsea).
 
 Each is turned grey with the project's ``Grayscale`` maths (Lab L kept) and coloured by ``Colorize``.
 Figures, in CIE Lab units:
@@ -19,13 +23,14 @@ Figures, in CIE Lab units:
     python benchmarks/colorize.py --model path/to/latest_net_G.pth  # any LoadPix2Pix path
     python benchmarks/colorize.py --saturation 0.5 1.0 --sheet out/colorize_sheet.png
 
-``chelsea`` doubles as the validation picture: the demo graph's ``saturation`` 0.65 was picked on it
-(lowest ab error there among 1.0 / 0.8 / 0.65 / 0.5); motorcycle and the GIF are test-only.
+The default saturation is the model's calibrated one (``calibration.json`` beside the shipped
+weights, fitted by the trainer on the validation stills; the demo graphs use the same value).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -45,6 +50,8 @@ from nodeflow.nodes.pix2pix.loading import load_pix2pix  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "colorize.json"
 DEMO_MODEL = ROOT / "graphs" / "assets" / "colorizer"
+ROLES = {"chelsea": "validation", "grace_hopper": "validation", "chelsea_camera_move": "validation",
+         "motorcycle_left": "test", "gif_video": "test"}
 
 
 def _tensor(arr: np.ndarray) -> torch.Tensor:
@@ -59,10 +66,22 @@ def fit(x: torch.Tensor, longest: int) -> torch.Tensor:
 
 
 def held_out_stills() -> dict[str, torch.Tensor]:
+    import matplotlib
+    from PIL import Image
     from skimage import data
 
+    hopper = Path(matplotlib.__file__).parent / "mpl-data" / "sample_data" / "grace_hopper.jpg"
     return {"chelsea": fit(_tensor(data.chelsea()), 256),
+            "grace_hopper": fit(_tensor(np.asarray(Image.open(hopper).convert("RGB"))), 256),
             "motorcycle_left": fit(_tensor(data.stereo_motorcycle()[0]), 256)}
+
+
+def calibrated_saturation(model: Path) -> float | None:
+    """The saturation the trainer fitted on the validation stills (``calibration.json``), if any."""
+    path = model / "calibration.json" if model.is_dir() else model.parent / "calibration.json"
+    if not path.is_file():
+        return None
+    return float(json.loads(path.read_text())["saturation"])
 
 
 def real_video() -> torch.Tensor:
@@ -123,7 +142,7 @@ def measure(handle: Any, saturation: float) -> tuple[list[dict[str, Any]], dict[
     clips = {"gif_video": video, "chelsea_camera_move": camera_move(sets["chelsea"])}
     for name, truth in {**sets, **clips}.items():
         out = colour(handle, truth, saturation)
-        row = {"set": name, "frames": int(truth.shape[0]), "size": list(truth.shape[-2:]),
+        row = {"set": name, "role": ROLES.get(name, "test"), "frames": int(truth.shape[0]), "size": list(truth.shape[-2:]),
                "ab_error": ab_error(out, truth), "ab_error_grey": chroma(truth),
                "chroma": chroma(out), "chroma_real": chroma(truth)}
         row["ab_ratio"] = row["ab_error"] / row["ab_error_grey"]
@@ -143,11 +162,11 @@ def verdict(row: dict[str, Any]) -> str:
 
 
 def print_table(results: list[dict[str, Any]]) -> None:
-    print(f"{'set':22} {'sat':>4} {'ab err':>7} {'grey':>6} {'ratio':>6} {'colourf.':>8} {'flicker':>8} "
+    print(f"{'set':22} {'role':10} {'sat':>4} {'ab err':>7} {'grey':>6} {'ratio':>6} {'colourf.':>8} {'flicker':>8} "
           f"{'real':>6}  target met")
     for r in results:
         fl = f"{r['flicker']:8.2f} {r['flicker_real']:6.2f}" if "flicker" in r else f"{'-':>8} {'-':>6}"
-        print(f"{r['set']:22} {r['saturation']:4.2f} {r['ab_error']:7.2f} {r['ab_error_grey']:6.2f} "
+        print(f"{r['set']:22} {r['role']:10} {r['saturation']:4.2f} {r['ab_error']:7.2f} {r['ab_error_grey']:6.2f} "
               f"{r['ab_ratio']:6.2f} {100 * r['colourfulness']:7.0f}% {fl}  {verdict(r)}")
 
 
@@ -172,13 +191,16 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", type=Path, default=DEMO_MODEL, help="anything LoadPix2Pix reads")
     ap.add_argument("--net-size", type=int, default=0, help="override the model's inference size")
-    ap.add_argument("--saturation", type=float, nargs="+", default=[0.65, 1.0],
-                    help="scales of the predicted ab; 0.65 is the demo graph's (chosen on chelsea)")
+    ap.add_argument("--saturation", type=float, nargs="+",
+                    help="scales of the predicted ab (default: the model's calibration.json value, and 1.0)")
     ap.add_argument("--sheet", type=Path, help="write grey | colorized | truth rows to this PNG")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
     torch.manual_seed(0)
     handle = load_pix2pix(args.model, net_size=args.net_size)
+    if not args.saturation:
+        calibrated = calibrated_saturation(args.model)
+        args.saturation = [calibrated, 1.0] if calibrated not in (None, 1.0) else [1.0]
     results: list[dict[str, Any]] = []
     for sat in args.saturation:
         rows, shown = measure(handle, sat)

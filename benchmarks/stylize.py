@@ -3,7 +3,8 @@
 The demo's painting domain is OpenCV's ``cv2.stylization`` of photos (``graphs/assets/make_training_data.py``),
 so a held-out photo has a known "true painting": the filter applied to it. For each input:
 
-- content kept: SSIM of the luminance and SSIM of Sobel edge maps, output vs input (1 = identical);
+- content kept: SSIM of the luminance and SSIM of Sobel edge maps, output vs input (1 = identical),
+  next to the true painting's own luminance SSIM (what the filter itself keeps);
 - colour statistics: distance of the output's Lab mean + std to the painting domain's (all of
   ``trainB``), next to the input's own distance (lower = moved toward the style);
 - toward the true painting: mean |Δ| (RGB, 0-255) to ``cv2.stylization(input)``, output vs input.
@@ -97,6 +98,7 @@ def measure(model: Any, style: torch.Tensor, direction: str) -> tuple[list[dict[
             "set": name, "size": list(rgb.shape[-2:]),
             "ssim_luma": ssim(y_out[0, 0].numpy(), y_in[0, 0].numpy()),
             "ssim_edges": ssim(edges(y_out), edges(y_in)),
+            "ssim_luma_true_painting": ssim(luminance(target)[0, 0].numpy(), y_in[0, 0].numpy()),
             "style_dist": float((lab_stats(out) - style).norm()),
             "style_dist_input": float((lab_stats(rgb) - style).norm()),
             "to_painting": float((out - target).abs().mean() * 255),
@@ -120,10 +122,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     model = load_cyclegan(args.model)
     rows, grid = measure(model, domain_stats(args.style_domain), args.direction)
-    print(f"{'set':16} {'SSIM luma':>9} {'SSIM edges':>10} {'style dist':>10} {'(input)':>8} "
+    print(f"{'set':16} {'SSIM luma':>9} {'(true p.)':>9} {'SSIM edges':>10} {'style dist':>10} {'(input)':>8} "
           f"{'to painting':>11} {'(input)':>8}")
     for r in rows:
-        print(f"{r['set']:16} {r['ssim_luma']:9.3f} {r['ssim_edges']:10.3f} {r['style_dist']:10.2f} "
+        print(f"{r['set']:16} {r['ssim_luma']:9.3f} {r['ssim_luma_true_painting']:9.3f} {r['ssim_edges']:10.3f} "
+              f"{r['style_dist']:10.2f} "
               f"{r['style_dist_input']:8.2f} {r['to_painting']:11.2f} {r['to_painting_input']:8.2f}")
     if args.grid:
         from nodeflow.image_files import write_image

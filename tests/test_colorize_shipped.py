@@ -1,12 +1,14 @@
 """The shipped demo colorizer (graphs/assets/colorizer) on a photo it never trained on.
 
-The held-out photo is scikit-image's ``chelsea`` (not in graphs/assets/make_training_data.py's
-training set), turned grey as the project's Grayscale does. The colour must be closer to the
-truth than leaving the frame grey, and neither washed out nor garish.
+The held-out photo is scikit-image's ``chelsea`` (a validation photo of
+graphs/assets/train_colorizer.py, never trained on), turned grey as the project's Grayscale does.
+The colour must be closer to the truth than leaving the frame grey, and neither washed out nor
+garish, at the saturation the trainer calibrated (``calibration.json``), which the demo graph uses.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -18,7 +20,10 @@ from nodeflow.nodes.pix2pix.apply import colorize
 from nodeflow.nodes.pix2pix.loading import load_pix2pix
 from nodeflow.types import luminance
 
-SHIPPED = Path(__file__).resolve().parent.parent / "graphs" / "assets" / "colorizer"
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED = ROOT / "graphs" / "assets" / "colorizer"
+CALIBRATION = json.loads((SHIPPED / "calibration.json").read_text())
+SATURATION = CALIBRATION["saturation"]
 
 
 @pytest.fixture(scope="module")
@@ -36,13 +41,29 @@ def test_shipped_colorizer_is_small_weights_only_and_sized_for_its_scale():
     weights = SHIPPED / "generator.safetensors"
     assert weights.stat().st_size < 10 * 2**20
     handle = load_pix2pix(SHIPPED)
-    assert handle.mode == "colorization" and handle.net_size == 192
+    assert handle.mode == "colorization" and handle.net_size == CALIBRATION["net_size"]
+    head = weights.read_bytes()[:9]  # weights only: a safetensors file (u64 header size + JSON), no pickle
+    assert head[8:9] == b"{" and int.from_bytes(head[:8], "little") < weights.stat().st_size
+
+
+def test_the_demo_graph_uses_the_calibrated_saturation():
+    graph = json.loads((ROOT / "graphs" / "past_film.json").read_text())
+    for node in ("colour", "colour_still"):
+        assert graph["nodes"][node]["params"]["saturation"] == SATURATION
+
+
+def test_shipped_colorizer_predicts_bounded_ab_deterministically():
+    handle = load_pix2pix(SHIPPED)
+    x = torch.linspace(-1, 1, 2 * 36 * 52).view(2, 1, 36, 52)
+    with torch.no_grad():
+        a, b = handle.net(x), handle.net(x)
+    assert a.shape == (2, 2, 36, 52) and a.abs().max() <= 1 and torch.equal(a, b)
 
 
 def test_shipped_colorizer_beats_grey_on_a_held_out_photo(chelsea):
     torch.manual_seed(0)
     grey = luminance(chelsea).expand(-1, 3, -1, -1)
-    out = colorize(load_pix2pix(SHIPPED), grey, saturation=0.65)  # as in graphs/past_film.json
+    out = colorize(load_pix2pix(SHIPPED), grey, saturation=SATURATION)  # as in graphs/past_film.json
     truth = ab(chelsea)
     error, error_grey = (ab(out) - truth).norm(dim=1).mean(), truth.norm(dim=1).mean()
     assert error < 0.8 * error_grey
@@ -60,7 +81,7 @@ def test_the_past_film_colorizer_node_loads_the_shipped_model_and_colours_a_wide
     wide = g.add("Crop", id="wide", image=photo.image, units="relative", width=1.0, height=0.45, y=0.3)
     grey = g.add("Grayscale", id="grey", image=wide.image)
     model = g.add("LoadPix2Pix", id="colorizer", path=str(SHIPPED))
-    colour = g.add("Colorize", id="colour", image=grey.image, model=model.model, saturation=0.65)
+    colour = g.add("Colorize", id="colour", image=grey.image, model=model.model, saturation=SATURATION)
     g.output("colour", colour.image)
     g.output("truth", wide.image)
     out = g.run(device="cpu")

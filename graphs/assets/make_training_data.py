@@ -25,7 +25,8 @@ small colorizer's every prediction toward sepia), the grey samples, and the synt
 
 Held out (never trained on; measured by ``benchmarks/colorize.py`` and ``stylize.py``): scikit-image's
 chelsea (CC0) and motorcycle_left (Middlebury stereo), and the frames of its colour clip
-``no_time_for_that_tiny.gif``.
+``no_time_for_that_tiny.gif``. ``train_colorizer.py`` also holds ``grace_hopper`` out of the
+colorizer's training (a validation photo, with chelsea); the stylizer trains on all of ``TRAIN``.
 """
 
 from __future__ import annotations

@@ -1,0 +1,281 @@
+"""Train the shipped demo colorizer: a Pix2Pix generator (L -> ab) that errs toward grey, not toward wrong colour.
+
+    .venv/bin/pip install scikit-learn matplotlib      # china.jpg, flower.jpg, grace_hopper.jpg
+    OMP_NUM_THREADS=1 .venv/bin/python graphs/assets/train_colorizer.py out/models/colorizer
+
+Why it is not ``nodeflow train pix2pix``: with eight photos a GAN term (and plain fixed-scale
+crops) teaches a small net to paint its training photos' confident colour onto everything. Here:
+
+- data: every permissively licensed colour photo the installed packages ship
+  (``make_training_data.TRAIN``), decoded at full resolution;
+- augmentation: each sample is a random window whose scale is drawn so the photo's longest side
+  spans 96-320 px (log-uniform: objects at many sizes), resized to ``crop`` px, flipped at random,
+  and sometimes softened (down- then up-sampled, as old or small footage is);
+- objective: the benchmark's own ab error, the per-pixel Euclidean distance in the ab plane (its
+  minimiser is the geometric median colour: when the photos disagree it shrinks toward grey
+  instead of picking a hue); no GAN term;
+- checkpoint choice and chroma calibration on *validation* photos (``chelsea``, ``grace_hopper``)
+  that are never trained on and are not ``benchmarks/colorize.py``'s test sets
+  (``motorcycle_left``, the GIF clip): every ``eval_every`` steps the validation ab error (the
+  worst photo's, as a ratio to leaving it grey) at the best global ``saturation`` and net size is
+  measured and the best state is kept. ``calibration.json`` records the chosen saturation and net
+  size, which the demo graph's ``Colorize`` nodes use.
+
+The result is saved as a nodeflow Pix2Pix model (safetensors + options.json), loadable by
+``LoadPix2Pix`` like any other; ``ship_models.py`` copies it into ``graphs/assets/colorizer``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+for p in (ROOT, HERE):
+    if str(p) not in sys.path:
+        sys.path.insert(0, str(p))
+
+from make_training_data import TRAIN, available  # noqa: E402
+
+from nodeflow.atomic import write_json_atomic  # noqa: E402
+from nodeflow.nodes.gan.lab import rgb_to_lab_norm  # noqa: E402
+from nodeflow.nodes.gan.schedule import linear_decay_scheduler  # noqa: E402
+from nodeflow.nodes.pix2pix.apply import colorize  # noqa: E402
+from nodeflow.nodes.pix2pix.handle import Pix2PixHandle  # noqa: E402
+from nodeflow.nodes.pix2pix.networks import GeneratorSpec  # noqa: E402
+from nodeflow.types import luminance  # noqa: E402
+
+SATURATIONS = tuple(round(0.3 + 0.05 * i, 2) for i in range(35))  # 0.3 ... 2.0
+NET_SIZES = (128, 192, 256)
+VALIDATION_FROM_TRAIN = ("grace_hopper",)
+
+
+@dataclass(frozen=True)
+class ColorizerOptions:
+    steps: int = 3000
+    batch_size: int = 8
+    crop: int = 64
+    min_side: int = 96
+    max_side: int = 320
+    soften: float = 0.3
+    ngf: int = 16
+    generator: str = "resnet_6blocks"
+    lr: float = 2e-4
+    eval_every: int = 250
+    seed: int = 0
+
+
+# -- data and augmentation -----------------------------------------------------------------------
+
+
+def to_tensor(img: np.ndarray) -> Tensor:
+    """``(H, W, 3)`` uint8 -> ``(3, H, W)`` float in [0, 1]."""
+    return torch.from_numpy(np.array(img[..., :3])).permute(2, 0, 1).float() / 255.0
+
+
+def random_window(img: Tensor, crop: int, min_side: int, max_side: int, gen: torch.Generator) -> Tensor:
+    """A random ``crop`` x ``crop`` view of ``img`` ``(3, H, W)`` at a random scale, flipped at random.
+
+    The scale puts the photo's longest side at a log-uniform size in ``[min_side, max_side]`` px
+    (never below the size at which the window still fits inside the photo).
+    """
+    h, w = img.shape[-2:]
+    lo, hi = math.log(min_side), math.log(max_side)
+    side = math.exp(lo + (hi - lo) * float(torch.rand((), generator=gen)))
+    win = min(round(crop * max(h, w) / side), h, w)  # window in source pixels
+    top = int(torch.randint(0, h - win + 1, (), generator=gen))
+    left = int(torch.randint(0, w - win + 1, (), generator=gen))
+    patch = img[None, :, top:top + win, left:left + win]
+    patch = F.interpolate(patch, size=(crop, crop), mode="bilinear", antialias=win > crop, align_corners=False)
+    if bool(torch.rand((), generator=gen) < 0.5):
+        patch = patch.flip(-1)
+    return patch[0].clamp(0, 1)
+
+
+def soften(patch: Tensor, gen: torch.Generator, max_factor: float = 4.0) -> Tensor:
+    """``patch`` ``(3, S, S)`` down-sampled by a random factor in [1.5, max_factor] and back: soft footage."""
+    s = patch.shape[-1]
+    f = 1.5 + (max_factor - 1.5) * float(torch.rand((), generator=gen))
+    small = max(4, round(s / f))
+    down = F.interpolate(patch[None], size=(small, small), mode="bilinear", antialias=True, align_corners=False)
+    return F.interpolate(down, size=(s, s), mode="bilinear", align_corners=False)[0].clamp(0, 1)
+
+
+def sample_batch(images: list[Tensor], opts: ColorizerOptions, gen: torch.Generator) -> Tensor:
+    """``(batch, 3, crop, crop)`` RGB windows; photos drawn uniformly (each photo equally often)."""
+    out = []
+    for _ in range(opts.batch_size):
+        img = images[int(torch.randint(0, len(images), (), generator=gen))]
+        patch = random_window(img, opts.crop, opts.min_side, opts.max_side, gen)
+        if bool(torch.rand((), generator=gen) < opts.soften):
+            patch = soften(patch, gen)
+        out.append(patch)
+    return torch.stack(out)
+
+
+# -- objective and calibration -------------------------------------------------------------------
+
+
+def ab_distance(pred: Tensor, target: Tensor, eps: float = 1e-6) -> Tensor:
+    """Mean per-pixel Euclidean distance in the ab plane (the benchmark's ab error, differentiable)."""
+    return ((pred - target).pow(2).sum(dim=1) + eps).sqrt().mean()
+
+
+def fit_saturation(preds: list[Tensor], truths: list[Tensor], grid: tuple[float, ...] = SATURATIONS,
+                   colourfulness: tuple[float, float] = (0.5, 1.5)) -> tuple[float, float]:
+    """The global chroma scale ``s`` in ``grid`` that minimises the worst photo's
+    ab error(``s * pred``) / ab error(grey), among the scales whose mean colourfulness (chroma vs
+    the truth's) is inside ``colourfulness`` (all scales when none is): ``(s, that ratio)``.
+
+    The worst photo, not the mean: a warm tint everywhere wins big on a ginger cat and loses a
+    little on a navy uniform, so a mean would pick it; the target is every picture better than
+    grey. The colourfulness window is the other half of the target: without it a model that
+    cannot beat grey on some photo is calibrated to near-grey everywhere.
+    """
+    greys = [float(t.norm(dim=1).mean()) for t in truths]
+    ratios, colour = [], []
+    for s in grid:
+        ratios.append(max(float((s * p - t).norm(dim=1).mean()) / g for p, t, g in zip(preds, truths, greys,
+                                                                                       strict=True)))
+        colour.append(float(np.mean([float((s * p).norm(dim=1).mean()) / g for p, g in zip(preds, greys,
+                                                                                          strict=True)])))
+    allowed = [i for i, c in enumerate(colour) if colourfulness[0] <= c <= colourfulness[1]] or range(len(grid))
+    best = min(allowed, key=lambda i: ratios[i])
+    return grid[best], ratios[best]
+
+
+# -- validation ----------------------------------------------------------------------------------
+
+
+def fit_longest(x: Tensor, longest: int = 256) -> Tensor:
+    """``(B, 3, H, W)`` resized (bicubic, antialiased) so its longest side is ``longest``, aspect kept."""
+    h, w = x.shape[-2:]
+    s = longest / max(h, w)
+    return F.interpolate(x, size=(round(h * s), round(w * s)), mode="bicubic", antialias=True,
+                         align_corners=False).clamp(0, 1)
+
+
+def validation_photos() -> dict[str, Tensor]:
+    """Held out for validation only, longest side 256: a warm scene and a cool one.
+
+    scikit-image's ``chelsea`` (CC0; a ginger cat) alone rewards any warm tint everywhere, so
+    matplotlib's ``grace_hopper`` (navy uniform, grey-blue backdrop; public domain) is held out of
+    the training photos too.
+    """
+    from skimage import data
+
+    photos = {"chelsea": data.chelsea()}
+    photos.update(dict(available({k: TRAIN[k] for k in VALIDATION_FROM_TRAIN})))
+    return {k: fit_longest(to_tensor(v)[None]) for k, v in photos.items()}
+
+
+def true_ab(rgb: Tensor) -> Tensor:
+    return rgb_to_lab_norm(rgb)[1] * 110.0
+
+
+def predicted_ab(handle: Pix2PixHandle, rgb: Tensor) -> Tensor:
+    """The model's ab (CIE units, saturation 1) for the grey version of ``rgb``."""
+    grey = luminance(rgb).expand(-1, 3, -1, -1)
+    with torch.no_grad():
+        return true_ab(colorize(handle, grey, saturation=1.0))
+
+
+def validate(handle: Pix2PixHandle, photos: dict[str, Tensor]) -> dict[str, float]:
+    """Best (saturation, net size) on the validation photos: worst ab-error ratio to grey, colourfulness."""
+    best: dict[str, float] = {}
+    truths = [true_ab(v) for v in photos.values()]
+    for size in NET_SIZES:
+        handle.net_size = size
+        preds = [predicted_ab(handle, v) for v in photos.values()]
+        s, ratio = fit_saturation(preds, truths)
+        if not best or ratio < best["ab_ratio"]:
+            colourful = np.mean([float((s * p).norm(dim=1).mean() / t.norm(dim=1).mean())
+                                 for p, t in zip(preds, truths, strict=True)])
+            best = {"saturation": s, "net_size": size, "ab_ratio": ratio, "colourfulness": float(colourful)}
+    return best
+
+
+# -- training ------------------------------------------------------------------------------------
+
+
+def save(net: torch.nn.Module | None, spec: GeneratorSpec, best: dict[str, float], out: Path,
+         opts: ColorizerOptions, photos: dict[str, Tensor], history: list[dict[str, float]],
+         seconds: float) -> None:
+    """The best state so far (when ``net`` is given) and calibration.json, so an interrupted run keeps it."""
+    if net is not None:
+        copy = spec.build()
+        copy.load_state_dict(net.state_dict())
+        Pix2PixHandle(copy.eval(), spec, mode="colorization", net_size=int(best["net_size"])).save(out)
+    write_json_atomic(out / "calibration.json", {
+        "saturation": best["saturation"], "net_size": int(best["net_size"]), "chosen_at_step": int(best["step"]),
+        "validation": {k: best[k] for k in ("ab_ratio", "colourfulness")},
+        "validation_set": sorted(photos), "options": asdict(opts), "history": history,
+        "train_seconds": round(seconds)})
+
+
+def train(opts: ColorizerOptions, images: list[Tensor], photos: dict[str, Tensor], out: Path,
+          log=print) -> dict[str, float]:
+    """Train, keep the state with the lowest validation error, save it to ``out`` with calibration.json."""
+    torch.manual_seed(opts.seed)
+    gen = torch.Generator().manual_seed(opts.seed)
+    spec = GeneratorSpec(opts.generator, 1, 2, opts.ngf, "batch", True)
+    net = spec.build("normal", 0.02).train()
+    opt = torch.optim.Adam(net.parameters(), lr=opts.lr, betas=(0.5, 0.999))
+    sched = linear_decay_scheduler(opt, opts.steps // 2, opts.steps - opts.steps // 2)
+    handle = Pix2PixHandle(net, spec, mode="colorization", net_size=192)
+    best: dict[str, float] = {}
+    history: list[dict[str, float]] = []
+    t0 = time.monotonic()
+    for step in range(1, opts.steps + 1):
+        l_norm, ab_norm = rgb_to_lab_norm(sample_batch(images, opts, gen))
+        loss = ab_distance(net(l_norm), ab_norm)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        if step % opts.eval_every == 0 or step == opts.steps:
+            net.eval()
+            val = validate(handle, photos)
+            net.train()
+            history.append({"step": step, "loss": loss.item() * 110, **val})
+            log(f"step {step}: train ab {loss.item() * 110:.2f}  validation ab error {val['ab_ratio']:.3f}x grey, "
+                f"colourfulness {val['colourfulness']:.2f} at saturation {val['saturation']} "
+                f"net_size {val['net_size']}  {time.monotonic() - t0:.0f} s")
+            if not best or val["ab_ratio"] < best["ab_ratio"]:
+                best = {"step": step, **val}
+                save(net, spec, best, out, opts, photos, history, time.monotonic() - t0)
+            else:  # keep the history current; the saved weights stay the best so far
+                save(None, spec, best, out, opts, photos, history, time.monotonic() - t0)
+    return best
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("out", type=Path, nargs="?", default=Path("out/models/colorizer"))
+    for field, default in asdict(ColorizerOptions()).items():
+        ap.add_argument("--" + field.replace("_", "-"), type=type(default), default=default)
+    ap.add_argument("--exclude", nargs="*", default=[], choices=sorted(TRAIN), help="training photos to leave out")
+    args = ap.parse_args(argv)
+    opts = ColorizerOptions(**{k: getattr(args, k) for k in asdict(ColorizerOptions())})
+    train_set = {k: v for k, v in TRAIN.items() if k not in (*VALIDATION_FROM_TRAIN, *args.exclude)}
+    names, images = zip(*[(k, to_tensor(img)) for k, img in available(train_set)], strict=True)
+    photos = validation_photos()
+    print(f"training photos: {', '.join(names)}; validation: {', '.join(photos)}; options {json.dumps(asdict(opts))}")
+    best = train(opts, list(images), photos, args.out)
+    print(f"saved {args.out} (step {best['step']}, saturation {best['saturation']}, net_size {best['net_size']})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
