@@ -69,6 +69,32 @@ freshly mapped and torch ran 2-3x slower in the workers than in this process (me
 Colorize + Harmonize). Remote ``dask worker`` processes: see the README.
 """
 
+QUIET_CONFIG: dict[str, Any] = {
+    "distributed.admin.tick.interval": "1s",
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.system-monitor.interval": "2s",
+    "distributed.worker.memory.monitor-interval": "1s",
+    "distributed.nanny.memory.monitor-interval": "1s",
+}
+"""Dask housekeeping slowed down for the local cluster (a frame batch takes far longer than these).
+
+By default every scheduler, nanny and worker checks its event loop every 20 ms, a worker samples
+its threads' stacks every 10 ms for the dashboard's profile, and memory is polled every 100 ms.
+On a 2-worker cluster that cost 8 % of a core while idle (1 % with these settings, measured with
+``psutil``), taken from the cores the frames need; see ``benchmarks/dask_scaling.py``.
+"""
+
+
+def local_cluster_config() -> dict[str, Any]:
+    """The Dask settings a local cluster (and the client in this process) is started with."""
+    return {"distributed.nanny.pre-spawn-environ": WORKER_ENV, **QUIET_CONFIG}
+
+
+def worker_environment() -> dict[str, str]:
+    """The same settings as environment variables, for ``dask scheduler`` / ``dask worker`` processes."""
+    return {"DASK_" + key.upper().replace(".", "__").replace("-", "_"): repr(value) if not isinstance(value, str)
+            else value for key, value in local_cluster_config().items()}
+
 
 def split_time_varying(plan: Plan) -> tuple[list[PlannedNode], list[PlannedNode]]:
     """(remote, local): sinks and whatever a sink feeds stay local, the rest can go to workers."""
@@ -228,13 +254,12 @@ class DaskExecutor(Executor):
                                     "local cluster)") from None
         else:
             try:
-                with dask.config.set({"distributed.nanny.pre-spawn-environ": WORKER_ENV}):
-                    cluster = LocalCluster(n_workers=max(1, self.workers), threads_per_worker=1, processes=True,
-                                           host="127.0.0.1", dashboard_address=":0", silence_logs=logging.ERROR)
+                with dask.config.set(local_cluster_config()):
+                    cluster = start_local_cluster(LocalCluster, self.workers)
+                    client = Client(cluster)
             except Exception as exc:
                 raise NodeflowError(f"cannot start a local Dask cluster of {self.workers} workers: "
                                     f"{type(exc).__name__}: {exc}") from exc
-            client = Client(cluster)
         try:
             client.wait_for_workers(1, timeout=self.connect_timeout)
         except TimeoutError:
@@ -287,6 +312,13 @@ class DaskExecutor(Executor):
         while not condition() and time.monotonic() < end:
             self._drain(inbox, wait=0.05)
         self._drain(inbox)
+
+
+def start_local_cluster(cluster_cls: Any, workers: int) -> Any:
+    """A ``LocalCluster`` of ``workers`` processes of one thread each on the loopback address
+    (call it inside ``dask.config.set(local_cluster_config())``; the benchmark starts its own so)."""
+    return cluster_cls(n_workers=max(1, workers), threads_per_worker=1, processes=True, host="127.0.0.1",
+                       dashboard_address=":0", silence_logs=logging.ERROR)
 
 
 def _threads(client: Any) -> int:
