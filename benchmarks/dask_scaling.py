@@ -214,6 +214,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--rounds", type=int, default=3, help="interleaved runs per configuration (median)")
     parser.add_argument("--control-sleep", type=float, default=0.1, help="seconds per frame of the control graph")
+    parser.add_argument("--dask-defaults", action="store_true",
+                        help="start the clusters with Dask's default housekeeping (no QUIET_CONFIG: as before)")
     parser.add_argument("--json", default="benchmarks/results/dask_scaling.json")
     args = parser.parse_args()
 
@@ -221,7 +223,7 @@ def main() -> None:
     import dask_scaling as me  # this file by its module name (a worker cannot import __main__)
     from distributed import Client, LocalCluster
 
-    from nodeflow.execute_dask import local_cluster_config, start_local_cluster
+    from nodeflow.execute_dask import QUIET_CONFIG, local_cluster_config, start_local_cluster
 
     torch.set_num_threads(1)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -249,7 +251,10 @@ def main() -> None:
         with contextlib.ExitStack() as stack:
             for n in args.workers:  # every cluster up before measuring; rounds interleave the configs
                 t0 = time.perf_counter()
-                with dask.config.set(local_cluster_config()):
+                config = local_cluster_config()
+                if args.dask_defaults:
+                    config = {k: v for k, v in config.items() if k not in QUIET_CONFIG}
+                with dask.config.set(config):
                     cluster = stack.enter_context(start_local_cluster(LocalCluster, n))
                     client = stack.enter_context(Client(cluster))
                 startup[n] = time.perf_counter() - t0
@@ -289,7 +294,7 @@ def main() -> None:
     print(f"Dask scaling: {args.frames} frames of {args.size}x{args.size}, 1 torch thread per process (workers: "
           f"{sorted(set(t for v in threads.values() for t in v))} intra-/inter-op), median of {args.rounds} "
           f"interleaved rounds; {cores} cores, load average {load:.1f} at start ({platform.machine()}, "
-          f"torch {torch.__version__})")
+          f"torch {torch.__version__}){'; Dask default housekeeping' if args.dask_defaults else ''}")
     print("pipeline = LoadVideo -> Colorize -> AlphaOver -> Harmonize -> count; speed-up vs dask with 1 worker "
           "(same batch size); steady = after the first batch of each worker")
     print(f"{'graph':<30} {'batch':>5} {'executor':<8} {'workers':>7} {'start s':>7} {'run s':>6} {'steady f/s':>10} "
@@ -317,7 +322,8 @@ def main() -> None:
           f"(above ~0.5 other processes share the cores: frames/s and speed-ups are figures under load)")
     result = {"frames": args.frames, "size": args.size, "batch_sizes": args.batch_size, "cores": cores,
               "load_average_at_start": load, "load_average_at_end": load_end, "torch": torch.__version__,
-              "worker_torch_threads": {str(k): v for k, v in threads.items()}, "rows": rows}
+              "worker_torch_threads": {str(k): v for k, v in threads.items()},
+              "dask_defaults": args.dask_defaults, "rows": rows}
     write_json_atomic(args.json, result)
 
 

@@ -9,10 +9,11 @@ How a run goes (needs the ``[dask]`` extra):
    in frame order.
 3. The shared part of the run (the remote nodes' plan, the run's frame list) and the static
    values the remote nodes read (models included) are scattered to every worker once; each
-   frame batch is then one small task naming its frames. A worker keeps one instance of each
-   remote node per thread for the whole run, so a ``LoadVideo`` reader continues where its last
-   batch stopped instead of decoding from frame 0 for every batch.
-4. At most ``max_in_flight`` batches are outstanding, so memory stays bounded; results come back
+   task then names its frames: one batch, or a few consecutive small ones (at least
+   ``MIN_TASK_FRAMES`` frames a task, as Dask's cost per task is fixed), run one after the other.
+   A worker keeps one instance of each remote node per thread for the whole run, so a
+   ``LoadVideo`` reader continues where its last batch stopped instead of decoding from frame 0.
+4. At most ``max_in_flight`` tasks are outstanding, so memory stays bounded; results come back
    in frame order and feed the local sinks. A worker lost mid-run is survived: the scheduler
    runs its batches again elsewhere (every worker holds the scattered values).
 5. Workers publish their node events (started, progress, finished, log) on a Dask topic; they
@@ -134,6 +135,27 @@ class BatchResult:
     previews: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Every remote node's outputs, for the first batch only."""
 
+Batches = tuple[tuple[int, ...], ...]
+"""Consecutive frame batches that one task computes."""
+
+MIN_TASK_FRAMES = 8
+"""Frames per task at least, unless the clip is too short to keep every worker busy."""
+
+
+def batches_per_task(batch_size: int, batches: int, threads: int, min_frames: int = MIN_TASK_FRAMES) -> int:
+    """How many consecutive batches one Dask task computes.
+
+    Each task costs this process (scheduler, comms, result) about 10 ms of CPU and its worker
+    2 ms, whatever its size (measured: ``benchmarks/dask_scaling.py``); with batches of 2 frames
+    that was 15 % of the CPU a frame needs, taken from the cores the workers need. Grouping
+    keeps the batches the nodes see (and so their output) the same: the worker runs them one
+    after the other. Every worker thread still gets at least 2 tasks, so a short clip is spread.
+    """
+    wanted = max(1, -(-min_frames // max(1, batch_size)))
+    spread = max(1, batches // (2 * max(1, threads)))
+    return min(wanted, spread)
+
+
 SCHEDULER_TIMEOUT_S = float(os.environ.get("NODEFLOW_SCHEDULER_TIMEOUT", 5))
 """How long to wait for a --scheduler to answer; a reachable one answers in milliseconds."""
 
@@ -148,7 +170,9 @@ class DaskExecutor(Executor):
     scheduler: str | None = None
     """Address of a running scheduler (``tcp://host:8786``); None starts a local cluster."""
     max_in_flight: int = 0
-    """Batches outstanding at once (default: 2 per worker thread)."""
+    """Tasks outstanding at once (default: 2 per worker thread)."""
+    min_task_frames: int = MIN_TASK_FRAMES
+    """Frames one task computes at least: smaller batches are grouped (see :func:`batches_per_task`)."""
     connect_timeout: float = 30.0
     """Seconds to wait for the scheduler and for its first worker."""
     _remote_finished: int = field(default=0, init=False, repr=False)
@@ -183,29 +207,32 @@ class DaskExecutor(Executor):
 
         client, cluster = self._connect()
         inbox: queue.Queue[Event] = queue.Queue()
-        futures: deque[tuple[tuple[int, ...], Any]] = deque()
+        futures: deque[tuple[Batches, Any]] = deque()
         try:
             client.subscribe_topic(job.topic, lambda item: _receive(item, inbox))
             job_future, static = self._scatter(client, job, {k: static_values[k] for k in needed_static})
-            limit = self.max_in_flight or 2 * max(1, _threads(client))
+            threads = max(1, _threads(client))
+            limit = self.max_in_flight or 2 * threads
+            per_task = batches_per_task(batch_size, len(batches), threads, self.min_task_frames)
+            tasks = [tuple(batches[i:i + per_task]) for i in range(0, len(batches), per_task)]
             self._remote_finished = 0
             done = 0
-            for i, frames in enumerate(batches):
-                futures.append((frames, client.submit(compute_batch, job_future, static, frames, i == 0,
-                                                      key=f"nodeflow-{job.run_id}-{i}", pure=False)))
-                while len(futures) >= limit or (i == len(batches) - 1 and futures):
-                    frames_i, future = futures.popleft()
-                    result = self._wait(future, frames_i, inbox)
-                    for nid, tally in result.tallies.items():
-                        stats[nid].add(tally)
-                    for nid, outs in result.previews.items():
-                        self.emit(NodeOutputs(nid, outs, frames_i))
-                    for key in collect_remote:
-                        collected[key].append(result.values[key[0]][key[1]])
-                    self.run_batch(plan, local, instances, stats, {**static_values, **result.values}, frames_i,
-                                   frame_list, collected)
-                    done += len(frames_i)
-                    self.emit(FramesDone(done, len(frame_list)))
+            for i, group in enumerate(tasks):
+                futures.append((group, client.submit(compute_batches, job_future, static, group, i == 0,
+                                                     key=f"nodeflow-{job.run_id}-{i}", pure=False)))
+                while len(futures) >= limit or (i == len(tasks) - 1 and futures):
+                    group_i, future = futures.popleft()
+                    for frames_i, result in zip(group_i, self._wait(future, group_i, inbox), strict=True):
+                        for nid, tally in result.tallies.items():
+                            stats[nid].add(tally)
+                        for nid, outs in result.previews.items():
+                            self.emit(NodeOutputs(nid, outs, frames_i))
+                        for key in collect_remote:
+                            collected[key].append(result.values[key[0]][key[1]])
+                        self.run_batch(plan, local, instances, stats, {**static_values, **result.values},
+                                       frames_i, frame_list, collected)
+                        done += len(frames_i)
+                        self.emit(FramesDone(done, len(frame_list)))
             expected = len(batches) * len(remote)
             self._drain_until(inbox, lambda: self._remote_finished >= expected, timeout=2.0)
         finally:
@@ -280,8 +307,8 @@ class DaskExecutor(Executor):
                 cluster.close()
 
     # -- events --------------------------------------------------------------------------------
-    def _wait(self, future: Any, frames: tuple[int, ...], inbox: queue.Queue[Event]) -> BatchResult:
-        """The batch's result, relaying worker events and watching for cancellation meanwhile."""
+    def _wait(self, future: Any, batches: Batches, inbox: queue.Queue[Event]) -> list[BatchResult]:
+        """The task's results (one per batch), relaying worker events and watching for cancellation."""
         while not future.done():
             if self.cancel_token.cancelled:
                 raise Cancelled()
@@ -292,7 +319,7 @@ class DaskExecutor(Executor):
         except (NodeflowError, KeyboardInterrupt):
             raise
         except Exception as exc:
-            raise NodeflowError(f"the Dask cluster failed frames {frames[0]}..{frames[-1]}: "
+            raise NodeflowError(f"the Dask cluster failed frames {batches[0][0]}..{batches[-1][-1]}: "
                                 f"{type(exc).__name__}: {exc}") from exc
 
     def _drain(self, inbox: queue.Queue[Event], wait: float = 0.0) -> None:
@@ -404,6 +431,12 @@ def compute_batch(job: RemoteJob, static: dict[str, dict[str, Any]], frames: tup
     shown = dict(values) if previews else {}
     sent = {nid: {o: v for o, v in outs.items() if (nid, o) in job.keep} for nid, outs in values.items()}
     return BatchResult({k: v for k, v in sent.items() if v}, tallies, shown)
+
+
+def compute_batches(job: RemoteJob, static: dict[str, dict[str, Any]], batches: Batches,
+                    previews: bool) -> list[BatchResult]:
+    """Runs on a worker: consecutive batches, one after the other (previews from the first)."""
+    return [compute_batch(job, static, frames, previews and i == 0) for i, frames in enumerate(batches)]
 
 
 def _probe(address: str) -> None:

@@ -22,6 +22,7 @@ from test_demo_graphs import TOY
 from nodeflow.cli import main
 from nodeflow.errors import Cancelled, NodeExecutionError
 from nodeflow.events import FramesDone, LogMessage, NodeFinished, NodeOutputs, NodeStarted, RunFinished
+from nodeflow.execute_dask import MIN_TASK_FRAMES, batches_per_task
 from nodeflow.graph import Graph
 from nodeflow.nodes import color, composite, io
 from nodeflow.nodes.io.video_reader import VideoReader, count_frames
@@ -281,3 +282,23 @@ def test_cancel_during_a_dask_run_stops_it_and_leaves_no_files(cluster, clip, tm
                            executor="dask", scheduler=cluster.address)
     assert done == [2]
     assert not [p for p in (tmp_path / "out").rglob("*") if p.is_file()]  # sinks aborted: nothing half-written
+
+
+def test_small_batches_are_grouped_into_tasks_that_keep_the_batches(cluster, clip, tmp_path):
+    """Batches of 1 frame: a task computes several (Dask's cost per task is fixed), yet the nodes
+    still see, report and deliver one frame at a time, and the files are the local ones."""
+    assert batches_per_task(1, 100, 2) == MIN_TASK_FRAMES
+    assert batches_per_task(1, CLIP_FRAMES, 2) == 6  # 4 tasks: each of the 2 workers gets 2
+    assert batches_per_task(1, 6, 2) == 1 and batches_per_task(2, 9, 2) == 2  # short clips stay spread
+    assert batches_per_task(8, 6, 2) == 1 and batches_per_task(3, 30, 1) == 3
+    events: list[object] = []
+    g = video_graph(tmp_path, clip)
+    plan = g.session.plan(g.spec, base_dir=tmp_path, output_dir=tmp_path / "dask")
+    out = g.session.run_plan(plan, device="cpu", batch_size=1, listeners=[events.append], executor="dask",
+                             scheduler=cluster.address)
+    started = sorted(e.frames for e in events if isinstance(e, NodeStarted) and e.node_id == "graded")
+    assert started == [(i,) for i in range(CLIP_FRAMES)]
+    assert [e.done for e in events if isinstance(e, FramesDone)] == list(range(1, CLIP_FRAMES + 1))
+    local = Graph(g.spec, base_dir=tmp_path).run(device="cpu", batch_size=1, output_dir=tmp_path / "local")
+    assert torch.equal(out["final"], local["final"])
+    assert assert_same_files(tmp_path / "local", tmp_path / "dask") == CLIP_FRAMES + 2
