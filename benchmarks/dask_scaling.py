@@ -11,7 +11,7 @@ and cached, so every run measures the per-frame work. Each worker is one process
 thread; the local executor gets one thread too. Clusters are started as the executor starts its
 own (``nodeflow.execute_dask.local_cluster_config``: Dask's housekeeping slowed down).
 
-"Steady" frames/s counts from the end of the first round of batches (one per worker: a worker's
+"Steady" frames/s counts from the end of the first round of tasks (one per worker: a worker's
 first task also builds its node instances and opens the video) to the last batch done. "run" is
 the whole run, "start" the cluster's start-up. Configurations are measured in interleaved rounds
 (so a burst of load from other processes hits them alike) and the median is reported, with the
@@ -21,9 +21,11 @@ Over the same steady window the CPU time of every process is read (``psutil``, p
 this process's main thread (the run loop and the sinks; for ``local`` all the nodes), its other
 threads (Dask's scheduler, nannies and client comms run here with a local cluster), its children
 (ffmpeg), and in each worker the task thread (the nodes), the rest of the worker (Dask's event
-loop: tasks, results, events) and its ffmpeg. Divided by the frames, these do not depend much on
-the load from other processes, unlike frames/s; "allows" is the speed-up those CPU figures allow
-on ``cores`` free cores: min(workers, cores / total CPU per frame) / the 1-worker node CPU per frame.
+loop: tasks, results, events) and its ffmpeg. Divided by the frames, these depend much less on
+the load from other processes than frames/s do (Dask's timed housekeeping still costs more per
+frame when frames come slower); "allows" is the speed-up those CPU figures allow on ``cores``
+free cores, min(workers, cores x node CPU / total CPU): with one worker its nodes have a core to
+themselves, with more all the processes share the cores.
 
 A control graph (LoadVideo -> a node that sleeps per frame -> count) is measured alike: it
 needs no CPU, so its speed-up shows what the executor itself allows when the cores are busy
@@ -170,7 +172,7 @@ def timed_run(make: Callable[[], Graph], executor: str, batch_size: int, schedul
               meter: CpuMeter) -> dict[str, Any]:
     """One run in a fresh session (models from the disk cache, no per-batch results in memory).
 
-    The steady window starts when ``warm`` batches are done (the first round: one per worker)."""
+    The steady window starts when ``warm`` batches are done (the first round: one task per worker)."""
     g = make()
     marks: list[tuple[float, int]] = []
     cpu: list[dict[str, float]] = []
@@ -223,7 +225,12 @@ def main() -> None:
     import dask_scaling as me  # this file by its module name (a worker cannot import __main__)
     from distributed import Client, LocalCluster
 
-    from nodeflow.execute_dask import QUIET_CONFIG, local_cluster_config, start_local_cluster
+    from nodeflow.execute_dask import (
+        QUIET_CONFIG,
+        batches_per_task,
+        local_cluster_config,
+        start_local_cluster,
+    )
 
     torch.set_num_threads(1)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -269,7 +276,9 @@ def main() -> None:
                 for name, make in graphs.items():
                     for b in args.batch_size:
                         for executor, n, address, meter in configs:
-                            runs[(name, b, executor, n)].append(timed_run(make, executor, b, address, n, meter))
+                            batches = -(-args.frames // b)
+                            warm = 1 if executor == "local" else n * batches_per_task(b, batches, n)
+                            runs[(name, b, executor, n)].append(timed_run(make, executor, b, address, warm, meter))
 
     rows: list[dict[str, Any]] = []
     for (name, b, executor, n), measured in runs.items():
@@ -288,9 +297,8 @@ def main() -> None:
         r["efficiency"] = r["speedup"] / r["workers"]
         nodes, total = r["cpu_ms_per_frame"][node_part(r)], r["cpu_total_ms_per_frame"]
         r["overhead_share"] = 1 - nodes / total if total > 0 else float("nan")
-        one = base["cpu_ms_per_frame"]["workers nodes"]
-        r["cpu_allows_speedup"] = (min(r["workers"] / nodes, cores / total) * one
-                                   if nodes > 0 and total > 0 and r["executor"] == "dask" else float("nan"))
+        r["cpu_allows_speedup"] = (min(r["workers"], cores * nodes / total)
+                                   if total > 0 and r["executor"] == "dask" else float("nan"))
     print(f"Dask scaling: {args.frames} frames of {args.size}x{args.size}, 1 torch thread per process (workers: "
           f"{sorted(set(t for v in threads.values() for t in v))} intra-/inter-op), median of {args.rounds} "
           f"interleaved rounds; {cores} cores, load average {load:.1f} at start ({platform.machine()}, "
