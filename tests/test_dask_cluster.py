@@ -302,3 +302,20 @@ def test_small_batches_are_grouped_into_tasks_that_keep_the_batches(cluster, cli
     local = Graph(g.spec, base_dir=tmp_path).run(device="cpu", batch_size=1, output_dir=tmp_path / "local")
     assert torch.equal(out["final"], local["final"])
     assert assert_same_files(tmp_path / "local", tmp_path / "dask") == CLIP_FRAMES + 2
+
+
+def test_bunched_worker_events_still_arrive_while_a_long_node_runs(cluster, tmp_path):
+    """A worker sends its events a bunch at a time; a node's start still shows before it ends."""
+    g = Graph(base_dir=tmp_path, registry=registry())
+    f = g.add("Frames", count=2)
+    g.add("CountSink", image=g.add("SlowInvert", id="inv", image=f.image, sleep=1.5).image)
+    arrived: dict[str, float] = {}
+
+    def on_event(event: object) -> None:
+        if isinstance(event, (NodeStarted, NodeFinished)) and event.node_id == "inv":
+            arrived[type(event).__name__] = time.monotonic()
+
+    plan = g.session.plan(g.spec, base_dir=tmp_path, output_dir=tmp_path)
+    g.session.run_plan(plan, device="cpu", batch_size=2, listeners=[on_event], executor="dask",
+                       scheduler=cluster.address)
+    assert arrived["NodeFinished"] - arrived["NodeStarted"] > 0.75  # relayed while the node slept
