@@ -92,9 +92,11 @@ def local_cluster_config() -> dict[str, Any]:
 
 
 def worker_environment() -> dict[str, str]:
-    """The same settings as environment variables, for ``dask scheduler`` / ``dask worker`` processes."""
-    return {"DASK_" + key.upper().replace(".", "__").replace("-", "_"): repr(value) if not isinstance(value, str)
-            else value for key, value in local_cluster_config().items()}
+    """The same settings as environment variables, for ``dask scheduler`` / ``dask worker`` processes
+    (values without spaces, so that ``env $(...)`` in a shell keeps each one whole)."""
+    return {"DASK_" + key.upper().replace(".", "__").replace("-", "_"):
+            value if isinstance(value, str) else repr(value).replace(" ", "")
+            for key, value in local_cluster_config().items()}
 
 
 def split_time_varying(plan: Plan) -> tuple[list[PlannedNode], list[PlannedNode]]:
@@ -154,6 +156,41 @@ def batches_per_task(batch_size: int, batches: int, threads: int, min_frames: in
     wanted = max(1, -(-min_frames // max(1, batch_size)))
     spread = max(1, batches // (2 * max(1, threads)))
     return min(wanted, spread)
+
+
+class _Array:
+    """A CPU tensor on its way from a worker, as its numpy array.
+
+    Pickled, a numpy array's buffer travels out of band (no copy); a tensor goes through torch's
+    own pickling, which copies it into bytes: 8 ms to send and 2.5 ms to receive per 6 MB (a
+    batch of 8 frames of 256²), measured here. Bit-identical either way.
+    """
+
+    __slots__ = ("array",)
+
+    def __init__(self, array: Any):
+        self.array = array
+
+
+def _pack(values: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """A batch's values for the trip to this process: CPU tensors as :class:`_Array`."""
+    def pack(value: Any) -> Any:
+        if isinstance(value, torch.Tensor) and value.device.type == "cpu" and not value.requires_grad:
+            try:
+                return _Array(value.numpy())
+            except (TypeError, RuntimeError):  # a dtype numpy lacks (bfloat16), a conjugate view, ...
+                return value
+        return value
+    return {nid: {out: pack(v) for out, v in outs.items()} for nid, outs in values.items()}
+
+
+def _unpack(values: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    def unpack(value: Any) -> Any:
+        if isinstance(value, _Array):
+            array = value.array if value.array.flags.writeable else value.array.copy()
+            return torch.from_numpy(array)
+        return value
+    return {nid: {out: unpack(v) for out, v in outs.items()} for nid, outs in values.items()}
 
 
 SCHEDULER_TIMEOUT_S = float(os.environ.get("NODEFLOW_SCHEDULER_TIMEOUT", 5))
@@ -225,11 +262,12 @@ class DaskExecutor(Executor):
                     for frames_i, result in zip(group_i, self._wait(future, group_i, inbox), strict=True):
                         for nid, tally in result.tallies.items():
                             stats[nid].add(tally)
-                        for nid, outs in result.previews.items():
+                        for nid, outs in _unpack(result.previews).items():
                             self.emit(NodeOutputs(nid, outs, frames_i))
+                        values = _unpack(result.values)
                         for key in collect_remote:
-                            collected[key].append(result.values[key[0]][key[1]])
-                        self.run_batch(plan, local, instances, stats, {**static_values, **result.values},
+                            collected[key].append(values[key[0]][key[1]])
+                        self.run_batch(plan, local, instances, stats, {**static_values, **values},
                                        frames_i, frame_list, collected)
                         done += len(frames_i)
                         self.emit(FramesDone(done, len(frame_list)))
@@ -459,9 +497,9 @@ def compute_batch(job: RemoteJob, static: dict[str, dict[str, Any]], frames: tup
     tallies = {pn.id: NodeTally(pn.cls.type_name) for pn in nodes}
     values = runner.run_batch(plan, nodes, _run_instances(job), tallies, static, frames, job.frame_list, {},
                               keep=keep)
-    shown = dict(values) if previews else {}
+    shown = _pack(values) if previews else {}
     sent = {nid: {o: v for o, v in outs.items() if (nid, o) in job.keep} for nid, outs in values.items()}
-    return BatchResult({k: v for k, v in sent.items() if v}, tallies, shown)
+    return BatchResult(_pack({k: v for k, v in sent.items() if v}), tallies, shown)
 
 
 def compute_batches(job: RemoteJob, static: dict[str, dict[str, Any]], batches: Batches,
