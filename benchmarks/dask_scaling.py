@@ -304,7 +304,7 @@ def main() -> None:
           f"interleaved rounds; {cores} cores, load average {load:.1f} at start ({platform.machine()}, "
           f"torch {torch.__version__}){'; Dask default housekeeping' if args.dask_defaults else ''}")
     print("pipeline = LoadVideo -> Colorize -> AlphaOver -> Harmonize -> count; speed-up vs dask with 1 worker "
-          "(same batch size); steady = after the first batch of each worker")
+          "(same batch size); steady = after the first task of each worker")
     print(f"{'graph':<30} {'batch':>5} {'executor':<8} {'workers':>7} {'start s':>7} {'run s':>6} {'steady f/s':>10} "
           f"{'best f/s':>8} {'speed-up':>8} {'best':>6} {'effic.':>6} {'allows':>6}")
     for r in rows:
