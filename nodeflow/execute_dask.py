@@ -147,11 +147,12 @@ MIN_TASK_FRAMES = 8
 def batches_per_task(batch_size: int, batches: int, threads: int, min_frames: int = MIN_TASK_FRAMES) -> int:
     """How many consecutive batches one Dask task computes.
 
-    Each task costs this process (scheduler, comms, result) about 10 ms of CPU and its worker
-    2 ms, whatever its size (measured: ``benchmarks/dask_scaling.py``); with batches of 2 frames
-    that was 15 % of the CPU a frame needs, taken from the cores the workers need. Grouping
-    keeps the batches the nodes see (and so their output) the same: the worker runs them one
-    after the other. Every worker thread still gets at least 2 tasks, so a short clip is spread.
+    Each task costs this process (scheduler, comms, result) 5-7 ms of CPU and its worker 1-3 ms,
+    whatever its size (measured with empty tasks on a local cluster); with the benchmark's
+    batches of 2 frames (``benchmarks/dask_scaling.py``) that was a few % of the CPU a frame
+    needs, taken from the cores the workers need. Grouping keeps the batches the nodes see (and
+    so their output) the same: the worker runs them one after the other. Every worker thread
+    still gets at least 2 tasks, so a short clip is spread.
     """
     wanted = max(1, -(-min_frames // max(1, batch_size)))
     spread = max(1, batches // (2 * max(1, threads)))
