@@ -9,6 +9,10 @@ returned outputs must be equal and every written file must have the same pixels 
 
 Graphs that cannot run under Dask by design are listed in ``NOT_UNDER_DASK`` with the reason, and
 a test checks that each one still exists where the list says (so the list cannot go stale).
+Not repeated here: graphs a test builds inline that have no per-frame node (a still through
+colour, composite or matte nodes: the Dask executor computes those in this process exactly as
+``local`` does, as ``test_engine_graph_io.build`` shows) and the trainings' graphs (minutes each
+here: their per-frame part, a model applied per frame, is the colorize graph below).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from test_engine_graph_io import build as graph_io_build
 from test_engine_memory import clip_graph
 from test_engine_memory import registry as memory_registry
 from test_engine_preflight import graph as preflight_graph
+from test_gan_checkpoints import reference_style
 from test_gan_helpers import registry as gan_registry
 from test_gan_helpers import two_tone
 from test_gan_helpers import write_frames as write_tensor_frames
@@ -38,6 +43,7 @@ from test_io_video import graph as io_graph
 from test_io_video import write_lossless_clip
 
 from nodeflow.graph import Graph, GraphSpec
+from nodeflow.nodes.pix2pix.networks import GeneratorSpec
 from nodeflow.registry import Registry
 from nodeflow.session import Session
 
@@ -160,6 +166,30 @@ def colorize_tensor_frames(folder: Path) -> Graph:
     return g
 
 
+def reference_checkpoint_translate(folder: Path) -> Graph:
+    """test_gan_checkpoints.test_reference_facades_style_unet_loads_with_reference_outputs (a model
+    loaded from a reference-format .pth, applied per frame twice)"""
+    torch.manual_seed(1)
+    source = GeneratorSpec("unet_256", 3, 3, 4, "batch", dropout=True).build("normal")
+    source.train()
+    with torch.no_grad():  # give BatchNorm real running statistics
+        for _ in range(3):
+            source(torch.rand(2, 3, 256, 256) * 2 - 1)
+    model_dir = folder / "facades_label2photo_pretrained"
+    model_dir.mkdir()
+    torch.save(reference_style(source.state_dict(), drop_counters=True), model_dir / "latest_net_G.pth",
+               _use_new_zipfile_serialization=False)
+    write_tensor_frames(folder / "labels.safetensors", torch.rand(4, 3, 256, 256))
+    g = _graph(gan_registry(), folder)
+    g.add("TensorFrames", id="src", path="labels.safetensors")
+    g.add("LoadPix2Pix", id="load", path=model_dir.name)
+    g.add("Translate", id="eval", image=g.node("src").image, model=g.node("load").model)
+    g.add("Translate", id="ref", image=g.node("src").image, model=g.node("load").model, norm_stats="per_image")
+    g.output("eval", g.node("eval").image)
+    g.output("ref", g.node("ref").image)
+    return g
+
+
 GRAPHS: dict[str, Builder] = {
     "test_engine_cli.CLIP": _nodes(CLIP, lifted="lift"),
     "test_gui_compositor.NODES": _nodes(COMPOSITOR_NODES, graded="fo"),
@@ -174,6 +204,8 @@ GRAPHS: dict[str, Builder] = {
     "test_io_sequence.test_load_sequence_in_batches_and_missing_frame_through_the_graph": sequence_range_step,
     "test_io_images.test_contact_sheet_grid_and_labels": contact_sheet,
     "test_pix2pix.test_graph_trains_once_colorizes_any_size_and_reuses_the_disk_cache": colorize_tensor_frames,
+    "test_gan_checkpoints.test_reference_facades_style_unet_loads_with_reference_outputs":
+        reference_checkpoint_translate,
 }
 """Also under Dask, in test_dask_cluster: the shipped graphs and that module's own graphs."""
 
