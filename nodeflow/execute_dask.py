@@ -128,6 +128,8 @@ class RemoteJob:
     topic: str
     reasons: dict[str, str]
     """Why each remote node runs, as this process's session sees it ('params changed (sigma)')."""
+    first_batch: tuple[int, ...] = ()
+    """The run's first batch: replayed by a worker's new instances when a node decides on it."""
 
 
 @dataclass
@@ -238,10 +240,10 @@ class DaskExecutor(Executor):
         if not remote:  # only sinks vary: nothing worth sending away
             super().run_batches(plan, instances, stats, static_values, frame_list, batch_size, collected)
             return
-        job = self._job(plan, remote, local, frame_list, collected)
+        batches = [tuple(frame_list[i:i + batch_size]) for i in range(0, len(frame_list), batch_size)]
+        job = dataclasses.replace(self._job(plan, remote, local, frame_list, collected), first_batch=batches[0])
         collect_remote = [k for k in collected if k[0] in job.remote]
         needed_static = {c.source.node for pn in remote for c in pn.connections if c.source.node in static_values}
-        batches = [tuple(frame_list[i:i + batch_size]) for i in range(0, len(frame_list), batch_size)]
 
         client, cluster = self._connect()
         inbox: queue.Queue[Event] = queue.Queue()
@@ -414,16 +416,27 @@ _MAX_KEPT = 64
 """Instance sets kept at most (a run whose release never came is dropped oldest first)."""
 
 
-def _run_instances(job: RemoteJob) -> dict[str, Node]:
+def _run_instances(job: RemoteJob) -> tuple[dict[str, Node], bool]:
+    """This thread's instances of the run's remote nodes, and whether they were just made."""
     key = (job.run_id, threading.get_ident())
     with _instances_lock:
         found = _instances.get(key)
-        if found is None:
-            found = {nid: job.plan.nodes[nid].cls(job.plan.nodes[nid].params) for nid in job.remote}
-            _instances[key] = found
-            while len(_instances) > _MAX_KEPT:
-                _abort_all(_instances.popitem(last=False)[1])
-        return found
+        if found is not None:
+            return found, False
+        found = {nid: job.plan.nodes[nid].cls(job.plan.nodes[nid].params) for nid in job.remote}
+        _instances[key] = found
+        while len(_instances) > _MAX_KEPT:
+            _abort_all(_instances.popitem(last=False)[1])
+        return found, True
+
+
+def _replay_first_batch(job: RemoteJob, static: dict[str, dict[str, Any]], instances: dict[str, Node]) -> None:
+    """New instances see the run's first batch first, as the local executor's do (outputs dropped,
+    no events), so that a ``first_batch_decides`` node decides alike on every worker."""
+    nodes = [job.plan.nodes[nid] for nid in job.remote]
+    tallies = {pn.id: NodeTally(pn.cls.type_name) for pn in nodes}
+    Executor(device=torch.device(job.device)).run_batch(job.plan, nodes, instances, tallies, static,
+                                                        job.first_batch, job.frame_list, {})
 
 
 def _abort_all(nodes: dict[str, Node]) -> None:
@@ -496,8 +509,10 @@ def compute_batch(job: RemoteJob, static: dict[str, dict[str, Any]], frames: tup
     runner = Executor(device=torch.device(job.device), listeners=(publish,),
                       reason=lambda pn: job.reasons[pn.id])
     tallies = {pn.id: NodeTally(pn.cls.type_name) for pn in nodes}
-    values = runner.run_batch(plan, nodes, _run_instances(job), tallies, static, frames, job.frame_list, {},
-                              keep=keep)
+    instances, fresh = _run_instances(job)
+    if fresh and frames != job.first_batch and any(pn.cls.first_batch_decides for pn in nodes):
+        _replay_first_batch(job, static, instances)
+    values = runner.run_batch(plan, nodes, instances, tallies, static, frames, job.frame_list, {}, keep=keep)
     shown = _pack(values) if previews else {}
     sent = {nid: {o: v for o, v in outs.items() if (nid, o) in job.keep} for nid, outs in values.items()}
     return BatchResult(_pack({k: v for k, v in sent.items() if v}), tallies, shown)

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 from dask_helpers import Cluster
-from dask_nodes import SlowInvert
+from dask_nodes import FirstFrameMark, FirstFrameMarkUndeclared, SlowInvert
 from engine_nodes import make_registry
 from PIL import Image, ImageSequence
 from test_demo_graphs import TOY
@@ -67,7 +67,8 @@ def registry() -> Registry:
     for family in (io, color, composite):
         for cls in family.NODES:
             r.register(cls)
-    r.register(SlowInvert)
+    for cls in (SlowInvert, FirstFrameMark, FirstFrameMarkUndeclared):
+        r.register(cls)
     return r
 
 
@@ -337,3 +338,19 @@ def test_batch_values_travel_out_of_band_and_come_back_bit_identical():
         assert back["harm"][out].dtype == values["harm"][out].dtype
         assert torch.equal(back["harm"][out], values["harm"][out])
     back["harm"]["image"][0] = 0  # writable: a sink may change it in place
+
+
+def test_a_node_that_decides_on_its_first_batch_decides_alike_on_every_worker(cluster, tmp_path):
+    """Each worker's new instances replay the run's first batch when a node declares
+    ``first_batch_decides``; undeclared, the worker that starts at frame 3 decides differently."""
+    outputs = {}
+    for node in ("FirstFrameMark", "FirstFrameMarkUndeclared"):
+        for executor in ("local", "dask"):
+            g = Graph(base_dir=tmp_path, registry=registry(), session=Session(registry=registry()))
+            g.output("clip", g.add(node, id="mark", image=g.add("Frames", count=12).image).image)
+            plan = g.session.plan(g.spec, base_dir=tmp_path, output_dir=tmp_path)
+            outputs[node, executor] = g.session.run_plan(plan, device="cpu", batch_size=3, executor=executor,
+                                                         scheduler=cluster.address)["clip"]
+    assert outputs["FirstFrameMark", "local"].shape[0] == 12 and not outputs["FirstFrameMark", "local"].any()
+    assert torch.equal(outputs["FirstFrameMark", "dask"], outputs["FirstFrameMark", "local"])
+    assert not torch.equal(outputs["FirstFrameMarkUndeclared", "dask"], outputs["FirstFrameMark", "local"])
