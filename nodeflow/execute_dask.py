@@ -9,10 +9,11 @@ How a run goes (needs the ``[dask]`` extra):
    in frame order.
 3. The shared part of the run (the remote nodes' plan, the run's frame list) and the static
    values the remote nodes read (models included) are scattered to every worker once; each
-   frame batch is then one small task naming its frames. A worker keeps one instance of each
-   remote node per thread for the whole run, so a ``LoadVideo`` reader continues where its last
-   batch stopped instead of decoding from frame 0 for every batch.
-4. At most ``max_in_flight`` batches are outstanding, so memory stays bounded; results come back
+   task then names its frames: one batch, or a few consecutive small ones (at least
+   ``MIN_TASK_FRAMES`` frames a task, as Dask's cost per task is fixed), run one after the other.
+   A worker keeps one instance of each remote node per thread for the whole run, so a
+   ``LoadVideo`` reader continues where its last batch stopped instead of decoding from frame 0.
+4. At most ``max_in_flight`` tasks are outstanding, so memory stays bounded; results come back
    in frame order and feed the local sinks. A worker lost mid-run is survived: the scheduler
    runs its batches again elsewhere (every worker holds the scattered values).
 5. Workers publish their node events (started, progress, finished, log) on a Dask topic; they
@@ -69,6 +70,34 @@ freshly mapped and torch ran 2-3x slower in the workers than in this process (me
 Colorize + Harmonize). Remote ``dask worker`` processes: see the README.
 """
 
+QUIET_CONFIG: dict[str, Any] = {
+    "distributed.admin.tick.interval": "1s",
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.system-monitor.interval": "2s",
+    "distributed.worker.memory.monitor-interval": "1s",
+    "distributed.nanny.memory.monitor-interval": "1s",
+}
+"""Dask housekeeping slowed down for the local cluster (a frame batch takes far longer than these).
+
+By default every scheduler, nanny and worker checks its event loop every 20 ms, a worker samples
+its threads' stacks every 10 ms for the dashboard's profile, and memory is polled every 100 ms.
+On a 2-worker cluster that cost 8 % of a core while idle (1 % with these settings, measured with
+``psutil``), taken from the cores the frames need; see ``benchmarks/dask_scaling.py``.
+"""
+
+
+def local_cluster_config() -> dict[str, Any]:
+    """The Dask settings a local cluster (and the client in this process) is started with."""
+    return {"distributed.nanny.pre-spawn-environ": WORKER_ENV, **QUIET_CONFIG}
+
+
+def worker_environment() -> dict[str, str]:
+    """The same settings as environment variables, for ``dask scheduler`` / ``dask worker`` processes
+    (values without spaces, so that ``env $(...)`` in a shell keeps each one whole)."""
+    return {"DASK_" + key.upper().replace(".", "__").replace("-", "_"):
+            value if isinstance(value, str) else repr(value).replace(" ", "")
+            for key, value in local_cluster_config().items()}
+
 
 def split_time_varying(plan: Plan) -> tuple[list[PlannedNode], list[PlannedNode]]:
     """(remote, local): sinks and whatever a sink feeds stay local, the rest can go to workers."""
@@ -99,6 +128,8 @@ class RemoteJob:
     topic: str
     reasons: dict[str, str]
     """Why each remote node runs, as this process's session sees it ('params changed (sigma)')."""
+    first_batch: tuple[int, ...] = ()
+    """The run's first batch: replayed by a worker's new instances when a node decides on it."""
 
 
 @dataclass
@@ -107,6 +138,63 @@ class BatchResult:
     tallies: dict[str, NodeTally]
     previews: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Every remote node's outputs, for the first batch only."""
+
+Batches = tuple[tuple[int, ...], ...]
+"""Consecutive frame batches that one task computes."""
+
+MIN_TASK_FRAMES = 8
+"""Frames per task at least, unless the clip is too short to keep every worker busy."""
+
+
+def batches_per_task(batch_size: int, batches: int, threads: int, min_frames: int = MIN_TASK_FRAMES) -> int:
+    """How many consecutive batches one Dask task computes.
+
+    Each task costs this process (scheduler, comms, result) 5-7 ms of CPU and its worker 1-3 ms,
+    whatever its size (measured with empty tasks on a local cluster); with the benchmark's
+    batches of 2 frames (``benchmarks/dask_scaling.py``) that was a few % of the CPU a frame
+    needs, taken from the cores the workers need. Grouping keeps the batches the nodes see (and
+    so their output) the same: the worker runs them one after the other. Every worker thread
+    still gets at least 2 tasks, so a short clip is spread.
+    """
+    wanted = max(1, -(-min_frames // max(1, batch_size)))
+    spread = max(1, batches // (2 * max(1, threads)))
+    return min(wanted, spread)
+
+
+class _Array:
+    """A CPU tensor on its way from a worker, as its numpy array.
+
+    Pickled, a numpy array's buffer travels out of band (no copy); a tensor goes through torch's
+    own pickling, which copies it into bytes: 8 ms to send and 2.5 ms to receive per 6 MB (a
+    batch of 8 frames of 256²), measured here. Bit-identical either way.
+    """
+
+    __slots__ = ("array",)
+
+    def __init__(self, array: Any):
+        self.array = array
+
+
+def _pack(values: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """A batch's values for the trip to this process: CPU tensors as :class:`_Array`."""
+    def pack(value: Any) -> Any:
+        if isinstance(value, torch.Tensor) and value.device.type == "cpu" and not value.requires_grad:
+            try:
+                return _Array(value.numpy())
+            except (TypeError, RuntimeError):  # a dtype numpy lacks (bfloat16), a conjugate view, ...
+                return value
+        return value
+    return {nid: {out: pack(v) for out, v in outs.items()} for nid, outs in values.items()}
+
+
+def _unpack(values: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    def unpack(value: Any) -> Any:
+        if isinstance(value, _Array):
+            array = value.array if value.array.flags.writeable else value.array.copy()
+            return torch.from_numpy(array)
+        return value
+    return {nid: {out: unpack(v) for out, v in outs.items()} for nid, outs in values.items()}
+
 
 SCHEDULER_TIMEOUT_S = float(os.environ.get("NODEFLOW_SCHEDULER_TIMEOUT", 5))
 """How long to wait for a --scheduler to answer; a reachable one answers in milliseconds."""
@@ -122,7 +210,9 @@ class DaskExecutor(Executor):
     scheduler: str | None = None
     """Address of a running scheduler (``tcp://host:8786``); None starts a local cluster."""
     max_in_flight: int = 0
-    """Batches outstanding at once (default: 2 per worker thread)."""
+    """Tasks outstanding at once (default: 2 per worker thread)."""
+    min_task_frames: int = MIN_TASK_FRAMES
+    """Frames one task computes at least: smaller batches are grouped (see :func:`batches_per_task`)."""
     connect_timeout: float = 30.0
     """Seconds to wait for the scheduler and for its first worker."""
     _remote_finished: int = field(default=0, init=False, repr=False)
@@ -150,36 +240,40 @@ class DaskExecutor(Executor):
         if not remote:  # only sinks vary: nothing worth sending away
             super().run_batches(plan, instances, stats, static_values, frame_list, batch_size, collected)
             return
-        job = self._job(plan, remote, local, frame_list, collected)
+        batches = [tuple(frame_list[i:i + batch_size]) for i in range(0, len(frame_list), batch_size)]
+        job = dataclasses.replace(self._job(plan, remote, local, frame_list, collected), first_batch=batches[0])
         collect_remote = [k for k in collected if k[0] in job.remote]
         needed_static = {c.source.node for pn in remote for c in pn.connections if c.source.node in static_values}
-        batches = [tuple(frame_list[i:i + batch_size]) for i in range(0, len(frame_list), batch_size)]
 
         client, cluster = self._connect()
         inbox: queue.Queue[Event] = queue.Queue()
-        futures: deque[tuple[tuple[int, ...], Any]] = deque()
+        futures: deque[tuple[Batches, Any]] = deque()
         try:
             client.subscribe_topic(job.topic, lambda item: _receive(item, inbox))
             job_future, static = self._scatter(client, job, {k: static_values[k] for k in needed_static})
-            limit = self.max_in_flight or 2 * max(1, _threads(client))
+            threads = max(1, _threads(client))
+            limit = self.max_in_flight or 2 * threads
+            per_task = batches_per_task(batch_size, len(batches), threads, self.min_task_frames)
+            tasks = [tuple(batches[i:i + per_task]) for i in range(0, len(batches), per_task)]
             self._remote_finished = 0
             done = 0
-            for i, frames in enumerate(batches):
-                futures.append((frames, client.submit(compute_batch, job_future, static, frames, i == 0,
-                                                      key=f"nodeflow-{job.run_id}-{i}", pure=False)))
-                while len(futures) >= limit or (i == len(batches) - 1 and futures):
-                    frames_i, future = futures.popleft()
-                    result = self._wait(future, frames_i, inbox)
-                    for nid, tally in result.tallies.items():
-                        stats[nid].add(tally)
-                    for nid, outs in result.previews.items():
-                        self.emit(NodeOutputs(nid, outs, frames_i))
-                    for key in collect_remote:
-                        collected[key].append(result.values[key[0]][key[1]])
-                    self.run_batch(plan, local, instances, stats, {**static_values, **result.values}, frames_i,
-                                   frame_list, collected)
-                    done += len(frames_i)
-                    self.emit(FramesDone(done, len(frame_list)))
+            for i, group in enumerate(tasks):
+                futures.append((group, client.submit(compute_batches, job_future, static, group, i == 0,
+                                                     key=f"nodeflow-{job.run_id}-{i}", pure=False)))
+                while len(futures) >= limit or (i == len(tasks) - 1 and futures):
+                    group_i, future = futures.popleft()
+                    for frames_i, result in zip(group_i, self._wait(future, group_i, inbox), strict=True):
+                        for nid, tally in result.tallies.items():
+                            stats[nid].add(tally)
+                        for nid, outs in _unpack(result.previews).items():
+                            self.emit(NodeOutputs(nid, outs, frames_i))
+                        values = _unpack(result.values)
+                        for key in collect_remote:
+                            collected[key].append(values[key[0]][key[1]])
+                        self.run_batch(plan, local, instances, stats, {**static_values, **values},
+                                       frames_i, frame_list, collected)
+                        done += len(frames_i)
+                        self.emit(FramesDone(done, len(frame_list)))
             expected = len(batches) * len(remote)
             self._drain_until(inbox, lambda: self._remote_finished >= expected, timeout=2.0)
         finally:
@@ -228,13 +322,12 @@ class DaskExecutor(Executor):
                                     "local cluster)") from None
         else:
             try:
-                with dask.config.set({"distributed.nanny.pre-spawn-environ": WORKER_ENV}):
-                    cluster = LocalCluster(n_workers=max(1, self.workers), threads_per_worker=1, processes=True,
-                                           host="127.0.0.1", dashboard_address=":0", silence_logs=logging.ERROR)
+                with dask.config.set(local_cluster_config()):
+                    cluster = start_local_cluster(LocalCluster, self.workers)
+                    client = Client(cluster)
             except Exception as exc:
                 raise NodeflowError(f"cannot start a local Dask cluster of {self.workers} workers: "
                                     f"{type(exc).__name__}: {exc}") from exc
-            client = Client(cluster)
         try:
             client.wait_for_workers(1, timeout=self.connect_timeout)
         except TimeoutError:
@@ -255,8 +348,8 @@ class DaskExecutor(Executor):
                 cluster.close()
 
     # -- events --------------------------------------------------------------------------------
-    def _wait(self, future: Any, frames: tuple[int, ...], inbox: queue.Queue[Event]) -> BatchResult:
-        """The batch's result, relaying worker events and watching for cancellation meanwhile."""
+    def _wait(self, future: Any, batches: Batches, inbox: queue.Queue[Event]) -> list[BatchResult]:
+        """The task's results (one per batch), relaying worker events and watching for cancellation."""
         while not future.done():
             if self.cancel_token.cancelled:
                 raise Cancelled()
@@ -267,7 +360,7 @@ class DaskExecutor(Executor):
         except (NodeflowError, KeyboardInterrupt):
             raise
         except Exception as exc:
-            raise NodeflowError(f"the Dask cluster failed frames {frames[0]}..{frames[-1]}: "
+            raise NodeflowError(f"the Dask cluster failed frames {batches[0][0]}..{batches[-1][-1]}: "
                                 f"{type(exc).__name__}: {exc}") from exc
 
     def _drain(self, inbox: queue.Queue[Event], wait: float = 0.0) -> None:
@@ -289,20 +382,28 @@ class DaskExecutor(Executor):
         self._drain(inbox)
 
 
+def start_local_cluster(cluster_cls: Any, workers: int) -> Any:
+    """A ``LocalCluster`` of ``workers`` processes of one thread each on the loopback address
+    (call it inside ``dask.config.set(local_cluster_config())``; the benchmark starts its own so)."""
+    return cluster_cls(n_workers=max(1, workers), threads_per_worker=1, processes=True, host="127.0.0.1",
+                       dashboard_address=":0", silence_logs=logging.ERROR)
+
+
 def _threads(client: Any) -> int:
     return sum(w.get("nthreads", 1) for w in client.scheduler_info().get("workers", {}).values())
 
 
 def _receive(item: Any, inbox: queue.Queue[Event]) -> None:
-    """Subscriber of the run's topic (on the client's event loop): decode and queue an event."""
+    """Subscriber of the run's topic (on the client's event loop): decode and queue the events of
+    one message (a worker sends them in bunches, see :class:`_Publisher`)."""
     _, message = item
-    name, fields = message
-    cls = FORWARDED.get(name)
-    if cls is None:
-        return
-    if isinstance(fields.get("frames"), list):
-        fields["frames"] = tuple(fields["frames"])
-    inbox.put(cls(**fields))
+    for name, fields in message:
+        cls = FORWARDED.get(name)
+        if cls is None:
+            continue
+        if isinstance(fields.get("frames"), list):
+            fields["frames"] = tuple(fields["frames"])
+        inbox.put(cls(**fields))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -315,16 +416,27 @@ _MAX_KEPT = 64
 """Instance sets kept at most (a run whose release never came is dropped oldest first)."""
 
 
-def _run_instances(job: RemoteJob) -> dict[str, Node]:
+def _run_instances(job: RemoteJob) -> tuple[dict[str, Node], bool]:
+    """This thread's instances of the run's remote nodes, and whether they were just made."""
     key = (job.run_id, threading.get_ident())
     with _instances_lock:
         found = _instances.get(key)
-        if found is None:
-            found = {nid: job.plan.nodes[nid].cls(job.plan.nodes[nid].params) for nid in job.remote}
-            _instances[key] = found
-            while len(_instances) > _MAX_KEPT:
-                _abort_all(_instances.popitem(last=False)[1])
-        return found
+        if found is not None:
+            return found, False
+        found = {nid: job.plan.nodes[nid].cls(job.plan.nodes[nid].params) for nid in job.remote}
+        _instances[key] = found
+        while len(_instances) > _MAX_KEPT:
+            _abort_all(_instances.popitem(last=False)[1])
+        return found, True
+
+
+def _replay_first_batch(job: RemoteJob, static: dict[str, dict[str, Any]], instances: dict[str, Node]) -> None:
+    """New instances see the run's first batch first, as the local executor's do (outputs dropped,
+    no events), so that a ``first_batch_decides`` node decides alike on every worker."""
+    nodes = [job.plan.nodes[nid] for nid in job.remote]
+    tallies = {pn.id: NodeTally(pn.cls.type_name) for pn in nodes}
+    Executor(device=torch.device(job.device)).run_batch(job.plan, nodes, instances, tallies, static,
+                                                        job.first_batch, job.frame_list, {})
 
 
 def _abort_all(nodes: dict[str, Node]) -> None:
@@ -343,20 +455,50 @@ def release_run(run_id: str) -> int:
     return len(dropped)
 
 
-def _publisher(topic: str) -> Callable[[Event], None]:
-    from distributed import get_worker
+EVENT_FLUSH_S = 0.2
+"""A worker sends its buffered events this long after the first of them, and at each batch's end."""
 
-    worker = get_worker()
 
-    def publish(event: Event) -> None:
-        if type(event).__name__ in FORWARDED:
-            worker.log_event(topic, (type(event).__name__, dataclasses.asdict(event)))
+class _Publisher:
+    """A task's node events, sent to the run's topic a bunch per message.
 
-    return publish
+    One message per event cost about 0.25 ms of CPU in the worker, the scheduler and this
+    process each (a msgpack check, a loop wake-up, a relay): 8 per batch of the past-film
+    pipeline. Bunched, a batch sends one or two, and a long node's progress still flows (the
+    buffer is sent ``EVENT_FLUSH_S`` after its first event, from the worker's event loop).
+    """
+
+    def __init__(self, topic: str):
+        from distributed import get_worker
+
+        self.worker = get_worker()
+        self.topic = topic
+        self.lock = threading.Lock()
+        self.buffer: list[tuple[str, dict[str, Any]]] = []
+        self.pending = False
+
+    def __call__(self, event: Event) -> None:
+        if type(event).__name__ not in FORWARDED:
+            return
+        with self.lock:
+            self.buffer.append((type(event).__name__, dataclasses.asdict(event)))
+            if self.pending:
+                return
+            self.pending = True
+        self.worker.loop.add_callback(self._flush_later)
+
+    def _flush_later(self) -> None:  # on the worker's event loop
+        self.worker.loop.call_later(EVENT_FLUSH_S, self.flush)
+
+    def flush(self) -> None:
+        with self.lock:
+            bunch, self.buffer, self.pending = self.buffer, [], False
+        if bunch:
+            self.worker.log_event(self.topic, bunch)
 
 
 def compute_batch(job: RemoteJob, static: dict[str, dict[str, Any]], frames: tuple[int, ...],
-                  previews: bool) -> BatchResult:
+                  previews: bool, publish: Callable[[Event], None]) -> BatchResult:
     """Runs on a worker: the remote nodes for one frame batch, through the local batch runner."""
     plan = job.plan
     nodes = [plan.nodes[nid] for nid in job.remote]
@@ -364,14 +506,29 @@ def compute_batch(job: RemoteJob, static: dict[str, dict[str, Any]], frames: tup
     if previews:
         keep |= {(pn.id, sock.name) for pn in nodes for sock in pn.cls.outputs}
     # No cache on a worker (nothing is reused: each batch is new), so no store/lookup either.
-    runner = Executor(device=torch.device(job.device), listeners=(_publisher(job.topic),),
+    runner = Executor(device=torch.device(job.device), listeners=(publish,),
                       reason=lambda pn: job.reasons[pn.id])
     tallies = {pn.id: NodeTally(pn.cls.type_name) for pn in nodes}
-    values = runner.run_batch(plan, nodes, _run_instances(job), tallies, static, frames, job.frame_list, {},
-                              keep=keep)
-    shown = dict(values) if previews else {}
+    instances, fresh = _run_instances(job)
+    if fresh and frames != job.first_batch and any(pn.cls.first_batch_decides for pn in nodes):
+        _replay_first_batch(job, static, instances)
+    values = runner.run_batch(plan, nodes, instances, tallies, static, frames, job.frame_list, {}, keep=keep)
+    shown = _pack(values) if previews else {}
     sent = {nid: {o: v for o, v in outs.items() if (nid, o) in job.keep} for nid, outs in values.items()}
-    return BatchResult({k: v for k, v in sent.items() if v}, tallies, shown)
+    return BatchResult(_pack({k: v for k, v in sent.items() if v}), tallies, shown)
+
+
+def compute_batches(job: RemoteJob, static: dict[str, dict[str, Any]], batches: Batches,
+                    previews: bool) -> list[BatchResult]:
+    """Runs on a worker: consecutive batches, one after the other (previews from the first)."""
+    publish = _Publisher(job.topic)
+    results = []
+    for i, frames in enumerate(batches):
+        try:
+            results.append(compute_batch(job, static, frames, previews and i == 0, publish))
+        finally:
+            publish.flush()  # the batch's last events leave with (or before) its result
+    return results
 
 
 def _probe(address: str) -> None:

@@ -82,6 +82,10 @@ class Node:
     """Has side effects (writes files): always runs when planned, never cached."""
     frame_source: ClassVar[bool] = False
     """Produces frames: implements :meth:`frame_count`; its dependents become time-varying."""
+    first_batch_decides: ClassVar[bool] = False
+    """Decides something on the first batch of a run it sees and keeps it (a choice made from the
+    first frames). An executor that splits a clip between several instances (Dask) first runs the
+    run's first batch through each of them, so that every instance decides as the local one does."""
     cli_train: ClassVar[str | None] = None
     """If set, ``nodeflow train <cli_train>`` runs this node and saves its model output."""
     cli_positional: ClassVar[tuple[str, ...]] = ()

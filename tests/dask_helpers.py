@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from nodeflow.execute_dask import WORKER_ENV
+from nodeflow.execute_dask import worker_environment
 
 TESTS = Path(__file__).resolve().parent
 START_TIMEOUT_S = 120
@@ -35,8 +35,9 @@ class Cluster:
         # workers unpickle test node classes (tests/engine_nodes.py, tests/dask_nodes.py)
         self.env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
                     "OMP_NUM_THREADS": "1",
-                    # as the executor's own local cluster: no MALLOC_TRIM_THRESHOLD_ (slows torch)
-                    "DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON": repr(WORKER_ENV)}
+                    # as the executor's own local cluster: no MALLOC_TRIM_THRESHOLD_ (slows torch),
+                    # Dask's housekeeping slowed down (QUIET_CONFIG)
+                    **worker_environment()}
 
     def _spawn(self, name: str, *args: str) -> subprocess.Popen:
         log = open(self.log_dir / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process

@@ -36,3 +36,29 @@ class SlowInvert(Node):
             Path(self.params.marks, f"{os.getpid()}_{ctx.frames[0]}").touch()
         time.sleep(self.params.sleep)
         return {"image": torch.flip(1.0 - image, dims=(-1,))}
+
+
+class FirstFrameMark(Node):
+    """Marks every frame with the first frame of the first batch this instance saw (a decision
+    made on the first batch and kept, like Harmonize's ``scale: auto``)."""
+
+    category = "test"
+    first_batch_decides = True
+    inputs = (Input("image", IMAGE),)
+    outputs = (Output("image", IMAGE),)
+
+    def __init__(self, params: NodeParams):
+        super().__init__(params)
+        self._first: int | None = None
+
+    def run(self, ctx, image):
+        if self._first is None:
+            self._first = ctx.frames[0]
+        time.sleep(0.2)  # both workers get batches
+        return {"image": image * 0 + self._first / 100}
+
+
+class FirstFrameMarkUndeclared(FirstFrameMark):
+    """The same without declaring it: each worker's instance decides on its own first batch."""
+
+    first_batch_decides = False

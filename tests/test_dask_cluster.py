@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 from dask_helpers import Cluster
-from dask_nodes import SlowInvert
+from dask_nodes import FirstFrameMark, FirstFrameMarkUndeclared, SlowInvert
 from engine_nodes import make_registry
 from PIL import Image, ImageSequence
 from test_demo_graphs import TOY
@@ -22,6 +22,7 @@ from test_demo_graphs import TOY
 from nodeflow.cli import main
 from nodeflow.errors import Cancelled, NodeExecutionError
 from nodeflow.events import FramesDone, LogMessage, NodeFinished, NodeOutputs, NodeStarted, RunFinished
+from nodeflow.execute_dask import MIN_TASK_FRAMES, batches_per_task
 from nodeflow.graph import Graph
 from nodeflow.nodes import color, composite, io
 from nodeflow.nodes.io.video_reader import VideoReader, count_frames
@@ -66,7 +67,8 @@ def registry() -> Registry:
     for family in (io, color, composite):
         for cls in family.NODES:
             r.register(cls)
-    r.register(SlowInvert)
+    for cls in (SlowInvert, FirstFrameMark, FirstFrameMarkUndeclared):
+        r.register(cls)
     return r
 
 
@@ -281,3 +283,74 @@ def test_cancel_during_a_dask_run_stops_it_and_leaves_no_files(cluster, clip, tm
                            executor="dask", scheduler=cluster.address)
     assert done == [2]
     assert not [p for p in (tmp_path / "out").rglob("*") if p.is_file()]  # sinks aborted: nothing half-written
+
+
+def test_small_batches_are_grouped_into_tasks_that_keep_the_batches(cluster, clip, tmp_path):
+    """Batches of 1 frame: a task computes several (Dask's cost per task is fixed), yet the nodes
+    still see, report and deliver one frame at a time, and the files are the local ones."""
+    assert batches_per_task(1, 100, 2) == MIN_TASK_FRAMES
+    assert batches_per_task(1, CLIP_FRAMES, 2) == 6  # 4 tasks: each of the 2 workers gets 2
+    assert batches_per_task(1, 6, 2) == 1 and batches_per_task(2, 9, 2) == 2  # short clips stay spread
+    assert batches_per_task(8, 6, 2) == 1 and batches_per_task(3, 30, 1) == 3
+    events: list[object] = []
+    g = video_graph(tmp_path, clip)
+    plan = g.session.plan(g.spec, base_dir=tmp_path, output_dir=tmp_path / "dask")
+    out = g.session.run_plan(plan, device="cpu", batch_size=1, listeners=[events.append], executor="dask",
+                             scheduler=cluster.address)
+    started = sorted(e.frames for e in events if isinstance(e, NodeStarted) and e.node_id == "graded")
+    assert started == [(i,) for i in range(CLIP_FRAMES)]
+    assert [e.done for e in events if isinstance(e, FramesDone)] == list(range(1, CLIP_FRAMES + 1))
+    local = Graph(g.spec, base_dir=tmp_path).run(device="cpu", batch_size=1, output_dir=tmp_path / "local")
+    assert torch.equal(out["final"], local["final"])
+    assert assert_same_files(tmp_path / "local", tmp_path / "dask") == CLIP_FRAMES + 2
+
+
+def test_bunched_worker_events_still_arrive_while_a_long_node_runs(cluster, tmp_path):
+    """A worker sends its events a bunch at a time; a node's start still shows before it ends."""
+    g = Graph(base_dir=tmp_path, registry=registry())
+    f = g.add("Frames", count=2)
+    g.add("CountSink", image=g.add("SlowInvert", id="inv", image=f.image, sleep=1.5).image)
+    arrived: dict[str, float] = {}
+
+    def on_event(event: object) -> None:
+        if isinstance(event, (NodeStarted, NodeFinished)) and event.node_id == "inv":
+            arrived[type(event).__name__] = time.monotonic()
+
+    plan = g.session.plan(g.spec, base_dir=tmp_path, output_dir=tmp_path)
+    g.session.run_plan(plan, device="cpu", batch_size=2, listeners=[on_event], executor="dask",
+                       scheduler=cluster.address)
+    assert arrived["NodeFinished"] - arrived["NodeStarted"] > 0.75  # relayed while the node slept
+
+
+def test_batch_values_travel_out_of_band_and_come_back_bit_identical():
+    """Frames leave a worker as numpy buffers (no copy into the pickle), and return as equal tensors."""
+    from distributed.protocol import dumps, loads
+
+    from nodeflow.execute_dask import _pack, _unpack
+
+    frames = torch.rand(8, 3, 64, 64)
+    values = {"harm": {"image": frames, "scale": 2, "mask": frames[:, :1] > 0.5}}
+    wire = dumps(_pack(values))
+    assert max(len(memoryview(f)) for f in wire[:2]) < 4096  # the pickle itself: no frame data in it
+    back = _unpack(loads(wire))
+    assert back["harm"]["scale"] == 2
+    for out in ("image", "mask"):
+        assert back["harm"][out].dtype == values["harm"][out].dtype
+        assert torch.equal(back["harm"][out], values["harm"][out])
+    back["harm"]["image"][0] = 0  # writable: a sink may change it in place
+
+
+def test_a_node_that_decides_on_its_first_batch_decides_alike_on_every_worker(cluster, tmp_path):
+    """Each worker's new instances replay the run's first batch when a node declares
+    ``first_batch_decides``; undeclared, the worker that starts at frame 3 decides differently."""
+    outputs = {}
+    for node in ("FirstFrameMark", "FirstFrameMarkUndeclared"):
+        for executor in ("local", "dask"):
+            g = Graph(base_dir=tmp_path, registry=registry(), session=Session(registry=registry()))
+            g.output("clip", g.add(node, id="mark", image=g.add("Frames", count=12).image).image)
+            plan = g.session.plan(g.spec, base_dir=tmp_path, output_dir=tmp_path)
+            outputs[node, executor] = g.session.run_plan(plan, device="cpu", batch_size=3, executor=executor,
+                                                         scheduler=cluster.address)["clip"]
+    assert outputs["FirstFrameMark", "local"].shape[0] == 12 and not outputs["FirstFrameMark", "local"].any()
+    assert torch.equal(outputs["FirstFrameMark", "dask"], outputs["FirstFrameMark", "local"])
+    assert not torch.equal(outputs["FirstFrameMarkUndeclared", "dask"], outputs["FirstFrameMark", "local"])

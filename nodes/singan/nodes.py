@@ -317,6 +317,7 @@ class Harmonize(Node):
     """
 
     category = CATEGORY
+    first_batch_decides = True  # scale auto, the shot's light and change: one choice per run (Dask too)
     inputs = (Input("model", SINGAN), Input("composite", IMAGE, "the naive composite (frame or clip)"),
               Input("mask", MASK, "where the object was pasted"))
     outputs = (Output("image", IMAGE, "harmonized composite"),
