@@ -1,6 +1,6 @@
 """Build the shipped demo models' training sets (and a held-out test set) from images packages ship.
 
-    .venv/bin/pip install scikit-learn matplotlib     # only for china.jpg, flower.jpg, grace_hopper.jpg
+    .venv/bin/pip install -e ".[data]"     # only for china.jpg, flower.jpg, grace_hopper.jpg
     .venv/bin/python graphs/assets/make_training_data.py out/datasets
 
 writes ``colour/train/`` (the colorizer's photos), ``colour/held_out/`` (to look at; the benchmarks load them from skimage)

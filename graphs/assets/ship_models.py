@@ -3,7 +3,7 @@
 The exact commands that made the shipped weights (CPU, one thread, seed 0, on a busy shared
 2-core machine; the wall times are in each model's calibration.json / training.json)::
 
-    .venv/bin/pip install scikit-learn matplotlib
+    .venv/bin/pip install -e ".[data]"
     OMP_NUM_THREADS=1 .venv/bin/python graphs/assets/train_colorizer.py out/models/colorizer \\
         --steps 2000 --eval-every 200 --batch-size 12
     OMP_NUM_THREADS=1 .venv/bin/python graphs/assets/train_stylizer.py out/models/stylizer \\

@@ -1,6 +1,6 @@
 """Train the shipped demo colorizer: a Pix2Pix generator (L -> ab) that errs toward grey, not toward wrong colour.
 
-    .venv/bin/pip install scikit-learn matplotlib      # china.jpg, flower.jpg, grace_hopper.jpg
+    .venv/bin/pip install -e ".[data]"      # china.jpg, flower.jpg, grace_hopper.jpg
     OMP_NUM_THREADS=1 .venv/bin/python graphs/assets/train_colorizer.py out/models/colorizer
 
 Why it is not ``nodeflow train pix2pix``: with eight photos a GAN term (and plain fixed-scale

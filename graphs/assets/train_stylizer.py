@@ -1,6 +1,6 @@
 """Train the shipped demo stylizer: CycleGAN-format generators taught, with pairs, to imitate a painterly filter.
 
-    .venv/bin/pip install scikit-learn matplotlib      # china.jpg, flower.jpg, grace_hopper.jpg
+    .venv/bin/pip install -e ".[data]"      # china.jpg, flower.jpg, grace_hopper.jpg
     OMP_NUM_THREADS=1 .venv/bin/python graphs/assets/train_stylizer.py out/models/stylizer
 
 Honest label: this model is *trained to imitate a painterly filter*, OpenCV's edge-preserving
