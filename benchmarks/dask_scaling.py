@@ -30,6 +30,10 @@ themselves, with more all the processes share the cores.
 A control graph (LoadVideo -> a node that sleeps per frame -> count) is measured alike: it
 needs no CPU, so its speed-up shows what the executor itself allows when the cores are busy
 with other work (a shared machine), apart from how much CPU the workers get.
+
+The machine ceiling (skip with ``--no-ceiling``) runs the pipeline with the local executor in two
+independent processes at once (no Dask, nothing shared, each the whole clip) vs one alone: on a VM
+two busy cores can slow each other, and no executor can scale beyond that figure.
 """
 
 from __future__ import annotations
@@ -201,6 +205,44 @@ def timed_run(make: Callable[[], Graph], executor: str, batch_size: int, schedul
             "cpu_ms_per_frame": per_frame, "events": events}
 
 
+def ceiling_child(folder: str, clip: str, model_size: int, batch_size: int, start: Any, out: Any) -> None:
+    """One independent process rendering the whole clip with the local executor (1 torch thread)."""
+    torch.set_num_threads(1)
+    registry = default_registry()
+    registry.register(CountFrames)
+    make = lambda: pipeline(Path(folder), Path(clip), Session(registry=registry, cache_dir=Path(folder) / "cache"),  # noqa: E731
+                            model_size)
+    make().run(device="cpu", frames=range(1))  # models from the disk cache, imports warm
+    start.wait()  # all processes measure at the same time
+    out.put(timed_run(make, "local", batch_size, None, 1, CpuMeter([], set()))["steady_fps"])
+
+
+def machine_ceiling(folder: Path, clip: Path, model_size: int, batch_size: int, rounds: int,
+                    processes: int = 2) -> dict[str, Any]:
+    """What the machine itself allows: frames/s of ``processes`` independent processes (no Dask, nothing
+    shared) rendering the clip at the same time, vs one such process alone. Two busy cores of a VM can
+    slow each other (shared caches, memory bandwidth, a host's hyper-threads); no executor beats this."""
+    import multiprocessing as mp
+
+    import dask_scaling as me  # by module name: a spawned child cannot import __main__'s functions otherwise
+
+    ctx = mp.get_context("spawn")
+    alone, together = [], []
+    for _ in range(rounds):
+        for n, into in ((1, alone), (processes, together)):
+            start, out = ctx.Barrier(n), ctx.Queue()
+            procs = [ctx.Process(target=me.ceiling_child, args=(str(folder), str(clip), model_size, batch_size,
+                                                                 start, out)) for _ in range(n)]
+            for p in procs:
+                p.start()
+            into.append(sum(out.get(timeout=600) for _ in procs))
+            for p in procs:
+                p.join()
+    one, many = statistics.median(alone), statistics.median(together)
+    return {"batch_size": batch_size, "processes": processes, "fps_one": one, "fps_together": many,
+            "speedup": many / one, "rounds_one": alone, "rounds_together": together}
+
+
 def node_part(row: dict[str, Any]) -> str:
     """The CPU part that is the nodes' own work for this row's executor."""
     return "client main" if row["executor"] == "local" else "workers nodes"
@@ -218,6 +260,8 @@ def main() -> None:
     parser.add_argument("--control-sleep", type=float, default=0.1, help="seconds per frame of the control graph")
     parser.add_argument("--dask-defaults", action="store_true",
                         help="start the clusters with Dask's default housekeeping (no QUIET_CONFIG: as before)")
+    parser.add_argument("--no-ceiling", action="store_true",
+                        help="skip the control of what the machine allows (independent processes, no Dask)")
     parser.add_argument("--json", default="benchmarks/results/dask_scaling.json")
     args = parser.parse_args()
 
@@ -279,6 +323,8 @@ def main() -> None:
                             batches = -(-args.frames // b)
                             warm = 1 if executor == "local" else n * batches_per_task(b, batches, n)
                             runs[(name, b, executor, n)].append(timed_run(make, executor, b, address, warm, meter))
+        ceiling = None if args.no_ceiling else machine_ceiling(folder, clip, args.model_size, max(args.batch_size),
+                                                               args.rounds)
 
     rows: list[dict[str, Any]] = []
     for (name, b, executor, n), measured in runs.items():
@@ -325,13 +371,17 @@ def main() -> None:
             print(f"target >= 1.8x with 2 workers (pipeline, batch {b}): "
                   f"{'met' if two['speedup'] >= 1.8 else 'NOT met'} ({two['speedup']:.2f}x median, "
                   f"{two['best_speedup']:.2f}x best; the CPU figures allow {two['cpu_allows_speedup']:.2f}x)")
+    if ceiling is not None:
+        print(f"machine ceiling (pipeline, local executor, batch {ceiling['batch_size']}): {ceiling['processes']} "
+              f"independent processes at once {ceiling['fps_together']:.2f} f/s vs one alone {ceiling['fps_one']:.2f} "
+              f"f/s = {ceiling['speedup']:.2f}x (no executor on this machine can scale beyond this)")
     load_end = os.getloadavg()[0]
     print(f"load average at start {load:.1f}, at the end {load_end:.1f} on {cores} cores "
           f"(above ~0.5 other processes share the cores: frames/s and speed-ups are figures under load)")
     result = {"frames": args.frames, "size": args.size, "batch_sizes": args.batch_size, "cores": cores,
               "load_average_at_start": load, "load_average_at_end": load_end, "torch": torch.__version__,
               "worker_torch_threads": {str(k): v for k, v in threads.items()},
-              "dask_defaults": args.dask_defaults, "rows": rows}
+              "dask_defaults": args.dask_defaults, "machine_ceiling": ceiling, "rows": rows}
     write_json_atomic(args.json, result)
 
 
