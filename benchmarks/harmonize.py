@@ -44,6 +44,7 @@ import math
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -539,18 +540,27 @@ def finetune_table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def store_scene(path: Path, scene_name: str, res: dict[str, Any], device: torch.device,
+                summarise: Callable[[dict[str, Any]], Any] | None = None) -> dict[str, Any]:
+    """Merge one scene's results into the JSON at ``path`` (re-read: another scene may have been
+    written meanwhile), with the load and device it was measured under; returns the whole file."""
+    res["loadavg"] = [round(v, 1) for v in os.getloadavg()]
+    res["device"] = str(device)
+    current = json.loads(path.read_text()) if path.exists() else {"scenes": {}}
+    current["scenes"][scene_name] = res
+    if summarise is not None:
+        current["summary"] = summarise(current)
+    write_json_atomic(path, current, indent=1)
+    return current
+
+
 def main_finetune(args: argparse.Namespace) -> int:
     path = args.out or (SHEETS.with_name("harmonize_finetune_quick.json") if args.quick else FINETUNE_RESULTS)
     results = json.loads(path.read_text()) if path.exists() else {"scenes": {}}
     if not args.table:
         device = resolve_device(args.device)
         for scene_name in args.scenes:
-            res = run_finetune(scene_name, args, device)
-            res["loadavg"] = [round(v, 1) for v in os.getloadavg()]
-            res["device"] = str(device)
-            results = json.loads(path.read_text()) if path.exists() else {"scenes": {}}
-            results["scenes"][scene_name] = res
-            write_json_atomic(path, results, indent=1)
+            results = store_scene(path, scene_name, run_finetune(scene_name, args, device), device)
     print(finetune_table(results))
     return 0
 
@@ -586,14 +596,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.table:
         device = resolve_device(args.device)
         for scene_name in args.scenes:
-            res = run_scene(scene_name, args, device)
-            res["loadavg"] = [round(v, 1) for v in os.getloadavg()]
-            res["device"] = str(device)
-            current = json.loads(path.read_text()) if path.exists() else {"scenes": {}}
-            current["scenes"][scene_name] = res
-            current["summary"] = summary(current)
-            write_json_atomic(path, current, indent=1)
-            results = current
+            results = store_scene(path, scene_name, run_scene(scene_name, args, device), device, summary)
     print(table(results))
     return 0
 

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from nodeflow.execute_dask import worker_environment
@@ -85,3 +86,20 @@ class Cluster:
 
     def logs(self) -> str:
         return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in self.log_dir.glob("*.log"))
+
+
+@contextlib.contextmanager
+def two_worker_cluster(log_dir: Path) -> Iterator[Cluster]:
+    """A ``dask scheduler`` and two ``dask worker`` processes on loopback, stopped on exit."""
+    c = Cluster(log_dir)
+    try:
+        c.start_scheduler()
+        c.start_worker("w1")
+        c.start_worker("w2")
+        try:
+            c.wait_for_workers(2)
+        except Exception as exc:
+            raise RuntimeError(f"the test cluster did not start:\n{c.logs()}") from exc
+        yield c
+    finally:
+        c.stop()

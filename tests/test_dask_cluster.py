@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from dask_helpers import Cluster
+from dask_helpers import two_worker_cluster
 from dask_nodes import FirstFrameMark, FirstFrameMarkUndeclared, SlowInvert
 from engine_nodes import make_registry
 from PIL import Image, ImageSequence
@@ -35,18 +35,8 @@ CLIP_FRAMES = 24
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    c = Cluster(tmp_path_factory.mktemp("dask-logs"))
-    try:
-        c.start_scheduler()
-        c.start_worker("w1")
-        c.start_worker("w2")
-        try:
-            c.wait_for_workers(2)
-        except Exception as exc:
-            raise RuntimeError(f"the test cluster did not start:\n{c.logs()}") from exc
+    with two_worker_cluster(tmp_path_factory.mktemp("dask-logs")) as c:
         yield c
-    finally:
-        c.stop()
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from dask_helpers import Cluster
+from dask_helpers import two_worker_cluster
 from engine_nodes import make_registry
 from test_cli_global_options import _graph as global_options_graph
 from test_dask_cluster import assert_same_files
@@ -55,18 +55,8 @@ Builder = Callable[[Path], Graph]
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    c = Cluster(tmp_path_factory.mktemp("dask-logs"))
-    try:
-        c.start_scheduler()
-        c.start_worker("w1")
-        c.start_worker("w2")
-        try:
-            c.wait_for_workers(2)
-        except Exception as exc:
-            raise RuntimeError(f"the test cluster did not start:\n{c.logs()}") from exc
+    with two_worker_cluster(tmp_path_factory.mktemp("dask-logs")) as c:
         yield c
-    finally:
-        c.stop()
 
 
 def _graph(registry: Registry, folder: Path, spec: GraphSpec | None = None) -> Graph:
