@@ -312,14 +312,22 @@ class Harmonize(Node):
     hues: a/b correlation ≥ ``min_colour``, chroma ≥ ``min_chroma``) and the scene around it
     (halo ≤ ``max_halo``); ``keep_colour`` keeps the subject's colour pattern through SinGAN's
     change. ``all_scales`` renders every n, annotated with those figures, into a sheet.
+    These per-shot choices (auto n, the light, the reused change) are made once per run, on the
+    ``reference`` still when it is connected (then any ``--frames`` range renders exactly the frames
+    of the whole clip), else on the run's first frame.
     The reference's own processing: ``colour: none``, ``mask_units: training``, radius 7, sigma 5,
     ``upsample: generated``, ``keep_colour: 0``.
     """
 
     category = CATEGORY
-    first_batch_decides = True  # scale auto, the shot's light and change: one choice per run (Dask too)
+    first_batch_decides = True  # without a reference: scale auto, the shot's light and change from the run's first batch
     inputs = (Input("model", SINGAN), Input("composite", IMAGE, "the naive composite (frame or clip)"),
-              Input("mask", MASK, "where the object was pasted"))
+              Input("mask", MASK, "where the object was pasted"),
+              Input("reference", IMAGE, "optional: a still composite (one frame, the clip's size) that scale "
+                    "auto, the shot's light and its change are decided on, so that any frame range renders "
+                    "the frames of the whole clip (unconnected: the run's first frame)", optional=True),
+              Input("reference_mask", MASK, "where the object was pasted in the reference (unconnected: the "
+                    "clip's mask)", optional=True))
     outputs = (Output("image", IMAGE, "harmonized composite"),
                Output("mask", MASK, "the soft (dilated, blurred) mask that was blended through"),
                Output("all_scales", IMAGE, "sheet of the naive paste and every n with its colour gap and "
@@ -375,25 +383,26 @@ class Harmonize(Node):
         max_halo: float = Field(MAX_HALO, ge=0, le=100, description="auto: Lab ΔE an n may repaint the scene "
                                 "right around the subject by (a haze or halo)")
         relight_per: Literal["shot", "frame"] = Field("shot", description="colour light: gains measured once on "
-                                                      "the run's first frame (shot: the light does not follow a "
+                                                      "the reference, else the run's first frame (shot: the light does not follow a "
                                                       "moving background, no flicker) or on every frame")
-        change_per: Literal["shot", "frame"] = Field("shot", description="shot: harmonize the run's first frame "
-                                                     "and add its change to every frame while the subject stays "
-                                                     "put (same mask; no flicker from a moving background); "
+        change_per: Literal["shot", "frame"] = Field("shot", description="shot: harmonize the reference (else the "
+                                                     "run's first frame) and add its change to every frame while "
+                                                     "the subject stays put (same mask; no flicker from a moving background); "
                                                      "frame: run SinGAN on every frame")
 
     _auto_scale: int | None = None
-    """``scale: auto``'s pick, made on the first batch of a run (one node instance per run)."""
+    """``scale: auto``'s pick, made once per run (one node instance per run) on the decision frame."""
     _light: torch.Tensor | None = None
-    """``relight_per: shot``: the relight gains of the run's first frame."""
+    """``relight_per: shot``: the relight gains of the decision frame."""
     _shot: ShotChange | None = None
-    """``change_per: shot``: the run's first frame harmonized, its change reused while the subject stays put."""
+    """``change_per: shot``: the decision frame harmonized, its change reused while the subject stays put."""
 
     def preflight(self, ctx, known):
         check_scale_known(known.get("model"), self.params.scale)  # before the model is trained
         return None
 
-    def run(self, ctx, model: SinGANModel, composite: torch.Tensor, mask: torch.Tensor):
+    def run(self, ctx, model: SinGANModel, composite: torch.Tensor, mask: torch.Tensor,
+            reference: torch.Tensor | None = None, reference_mask: torch.Tensor | None = None):
         p = self.params
         model = _model(ctx, model)
         _check_mask(composite, mask, "composite")
@@ -403,30 +412,22 @@ class Harmonize(Node):
                    "colour_strength": p.colour_strength, "colour_contrast": p.colour_contrast,
                    "mask_units": p.mask_units, "texture": p.texture, "keep_colour": p.keep_colour,
                    "keep_colour_mean": p.keep_colour_mean, "colour_cast": p.colour_cast}
+        still, still_mask = _decision_frame(composite, mask, reference, reference_mask)
         if p.relight_per == "shot" and p.colour == "light":
             if self._light is None:
-                self._light = shot_light(composite, mask, options)
+                self._light = shot_light(still, still_mask, options)
             options["light_gains"] = self._light
-        measured = None
-        auto = p.scale == "auto" and self._auto_scale is None
-        if auto or (p.all_scales and p.sheet_view != "training"):
-            measured = measure_scales(model, composite, mask, seed=ctx.seed, **options)
-        if p.scale != "auto":
-            n = p.scale
-        elif self._auto_scale is not None:
-            n = self._auto_scale  # chosen on the run's first batch: one n for the whole clip (no jumps)
-        else:
-            assert measured is not None
-            n = self._auto_scale = choose_scale(measured, p.min_ssim, min_colour=p.min_colour,
-                                                min_chroma=p.min_chroma, max_halo=p.max_halo)
-            f = measured[n].figures
-            ctx.logger.info(f"scale auto: n = {n} (colour gap {100 * f.gap_rel:.0f} % of the naive paste's, "
-                            f"subject SSIM {f.ssim:.2f}, a/b correlation {f.ab_corr:.2f})")
+        decided = None  # the decision frame's figures at every n, when measured in this batch
+        if p.scale == "auto" and self._auto_scale is None:
+            decided = measure_scales(model, still, still_mask, seed=ctx.seed, **options)
+            self._auto_scale = self._choose(ctx, decided)
+        n = p.scale if p.scale != "auto" else self._auto_scale
+        assert isinstance(n, int)
         res = None
         if p.change_per == "shot" and p.output_size == "frame":
             if self._shot is None:
-                first = harmonize(model, composite[:1], mask[:1], n, generator=ctx.generator(), **options)
-                self._shot = shot_change(first, composite, mask)
+                first = harmonize(model, still, still_mask, n, generator=ctx.generator(), **options)
+                self._shot = shot_change(first, still, still_mask)
             res = reuse_change(self._shot, composite, mask)
         if res is None:  # per frame, or the subject moves
             res = harmonize(model, composite, mask, n, generator=ctx.generator(),
@@ -434,12 +435,52 @@ class Harmonize(Node):
         if p.all_scales and p.sheet_view == "training":
             sheet = harmonize_all_scales(model, composite, mask, seed=ctx.seed, done={n: res.training},
                                          **options)
-        elif p.all_scales:
-            assert measured is not None
+        elif p.all_scales:  # the sheet shows this batch's first frame (measured once if that decided n)
+            measured = decided if decided is not None and reference is None else None
+            if measured is None:
+                measured = measure_scales(model, composite, mask, seed=ctx.seed, **options)
             sheet = scales_sheet(composite, mask, measured, n, view=p.sheet_view)
         else:
             sheet = res.training
         return {"image": _plain(res.image), "mask": _plain(res.mask), "all_scales": _plain(sheet), "scale": n}
+
+    def _choose(self, ctx, measured: dict) -> int:
+        """``scale: auto``: one n for the whole run (no jumps between batches), logged with its figures."""
+        p = self.params
+        n = choose_scale(measured, p.min_ssim, min_colour=p.min_colour, min_chroma=p.min_chroma,
+                         max_halo=p.max_halo)
+        f = measured[n].figures
+        ctx.logger.info(f"scale auto: n = {n} (colour gap {100 * f.gap_rel:.0f} % of the naive paste's, "
+                        f"subject SSIM {f.ssim:.2f}, a/b correlation {f.ab_corr:.2f})")
+        return n
+
+
+def _decision_frame(composite: torch.Tensor, mask: torch.Tensor, reference: torch.Tensor | None,
+                    reference_mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The still Harmonize's per-shot choices are made on: the reference (with its mask, else the
+    clip's), else the batch's first frame (the run's first frame for the first batch), with its
+    mask at full size ``(1, 1, H, W)``."""
+    H, W = composite.shape[-2:]
+    if reference is None:
+        if reference_mask is not None:
+            raise NodeError("reference_mask is connected but reference is not", field="reference_mask",
+                            hint="connect the still composite the mask belongs to, or disconnect reference_mask")
+        return composite[:1], mask[:1].expand(1, 1, H, W)
+    if reference.shape[0] != 1:
+        raise NodeError(f"reference has {reference.shape[0]} frames; it must be one still", field="reference",
+                        hint="connect a still composite (e.g. the paste onto a still of the shot), not a clip")
+    if tuple(reference.shape[-2:]) != (H, W):
+        raise NodeError(f"reference is {reference.shape[-1]}x{reference.shape[-2]} but the composite is {W}x{H}",
+                        field="reference", hint=f"give a still of the clip's frame size {W}x{H} (e.g. a Resize "
+                        "of the shot's still to that size, under the same paste)")
+    if reference_mask is None:
+        return reference, mask[:1].expand(1, 1, H, W)
+    check_same_size(reference_mask, reference, "reference_mask and reference", field="reference_mask",
+                    hint="give the mask of the reference's paste (the same AlphaOver's mask output)")
+    if reference_mask.shape[0] != 1:
+        raise NodeError(f"reference_mask has {reference_mask.shape[0]} frames; it must be one", field="reference_mask",
+                        hint="connect the mask of the still paste, not of the clip")
+    return reference, reference_mask.expand(1, 1, H, W)
 
 
 class SinGANEdit(Node):
