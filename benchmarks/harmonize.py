@@ -19,6 +19,11 @@ demo's Pix2Pix colorizer, exactly as graphs/past_film.json makes it; ``future``:
   Caveat: SinGAN is trained on the scene, so it has seen the unshifted object (as it sees the
   real background in the real task); ColorMatch has not.
 
+Every SinGAN row runs through the ``Harmonize`` node itself (:func:`harmonize_node`: the node class
+with a real run context, one fresh instance per run, as the executor makes them), its settings
+given as node params: ``[new]`` = the node's defaults as its Params declare them now, ``[reference]``
+and ``[previous]`` = those defaults with the reference's / the earlier defaults' params set.
+
 Methods: naive; ColorMatch mean/std and histogram (reference = the composite outside the mask);
 ``local colour`` alone (subject matched to its ring, no SinGAN); SinGAN ``faithful`` (iterations
 cut, see the row label), ``fast``, both with the reference's harmonization settings (radius 7,
@@ -44,7 +49,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +60,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from nodeflow.atomic import write_json_atomic  # noqa: E402
+from nodeflow.context import RunContext  # noqa: E402
 from nodeflow.devices import resolve_device  # noqa: E402
 from nodeflow.graph import Graph  # noqa: E402
 from nodeflow.image_files import write_image  # noqa: E402
@@ -63,33 +69,27 @@ from nodeflow.nodes.color.matching import match_histogram, match_mean_std  # noq
 from nodeflow.nodes.singan import quality  # noqa: E402
 from nodeflow.nodes.singan.colour_prep import match_to_surroundings, relight_to_surroundings  # noqa: E402
 from nodeflow.nodes.singan.handle import SinGANModel  # noqa: E402
-from nodeflow.nodes.singan.harmonize import (  # noqa: E402
-    MAX_HALO,
-    MIN_CHROMA,
-    MIN_COLOUR,
-    choose_scale,
-    contact_sheet,
-    harmonize,
-    measure_scales,
-    reuse_change,
-    scales_sheet,
-    shot_change,
-    shot_light,
-    valid_scales,
-)
+from nodeflow.nodes.singan.harmonize import MAX_HALO, MIN_CHROMA, MIN_COLOUR, contact_sheet, valid_scales  # noqa: E402
+from nodeflow.nodes.singan.nodes import Harmonize  # noqa: E402
 from nodeflow.nodes.singan.train import make_config, train_singan  # noqa: E402
+from nodeflow.plan import node_seed  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "harmonize.json"
 SHEETS = ROOT / "out" / "bench_harmonize"
-REFERENCE = {"colour": "none", "mask_units": "training", "radius": 7, "sigma": 5.0, "upsample": "generated"}
-NEW = {"colour": "light", "colour_strength": 0.7, "colour_contrast": 0.3, "mask_units": "subject", "radius": 0.1,
-       "sigma": 0.08, "upsample": "structure", "texture": 0.3, "keep_colour": 0.8, "keep_colour_mean": 0.0,
-       "colour_cast": 0.3}
-"""The Harmonize node's defaults (measured: see docs/singan.md, Harmonization quality)."""
-PREVIOUS = {**NEW, "keep_colour": 0.0, "colour_cast": 1.0}
-"""The defaults before the colour-kept metric (the grey-green ghosts; issue 10)."""
-NEW_NO_COLOUR = {**NEW, "colour": "none"}
-NEW_LAB = {**NEW, "colour": "local", "colour_strength": 0.8}
+Settings = dict[str, Any]
+"""Harmonize params set over the node's defaults (the rest: whatever its Params declare)."""
+NEW: Settings = {}
+"""The Harmonize node's defaults, read from its Params at run time (see docs/singan.md)."""
+REFERENCE: Settings = {"colour": "none", "mask_units": "training", "radius": 7, "sigma": 5.0,
+                       "upsample": "generated", "keep_colour": 0.0, "keep_colour_mean": 0.0, "change_per": "frame"}
+"""The reference SinGAN's harmonization (no colour step, the mask in training pixels, the generated
+pixels pasted), SinGAN on every frame of a clip."""
+PREVIOUS: Settings = {"colour": "light", "colour_strength": 0.7, "colour_contrast": 0.3, "mask_units": "subject",
+                      "radius": 0.1, "sigma": 0.08, "upsample": "structure", "texture": 0.3, "keep_colour": 0.0,
+                      "keep_colour_mean": 0.0, "colour_cast": 1.0, "relight_per": "frame", "change_per": "frame"}
+"""The defaults before the colour-kept metric (the grey-green ghosts; issue 10), light and SinGAN per frame."""
+NEW_NO_COLOUR: Settings = {"colour": "none"}
+NEW_LAB: Settings = {"colour": "local", "colour_strength": 0.8}
 SUBJECTS = [  # (subject, AlphaOver scale, x, y)
     ("astronaut", 0.45, 0.8, 0.66),
     ("astronaut", 0.28, 0.3, 0.72),
@@ -100,6 +100,8 @@ DEMO_SCALE_FACTOR = 0.65
 GT_RECT = {"past": (0.2, 0.05, 0.45, 0.9), "future": (0.38, 0.1, 0.24, 0.85)}
 GT_MOVE = {"past": 0.3, "future": -0.3}
 """Where the moved ground-truth cases paste the object (share of the width)."""
+GT_MIN_SHARE = 0.005
+"""A ground-truth matte smaller than this share of the frame is no object (:func:`gt_region`)."""
 
 
 # -- inputs ----------------------------------------------------------------------------------------
@@ -140,7 +142,49 @@ def build_inputs(scene_name: str, quick: bool) -> dict[str, torch.Tensor]:
     coffee = g.add("SampleImage", id="bench_coffee", name="coffee", max_size=size)
     g.output("coffee", coffee.image)
     names = ["scene", "gt_mask", "coffee"] + [f"{k}{i}" for i in range(len(SUBJECTS)) for k in ("comp", "mask")]
-    return g.run(outputs=names, device="cpu")
+    inp = g.run(outputs=names, device="cpu")
+    inp["gt_mask"] = gt_region(inp["gt_mask"], GT_RECT[scene_name])
+    return inp
+
+
+def gt_region(cut: torch.Tensor, rect: tuple[float, float, float, float]) -> torch.Tensor:
+    """The ground-truth object: GrabCut's matte in ``rect``, or the rectangle itself where GrabCut
+    finds (almost) nothing, as at ``--quick``'s toy size (64 px), where the rows were all fMSE 0."""
+    h, w = cut.shape[-2:]
+    if float(quality.binary(cut).sum()) >= GT_MIN_SHARE * h * w:
+        return cut
+    x0, y0 = round(rect[0] * w), round(rect[1] * h)
+    box = torch.zeros_like(cut)
+    box[..., y0:y0 + max(1, round(rect[3] * h)), x0:x0 + max(1, round(rect[2] * w))] = 1
+    print(f"  ground truth: GrabCut found {int(quality.binary(cut).sum())} px at {w}x{h}; the rectangle "
+          "is the object", flush=True)
+    return box
+
+
+def gt_cases(scene_name: str, scene: torch.Tensor, region: torch.Tensor,
+             coffee: torch.Tensor) -> Iterator[tuple[str, torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """The ground-truth cases: (name, shifted composite, truth, object region), in place and moved."""
+    for how, moved in [(h, mv) for mv in (False, True) for h in ("transfer", "gamma", "white_balance")]:
+        comp = shifted(scene, region, how, coffee)
+        truth, where = scene, region
+        if moved:
+            comp, truth, where = moved_case(scene, comp, region, GT_MOVE[scene_name])
+        yield f"{scene_name}/gt-{'moved-' if moved else ''}{how}", comp, truth, where
+
+
+def gt_classical_rows(comp: torch.Tensor, truth: torch.Tensor, region: torch.Tensor
+                      ) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """The ground truth's rows without SinGAN (naive, ColorMatch, the colour steps) and their pictures."""
+    res = {"naive": gt_row(comp, truth, region)}
+    pics = {"truth": truth, "shifted (naive)": comp}
+    for method in ("mean_std", "histogram"):
+        img = colour_match(comp, region, method)
+        res[f"ColorMatch {method}"] = gt_row(img, truth, region)
+        pics[f"ColorMatch {method}"] = img
+    res["local colour"] = gt_row(match_to_surroundings(comp, region, strength=0.8, std_strength=0.3), truth, region)
+    res["relight"] = gt_row(relight_to_surroundings(comp, region, strength=0.7), truth, region)
+    res["relight, cast 0.3"] = gt_row(relight_to_surroundings(comp, region, strength=0.7, cast=0.3), truth, region)
+    return res, pics
 
 
 def shifted(scene: torch.Tensor, region: torch.Tensor, how: str, coffee: torch.Tensor) -> torch.Tensor:
@@ -200,25 +244,21 @@ def clip_of(scene: torch.Tensor, comp: torch.Tensor, mask: torch.Tensor, frames:
     return torch.cat([comp + (1 - mask) * (torch.roll(scene, t, dims=-1) - scene) for t in range(frames)])
 
 
-def clip_result(model: SinGANModel, clip: torch.Tensor, mask: torch.Tensor, n: int,
-                options: dict[str, Any]) -> Any:
-    """The clip harmonized as the Harmonize node does it: with the new settings the light and
-    SinGAN's change are measured once per shot (``relight_per``/``change_per: shot``); the
-    reference and previous settings run per frame."""
-    if options is REFERENCE or options is PREVIOUS:
-        return harmonize(model, clip, mask, n, generator=torch.Generator().manual_seed(0), **options)
-    options = {**options, "light_gains": shot_light(clip, mask, options)}
-    first = harmonize(model, clip[:1], mask[:1], n, generator=torch.Generator().manual_seed(0), **options)
-    res = reuse_change(shot_change(first, clip, mask), clip, mask)
-    return res if res is not None else harmonize(model, clip, mask, n, generator=torch.Generator().manual_seed(0),
-                                                 **options)
+def harmonize_node(model: SinGANModel, composite: torch.Tensor, mask: torch.Tensor, settings: Settings,
+                   **params: Any) -> dict[str, Any]:
+    """One run of the ``Harmonize`` node: its class with ``settings`` and ``params`` over its
+    defaults (seed 0), a fresh instance (the per-run choices start afresh, as in every graph run),
+    the composite as one batch of a run over its frames, on the CPU."""
+    p = Harmonize.Params(**{"seed": 0, **settings, **params})
+    frames = tuple(range(composite.shape[0]))
+    ctx = RunContext(node_id="harmonize", node_type=Harmonize.type_name, device=torch.device("cpu"),
+                     seed=node_seed("harmonize", p), frames=frames, frame_count=len(frames))
+    return Harmonize(p).run(ctx, model=model, composite=composite, mask=mask)
 
 
-def all_n(model: SinGANModel, comp: torch.Tensor, mask: torch.Tensor, options: dict[str, Any]) -> dict[int, torch.Tensor]:
-    out = {}
-    for n in valid_scales(model):
-        out[n] = harmonize(model, comp, mask, n, generator=torch.Generator().manual_seed(0), **options).image
-    return out
+def all_n(model: SinGANModel, comp: torch.Tensor, mask: torch.Tensor, settings: Settings) -> dict[int, torch.Tensor]:
+    """The node's result at every valid n."""
+    return {n: harmonize_node(model, comp, mask, settings, scale=n)["image"] for n in valid_scales(model)}
 
 
 def row(image: torch.Tensor, naive: torch.Tensor, mask: torch.Tensor) -> dict[str, float]:
@@ -277,55 +317,43 @@ def run_scene(scene_name: str, args: argparse.Namespace, device: torch.device) -
         res["relight, cast 0.3"] = row(pics["relight, cast 0.3"], comp, mask)
         res["local colour"] = row(pics["local colour"], comp, mask)
         clip = clip_of(scene, comp, mask, 3 if quick else 6)
-        for model_name, setting, options in singan_rows:
+        for model_name, setting, settings in singan_rows:
             model = models[model_name][0]
             label = f"SinGAN {model_name} [{setting}]"
-            for n, img in all_n(model, comp, mask, options).items():
+            for n, img in all_n(model, comp, mask, settings).items():
                 res[f"{label} n={n}"] = row(img, comp, mask)
-            measured = measure_scales(model, comp, mask, seed=0, **options)
-            n = choose_scale(measured)
-            res[f"{label} auto"] = {**row(measured[n].image, comp, mask), "n": n}
-            pics[f"{model_name} {setting} auto n={n}"] = measured[n].image[:, :3]
-            h = clip_result(model, clip, mask, n, options)
-            region = (h.mask > 0).float()
-            res[f"{label} auto"]["flicker"] = quality.flicker(h.image, region)
+            sheet = model_name == "fast harmonize"
+            auto = harmonize_node(model, comp, mask, settings, scale="auto", all_scales=sheet)
+            n = auto["scale"]
+            res[f"{label} auto"] = {**row(auto["image"], comp, mask), "n": n}
+            pics[f"{model_name} {setting} auto n={n}"] = auto["image"][:, :3]
+            h = harmonize_node(model, clip, mask, settings, scale=n)  # the clip as one run, at auto's n
+            region = (h["mask"] > 0).float()
+            res[f"{label} auto"]["flicker"] = quality.flicker(h["image"], region)
             res[f"{label} auto"]["flicker_naive"] = quality.flicker(clip, region)
-            if model_name == "fast harmonize":
-                write_image(scales_sheet(comp, mask, measured, n), sheets / f"{i}_{who}_scales.png")
+            if sheet:
+                write_image(auto["all_scales"], sheets / f"{i}_{who}_scales.png")
         out["cases"][case] = res
         tiles = [quality_crop(p, mask) for p in pics.values()]
         write_image(contact_sheet(tiles, list(pics), columns=4), sheets / f"{i}_{who}.png")
         print(f"  {case}: done", flush=True)
 
     # ground truth
-    for how, moved in [(h, mv) for mv in (False, True) for h in ("transfer", "gamma", "white_balance")]:
-        case = f"{scene_name}/gt-{'moved-' if moved else ''}{how}"
-        comp = shifted(scene, inp["gt_mask"], how, inp["coffee"][:, :3])
-        truth, region = scene, inp["gt_mask"]
-        if moved:
-            comp, truth, region = moved_case(scene, comp, region, GT_MOVE[scene_name])
-        res = {"naive": gt_row(comp, truth, region)}
-        pics = {"truth": truth, "shifted (naive)": comp}
-        for method in ("mean_std", "histogram"):
-            img = colour_match(comp, region, method)
-            res[f"ColorMatch {method}"] = gt_row(img, truth, region)
-            pics[f"ColorMatch {method}"] = img
-        res["local colour"] = gt_row(match_to_surroundings(comp, region, strength=0.8, std_strength=0.3), truth, region)
-        res["relight"] = gt_row(relight_to_surroundings(comp, region, strength=0.7), truth, region)
-        res["relight, cast 0.3"] = gt_row(relight_to_surroundings(comp, region, strength=0.7, cast=0.3), truth, region)
-        for model_name, setting, options in singan_rows:
+    for case, comp, truth, region in gt_cases(scene_name, scene, inp["gt_mask"], inp["coffee"][:, :3]):
+        res, pics = gt_classical_rows(comp, truth, region)
+        for model_name, setting, settings in singan_rows:
             model = models[model_name][0]
             label = f"SinGAN {model_name} [{setting}]"
-            imgs = all_n(model, comp, region, options)
+            imgs = all_n(model, comp, region, settings)
             for n, img in imgs.items():
                 res[f"{label} n={n}"] = gt_row(img, truth, region)
             best = min(imgs, key=lambda n: res[f"{label} n={n}"]["fmse"])
             pics[f"{model_name} {setting} best n={best}"] = imgs[best][:, :3]
-            n = choose_scale(measure_scales(model, comp, region, seed=0, **options))
-            res[f"{label} auto"] = {**gt_row(imgs[n], truth, region), "n": n}
+            auto = harmonize_node(model, comp, region, settings, scale="auto")
+            res[f"{label} auto"] = {**gt_row(auto["image"], truth, region), "n": auto["scale"]}
         out["ground_truth"][case] = res
         write_image(contact_sheet([quality_crop(p, region) for p in pics.values()], list(pics), columns=4),
-                    sheets / f"gt_{'moved_' if moved else ''}{how}.png")
+                    sheets / f"gt_{case.split('/gt-')[1].replace('-', '_')}.png")
         print(f"  {case}: done", flush=True)
     out["seconds"] = time.perf_counter() - t0
     return out
@@ -472,9 +500,10 @@ def finetuned_rows(model: SinGANModel, comp: torch.Tensor, mask: torch.Tensor, i
         imgs = all_n(m, comp, mask, NEW)
         for n, img in imgs.items():
             res[f"{label} n={n}"] = score(img)
-        n_auto = choose_scale(measure_scales(m, comp, mask, seed=0, **NEW))
-        res[f"{label} auto"] = {**score(imgs[n_auto]), "n": n_auto}
-        pics[f"{label.replace('fast harmonize', 'harm')} auto n={n_auto}"] = imgs[n_auto]
+        auto = harmonize_node(m, comp, mask, NEW, scale="auto")
+        n_auto = auto["scale"]
+        res[f"{label} auto"] = {**score(auto["image"]), "n": n_auto}
+        pics[f"{label.replace('fast harmonize', 'harm')} auto n={n_auto}"] = auto["image"]
         if truth is not None:
             best = min(imgs, key=lambda n: res[f"{label} n={n}"]["fmse"])
             pics[f"{label.replace('fast harmonize', 'harm')} best n={best}"] = imgs[best]

@@ -1,0 +1,81 @@
+"""benchmarks/harmonize.py: its SinGAN rows are the Harmonize node's own results (as a graph run
+gives them), and the quick run's ground-truth rows measure an object that exists at toy size."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from nodeflow.graph import Graph
+from nodeflow.nodes.singan.harmonize import harmonize
+from nodeflow.nodes.singan.train import make_config, train_singan
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("bench_harmonize", ROOT / "benchmarks" / "harmonize.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+bench = _bench()
+
+
+@pytest.fixture(scope="module")
+def quick_inputs() -> dict[str, torch.Tensor]:
+    return bench.build_inputs("future", quick=True)
+
+
+@pytest.fixture(scope="module")
+def model(quick_inputs):
+    return train_singan(quick_inputs["scene"][:, :3], make_config("fast", iterations=2, min_size=12, max_size=32),
+                        seed=0)
+
+
+def test_quick_ground_truth_rows_measure_an_object(quick_inputs, model):
+    scene, region = quick_inputs["scene"][:, :3], quick_inputs["gt_mask"]
+    h, w = region.shape[-2:]
+    assert float(region.sum()) >= bench.GT_MIN_SHARE * h * w  # GrabCut finds nothing at 64 px: the rectangle
+    cases = list(bench.gt_cases("future", scene, region, quick_inputs["coffee"][:, :3]))
+    assert len(cases) == 6
+    for case, comp, truth, where in cases:
+        res, _pics = bench.gt_classical_rows(comp, truth, where)
+        perfect = bench.gt_row(truth, truth, where)
+        assert perfect["fmse"] == 0 and math.isinf(perfect["psnr"])
+        assert res["naive"]["fmse"] > 1, case  # the shift is there to undo
+        assert all(r["fmse"] > 0 and r["fmse"] != res["naive"]["fmse"] for k, r in res.items() if k != "naive"), case
+        auto = bench.harmonize_node(model, comp, where, bench.NEW, scale="auto")
+        assert auto["image"].shape == comp.shape
+        fmse = bench.gt_row(auto["image"], truth, where)["fmse"]
+        assert fmse > 0 and fmse != res["naive"]["fmse"], case
+    moved = [where for case, _c, _t, where in cases if "moved" in case]
+    assert not torch.equal(moved[0], region) and float(moved[0].sum()) > 0
+
+
+def test_the_benchmarks_rows_are_what_a_graph_gives(tmp_path, quick_inputs, model):
+    """The `[new]` rows (the node's defaults) equal a graph run of Harmonize with its defaults; the
+    `[reference]` rows equal the reference processing (harmonize()'s own defaults)."""
+    model.save(tmp_path / "model")
+    g = Graph(base_dir=tmp_path)
+    scene = g.add("SampleImage", name="rocket", max_size=64)
+    subject = g.add("SampleImage", name="astronaut", max_size=16)
+    paste = g.add("AlphaOver", background=scene.image, foreground=subject.image, x=0.3, y=0.6)
+    m = g.add("LoadSinGAN", path="model")
+    h = g.add("Harmonize", model=m.model, composite=paste.image, mask=paste.mask, scale=2, seed=0)
+    g.output("image", h.image)
+    g.output("comp", paste.image)
+    g.output("mask", paste.mask)
+    out = g.run(device="cpu")
+    comp, mask = out["comp"], out["mask"]
+    assert float(mask.sum()) > 0
+    new = bench.harmonize_node(model, comp, mask, bench.NEW, scale=2)["image"]
+    assert torch.equal(new, out["image"])
+    ref = bench.harmonize_node(model, comp, mask, bench.REFERENCE, scale=2)["image"]
+    assert torch.equal(ref, harmonize(model, comp, mask, 2, generator=torch.Generator().manual_seed(0)).image)
+    assert not torch.equal(new, ref)
