@@ -244,16 +244,19 @@ def clip_of(scene: torch.Tensor, comp: torch.Tensor, mask: torch.Tensor, frames:
     return torch.cat([comp + (1 - mask) * (torch.roll(scene, t, dims=-1) - scene) for t in range(frames)])
 
 
-def harmonize_node(model: SinGANModel, composite: torch.Tensor, mask: torch.Tensor, settings: Settings,
+def harmonize_node(model: SinGANModel, composite: torch.Tensor, mask: torch.Tensor, settings: Settings, *,
+                   reference: torch.Tensor | None = None, reference_mask: torch.Tensor | None = None,
                    **params: Any) -> dict[str, Any]:
     """One run of the ``Harmonize`` node: its class with ``settings`` and ``params`` over its
     defaults (seed 0), a fresh instance (the per-run choices start afresh, as in every graph run),
-    the composite as one batch of a run over its frames, on the CPU."""
+    the composite as one batch of a run over its frames, on the CPU; ``reference``: the still
+    the per-shot choices are made on (the shipped films connect their still paste)."""
     p = Harmonize.Params(**{"seed": 0, **settings, **params})
     frames = tuple(range(composite.shape[0]))
     ctx = RunContext(node_id="harmonize", node_type=Harmonize.type_name, device=torch.device("cpu"),
                      seed=node_seed("harmonize", p), frames=frames, frame_count=len(frames))
-    return Harmonize(p).run(ctx, model=model, composite=composite, mask=mask)
+    return Harmonize(p).run(ctx, model=model, composite=composite, mask=mask, reference=reference,
+                            reference_mask=reference_mask)
 
 
 def all_n(model: SinGANModel, comp: torch.Tensor, mask: torch.Tensor, settings: Settings) -> dict[int, torch.Tensor]:
@@ -327,7 +330,8 @@ def run_scene(scene_name: str, args: argparse.Namespace, device: torch.device) -
             n = auto["scale"]
             res[f"{label} auto"] = {**row(auto["image"], comp, mask), "n": n}
             pics[f"{model_name} {setting} auto n={n}"] = auto["image"][:, :3]
-            h = harmonize_node(model, clip, mask, settings, scale=n)  # the clip as one run, at auto's n
+            # the clip as the shipped films run it: auto's n, the choices made on the still (its frame 0)
+            h = harmonize_node(model, clip, mask, settings, scale=n, reference=comp, reference_mask=mask)
             region = (h["mask"] > 0).float()
             res[f"{label} auto"]["flicker"] = quality.flicker(h["image"], region)
             res[f"{label} auto"]["flicker_naive"] = quality.flicker(clip, region)
