@@ -117,3 +117,23 @@ def test_reference_mask_without_reference_is_refused(tmp_path: Path, model_dir: 
     assert main(["run", str(path), "--output-dir", str(tmp_path), "--device", "cpu"]) != 0
     err = capsys.readouterr().err
     assert "reference_mask" in err and "Traceback" not in err
+
+
+def test_validate_refuses_a_reference_of_another_size_before_the_training(tmp_path: Path, capsys):
+    """With a still composite both sizes are known at preflight: `nodeflow validate` says so and
+    nothing trains."""
+    g = Graph(base_dir=tmp_path)
+    scene = g.add("SampleImage", id="scene", name="chelsea", max_size=64)
+    subject = g.add("SampleImage", id="subject", name="astronaut", max_size=14)
+    paste = g.add("AlphaOver", id="paste", background=scene.image, foreground=subject.image)
+    small = g.add("Resize", id="small", image=paste.image, scale=0.5)
+    train = g.add("TrainSinGAN", id="harmonizer", scene=scene.image, max_size=32, min_size=12)
+    h = g.add("Harmonize", id="harmonize", model=train.model, composite=paste.image, mask=paste.mask,
+              reference=small.image)
+    g.output("final", h.image)
+    path = tmp_path / "still.json"
+    g.save(path)
+    assert main(["validate", str(path)]) != 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert "node harmonize (Harmonize): reference: reference is 32x22 but the composite is 64x43" in err, err
+    assert "Traceback" not in err and not list(Path(tmp_path).rglob("singan.safetensors"))

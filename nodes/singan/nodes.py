@@ -399,6 +399,10 @@ class Harmonize(Node):
 
     def preflight(self, ctx, known):
         check_scale_known(known.get("model"), self.params.scale)  # before the model is trained
+        composite, reference, reference_mask = (known.get(k) for k in ("composite", "reference", "reference_mask"))
+        if isinstance(composite, torch.Tensor) and isinstance(reference, torch.Tensor):  # a still composite
+            _check_reference(composite, reference, reference_mask if isinstance(reference_mask, torch.Tensor)
+                             else None)
         return None
 
     def run(self, ctx, model: SinGANModel, composite: torch.Tensor, mask: torch.Tensor,
@@ -466,6 +470,15 @@ def _decision_frame(composite: torch.Tensor, mask: torch.Tensor, reference: torc
             raise NodeError("reference_mask is connected but reference is not", field="reference_mask",
                             hint="connect the still composite the mask belongs to, or disconnect reference_mask")
         return composite[:1], mask[:1].expand(1, 1, H, W)
+    _check_reference(composite, reference, reference_mask)
+    if reference_mask is None:
+        return reference, mask[:1].expand(1, 1, H, W)
+    return reference, reference_mask.expand(1, 1, H, W)
+
+
+def _check_reference(composite: torch.Tensor, reference: torch.Tensor, reference_mask: torch.Tensor | None) -> None:
+    """A reference is one still of the composite's frame size; its mask, one of the reference's."""
+    H, W = composite.shape[-2:]
     if reference.shape[0] != 1:
         raise NodeError(f"reference has {reference.shape[0]} frames; it must be one still", field="reference",
                         hint="connect a still composite (e.g. the paste onto a still of the shot), not a clip")
@@ -474,13 +487,12 @@ def _decision_frame(composite: torch.Tensor, mask: torch.Tensor, reference: torc
                         field="reference", hint=f"give a still of the clip's frame size {W}x{H} (e.g. a Resize "
                         "of the shot's still to that size, under the same paste)")
     if reference_mask is None:
-        return reference, mask[:1].expand(1, 1, H, W)
+        return
     check_same_size(reference_mask, reference, "reference_mask and reference", field="reference_mask",
                     hint="give the mask of the reference's paste (the same AlphaOver's mask output)")
     if reference_mask.shape[0] != 1:
         raise NodeError(f"reference_mask has {reference_mask.shape[0]} frames; it must be one", field="reference_mask",
                         hint="connect the mask of the still paste, not of the clip")
-    return reference, reference_mask.expand(1, 1, H, W)
 
 
 class SinGANEdit(Node):
