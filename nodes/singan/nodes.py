@@ -323,7 +323,7 @@ class Harmonize(Node):
     first_batch_decides = True  # without a reference: scale auto, the shot's light and change from the run's first batch
     inputs = (Input("model", SINGAN), Input("composite", IMAGE, "the naive composite (frame or clip)"),
               Input("mask", MASK, "where the object was pasted"),
-              Input("reference", IMAGE, "optional: a still composite (one frame, the clip's size) that scale "
+              Input("reference", IMAGE, "a still composite (one frame, the clip's size) that scale "
                     "auto, the shot's light and its change are decided on, so that any frame range renders "
                     "the frames of the whole clip (unconnected: the run's first frame)", optional=True),
               Input("reference_mask", MASK, "where the object was pasted in the reference (unconnected: the "
