@@ -255,6 +255,8 @@ class DaskExecutor(Executor):
             limit = self.max_in_flight or 2 * threads
             per_task = batches_per_task(batch_size, len(batches), threads, self.min_task_frames)
             tasks = [tuple(batches[i:i + per_task]) for i in range(0, len(batches), per_task)]
+            self.emit(LogMessage(None, "info", f"dask: {len(tasks)} tasks of up to {per_task * batch_size} frames "
+                                               f"({per_task} batches each) on {threads} worker threads"))
             self._remote_finished = 0
             done = 0
             for i, group in enumerate(tasks):
