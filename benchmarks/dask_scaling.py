@@ -343,6 +343,10 @@ def measure(args: argparse.Namespace, folder: Path, clip: Path) -> tuple[dict[tu
             facts["startup_s"][n] = time.perf_counter() - t0
             facts["worker_torch_threads"][str(n)] = list(client.run(me.torch_threads).values())
             clusters.append((n, cluster.scheduler_address, list(client.run(os.getpid).values())))
+        for _, address, _ in clusters:  # workers import torch and the nodes, open ffmpeg once: start-up, not a run
+            warm = graphs["pipeline"]()
+            warm.session.run_plan(warm.session.plan(warm.spec, base_dir=folder, output_dir=folder), device="cpu",
+                                  frames=range(16), batch_size=4, executor="dask", scheduler=address)
         every = {pid for *_, pids in clusters for pid in pids}
         configs: list[Config] = [] if args.no_local else [("local", 1, None, CpuMeter([], every))]
         configs += [("dask", n, address, CpuMeter(pids, every)) for n, address, pids in clusters]
@@ -377,6 +381,11 @@ def summarise(runs: dict[tuple[str, int, str, int], list[dict[str, Any]]], cores
         nodes, total = cpu[node_part(row)], row["cpu_total_ms_per_frame"]
         row["efficiency"] = row["steady_speedup"]["median"] / n if base is not None else float("nan")
         row["overhead_share"] = 1 - nodes / total if total > 0 else float("nan")
+        # Shares of the steady window's wall time: all the cores, and each node thread (idle gaps show here)
+        row["cores_busy"] = statistics.median(sum(r["cpu_ms_per_frame"].values()) * r["steady_fps"] / (1000 * cores)
+                                              for r in measured)
+        row["nodes_busy"] = statistics.median(r["cpu_ms_per_frame"][node_part(row)] * r["steady_fps"] / (1000 * n)
+                                              for r in measured)
         row["cpu_allows_speedup"] = (min(n, cores * nodes / total) if total > 0 and executor == "dask"
                                      else float("nan"))
         rows.append(row)
@@ -405,13 +414,15 @@ def report(args: argparse.Namespace, rows: list[dict[str, Any]], ceiling: dict[s
               f"{r['setup_s']:>7.2f} {r['run_s']:>6.1f} {_range(r['steady_fps'], ''):>22} "
               f"{_range(r.get('steady_speedup')):>22} {_range(r.get('clip_speedup')):>22} "
               f"{r['efficiency']:>6.0%} {r['cpu_allows_speedup']:>5.2f}x")
-    print("\nCPU ms per frame over the steady window (median), by process part; overhead = all but the nodes' own")
+    print("\nCPU ms per frame over the steady window (median), by process part; overhead = all but the nodes' own; "
+          "busy = CPU used / wall time, of all the cores and of each node thread (a worker's task thread)")
     print(f"{'graph':<28} {'batch':>5} {'executor':<8} {'workers':>7} " + " ".join(f"{k:>14}" for k in CPU_PARTS)
-          + f" {'total':>7} {'overhead':>8}")
+          + f" {'total':>7} {'overhead':>8} {'cores busy':>10} {'nodes busy':>10}")
     for r in rows:
         print(f"{r['graph']:<28} {r['batch_size']:>5} {r['executor']:<8} {r['workers']:>7} "
               + " ".join(f"{r['cpu_ms_per_frame'][k]:>14.1f}" for k in CPU_PARTS)
-              + f" {r['cpu_total_ms_per_frame']:>7.1f} {r['overhead_share']:>8.0%}")
+              + f" {r['cpu_total_ms_per_frame']:>7.1f} {r['overhead_share']:>8.0%} {r['cores_busy']:>10.0%}"
+              f" {r['nodes_busy']:>10.0%}")
     if ceiling is not None:
         for rate in ("steady", "clip"):
             c = ceiling[rate]
