@@ -210,8 +210,11 @@ def slope(marks: list[tuple[float, int]]) -> float:
 
 
 def timed_run(make: Callable[[], Graph], executor: str, batch_size: int, scheduler: str | None,
-              meter: CpuMeter) -> dict[str, Any]:
-    """One run in a fresh session (models from the disk cache, no per-batch results in memory)."""
+              meter: CpuMeter, first_round: int = 1) -> dict[str, Any]:
+    """One run in a fresh session (models from the disk cache, no per-batch results in memory).
+
+    ``first_round``: batches in the first round of tasks, for the rate this benchmark gave before
+    (``round_fps``: from the end of that round to the last batch; kept to compare)."""
     g = make()
     plan = g.session.plan(g.spec, base_dir=g.base_dir, output_dir=g.base_dir)
     static = {pn.id for pn in plan.static}
@@ -242,7 +245,9 @@ def timed_run(make: Callable[[], Graph], executor: str, batch_size: int, schedul
     begin = times.get("static_done", t0)
     steady = [m for m in marks if lo <= m[1] <= hi]
     per_frame = {k: 1000 * (cpu[hi][k] - cpu[lo][k]) / (hi - lo) for k in CPU_PARTS}
+    (t_round, n_round) = marks[min(first_round, len(marks) - 1) - 1]
     return {"run_s": run_s, "steady_fps": slope(steady), "steady_frames": [lo, hi], "clip_fps": frames / (t_end - begin),
+            "round_fps": (frames - n_round) / (t_end - t_round),
             "setup_s": times["first_task"] - begin if "first_task" in times else 0.0,
             "cpu_ms_per_frame": per_frame, "events": events}
 
@@ -311,7 +316,12 @@ def measure(args: argparse.Namespace, folder: Path, clip: Path) -> tuple[dict[tu
     import dask_scaling as me  # this file by its module name (a worker cannot import __main__)
     from distributed import Client, LocalCluster
 
-    from nodeflow.execute_dask import QUIET_CONFIG, local_cluster_config, start_local_cluster
+    from nodeflow.execute_dask import (
+        QUIET_CONFIG,
+        batches_per_task,
+        local_cluster_config,
+        start_local_cluster,
+    )
 
     registry = default_registry()
     registry.register(CountFrames)
@@ -356,7 +366,8 @@ def measure(args: argparse.Namespace, folder: Path, clip: Path) -> tuple[dict[tu
             for name, make in graphs.items():
                 for b in batch_sizes[name]:
                     for executor, n, address, meter in configs:
-                        runs[(name, b, executor, n)].append(timed_run(make, executor, b, address, meter))
+                        first = 1 if executor == "local" else n * batches_per_task(b, -(-args.frames // b), n)
+                        runs[(name, b, executor, n)].append(timed_run(make, executor, b, address, meter, first))
             print(f"round {r + 1}/{args.rounds} done", flush=True)
     return runs, facts
 
@@ -373,7 +384,7 @@ def summarise(runs: dict[tuple[str, int, str, int], list[dict[str, Any]]], cores
                "run_s": statistics.median(r["run_s"] for r in measured),
                "setup_s": statistics.median(r["setup_s"] for r in measured),
                "cpu_ms_per_frame": cpu, "cpu_total_ms_per_frame": sum(cpu.values()), "rounds": measured}
-        for rate in ("steady", "clip"):
+        for rate in ("steady", "clip", "round"):
             row[f"{rate}_fps"] = spread([r[f"{rate}_fps"] for r in measured])
             if base is not None:  # per round: the runs of one round were measured close in time
                 row[f"{rate}_speedup"] = spread([r[f"{rate}_fps"] / one[f"{rate}_fps"]
@@ -406,13 +417,16 @@ def report(args: argparse.Namespace, rows: list[dict[str, Any]], ceiling: dict[s
           f"torch {torch.__version__}){'; Dask default housekeeping' if args.dask_defaults else ''}")
     print(f"pipeline = LoadVideo -> Colorize -> AlphaOver -> Harmonize -> count; steady = slope over "
           f"{WINDOW[0]:.0%}-{WINDOW[1]:.0%} of the clip, clip = all frames from the end of the static nodes; "
-          "speed-up per round vs dask with 1 worker (same batch size)")
+          "speed-up per round vs dask with 1 worker (same batch size); old window = this benchmark's rate "
+          "before: from the end of the first round of tasks to the last batch (biased, see the module doc)")
     print(f"{'graph':<28} {'batch':>5} {'executor':<8} {'workers':>7} {'start s':>7} {'setup s':>7} {'run s':>6} "
-          f"{'steady f/s':>22} {'steady speed-up':>22} {'clip speed-up':>22} {'effic.':>6} {'allows':>6}")
+          f"{'steady f/s':>22} {'steady speed-up':>22} {'clip speed-up':>22} {'old window':>22} {'effic.':>6} "
+          f"{'allows':>6}")
     for r in rows:
         print(f"{r['graph']:<28} {r['batch_size']:>5} {r['executor']:<8} {r['workers']:>7} {r['startup_s']:>7.1f} "
               f"{r['setup_s']:>7.2f} {r['run_s']:>6.1f} {_range(r['steady_fps'], ''):>22} "
               f"{_range(r.get('steady_speedup')):>22} {_range(r.get('clip_speedup')):>22} "
+              f"{_range(r.get('round_speedup')):>22} "
               f"{r['efficiency']:>6.0%} {r['cpu_allows_speedup']:>5.2f}x")
     print("\nCPU ms per frame over the steady window (median), by process part; overhead = all but the nodes' own; "
           "busy = CPU used / wall time, of all the cores and of each node thread (a worker's task thread)")
