@@ -296,11 +296,15 @@ class DaskExecutor(Executor):
                          {pn.id: self.reason(pn) if self.use_cache else "--no-cache" for pn in remote})
 
     @staticmethod
-    def _scatter(client: Any, job: RemoteJob, static: dict[str, dict[str, Any]]) -> tuple[Any, dict[str, Any]]:
-        """Send the job and the static values to every worker once (futures for the tasks)."""
+    def _scatter(client: Any, job: RemoteJob, static: dict[str, dict[str, Any]]) -> tuple[Any, Any]:
+        """Send the job and the static values to every worker once (futures for the tasks).
+
+        The static values go as one value under a key of this run's own: scattered as a dict,
+        each would be stored under its node id, and a second run on the same cluster with a node
+        of the same id (another model) replaced the first run's value on the workers mid-run."""
         try:
             job_future = client.scatter(job, broadcast=True, hash=False)
-            return job_future, (client.scatter(static, broadcast=True, hash=False) if static else {})
+            return job_future, client.scatter([static], broadcast=True, hash=False)[0]
         except Exception as exc:
             raise NodeflowError(f"cannot send the run to the Dask workers: {type(exc).__name__}: {exc} "
                                 "(node classes must be importable there: defined in a module, "
