@@ -48,7 +48,8 @@ independent processes at once (no Dask, nothing shared, each the whole clip) vs 
 two busy cores can slow each other, and no executor can scale beyond that figure. Each speed-up is
 also given as a share of it.
 
-The default (192 frames, batches of 2 and 8, 5 rounds) takes about 10 min on a quiet 2-core machine.
+The default (192 frames, batches of 2 and 8, 5 rounds) should take about 10 min on a quiet 2-core machine
+(estimated from the quiet runs' times; 26 min under load 6-8.5).
 """
 
 from __future__ import annotations
