@@ -1,8 +1,8 @@
 """Dask scaling: frames/s of a CPU-bound graph on 1 vs 2 worker processes (and the local executor),
-and where each process's CPU goes.
+how stable that figure is, and where each process's CPU goes.
 
-    python benchmarks/dask_scaling.py [--frames 48] [--size 256] [--model-size 128] [--batch-size 2 8]
-                                      [--workers 1 2] [--rounds 3] [--json benchmarks/results/dask_scaling.json]
+    python benchmarks/dask_scaling.py [--frames 192] [--size 256] [--model-size 128] [--batch-size 2 8]
+                                      [--workers 1 2] [--rounds 5] [--json benchmarks/results/dask_scaling.json]
 
 The graph is the past-film pipeline over a real video file: LoadVideo (a B&W clip) -> Colorize
 (Pix2Pix) -> AlphaOver (a cut-out person) -> Harmonize (SinGAN) -> a sink that only counts. The
@@ -11,13 +11,25 @@ and cached, so every run measures the per-frame work. Each worker is one process
 thread; the local executor gets one thread too. Clusters are started as the executor starts its
 own (``nodeflow.execute_dask.local_cluster_config``: Dask's housekeeping slowed down).
 
-"Steady" frames/s counts from the end of the first round of tasks (one per worker: a worker's
-first task also builds its node instances and opens the video) to the last batch done. "run" is
-the whole run, "start" the cluster's start-up. Configurations are measured in interleaved rounds
-(so a burst of load from other processes hits them alike) and the median is reported, with the
-best. Efficiency = speed-up / workers. Target: >= 1.8x with 2 workers on 2 free cores.
+Two rates per run, both from the run's ``FramesDone`` events (results arrive in frame order):
 
-Over the same steady window the CPU time of every process is read (``psutil``, per thread):
+- **steady**: the least-squares slope of frames done over time between 25 % and 90 % of the clip.
+  It leaves out each worker's first task (node instances made, the video opened, a
+  ``first_batch_decides`` node's replay of the first batch) and the tail (with N tasks on 2
+  workers the last one may run alone), the same window for every configuration. A slope over
+  many tasks is not thrown off by one result that waited for its predecessor, as a rate between
+  two marks is (with 48 frames that window held 4 tasks, and one round showed an impossible 2.6x).
+- **clip**: what a user sees per frame: all the frames over the time from the end of the static
+  nodes (models loaded, the photo cut out) to the last frame done. It includes the executor's
+  per-run set-up (connecting, sending the models: ``setup s``), the first tasks and the tail;
+  only the cluster's start-up and the static nodes, the same for every configuration, are left out.
+
+Configurations are measured in interleaved rounds (so a burst of load from other processes hits
+them alike); a speed-up is taken per round (2 workers / 1 worker of the same round), and the table
+gives the median with its spread (min-max) over the rounds. Efficiency = speed-up / workers.
+Target: >= 1.8x with 2 workers on 2 free cores, in every round.
+
+Over the steady window the CPU time of every process is read (``psutil``, per thread):
 this process's main thread (the run loop and the sinks; for ``local`` all the nodes), its other
 threads (Dask's scheduler, nannies and client comms run here with a local cluster), its children
 (ffmpeg), and in each worker the task thread (the nodes), the rest of the worker (Dask's event
@@ -27,13 +39,17 @@ frame when frames come slower); "allows" is the speed-up those CPU figures allow
 free cores, min(workers, cores x node CPU / total CPU): with one worker its nodes have a core to
 themselves, with more all the processes share the cores.
 
-A control graph (LoadVideo -> a node that sleeps per frame -> count) is measured alike: it
-needs no CPU, so its speed-up shows what the executor itself allows when the cores are busy
-with other work (a shared machine), apart from how much CPU the workers get.
+A control graph (LoadVideo -> a node that sleeps per frame -> count, at the largest batch size)
+is measured alike: it needs no CPU, so its speed-up shows what the executor itself allows when the
+cores are busy with other work (a shared machine), apart from how much CPU the workers get.
 
 The machine ceiling (skip with ``--no-ceiling``) runs the pipeline with the local executor in two
 independent processes at once (no Dask, nothing shared, each the whole clip) vs one alone: on a VM
-two busy cores can slow each other, and no executor can scale beyond that figure.
+two busy cores can slow each other, and no executor can scale beyond that figure. Each speed-up is
+also given as a share of it.
+
+The default (192 frames, batches of 2 and 8, 5 rounds) should take about 10 min on a quiet 2-core machine
+(estimated from the quiet runs' times; 26 min under load 6-8.5).
 """
 
 from __future__ import annotations
@@ -50,17 +66,23 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import psutil
 import torch
 
 from nodeflow.atomic import write_json_atomic
-from nodeflow.events import FramesDone
+from nodeflow.events import FramesDone, LogMessage, NodeFinished
 from nodeflow.graph import Graph
 from nodeflow.node import Input, Node, Output
 from nodeflow.params import NodeParams
 from nodeflow.registry import default_registry
 from nodeflow.session import Session
 from nodeflow.types import IMAGE
+
+TARGET = 1.8
+"""Speed-up wanted with 2 workers on 2 cores."""
+WINDOW = (0.25, 0.9)
+"""The steady window: frames done from this share of the clip to that one."""
 
 
 class CountFrames(Node):
@@ -172,36 +194,62 @@ class CpuMeter:
         return parts
 
 
-def timed_run(make: Callable[[], Graph], executor: str, batch_size: int, scheduler: str | None, warm: int,
-              meter: CpuMeter) -> dict[str, Any]:
+def window_marks(frames: int, batch_size: int) -> tuple[int, int]:
+    """The first and the last ``FramesDone.done`` inside the steady window (:data:`WINDOW`)."""
+    done = [min(i + batch_size, frames) for i in range(0, frames, batch_size)]
+    inside = [d for d in done if WINDOW[0] * frames <= d <= WINDOW[1] * frames]
+    if len(inside) < 3:
+        raise SystemExit(f"{frames} frames in batches of {batch_size}: {len(inside)} batches end inside the steady "
+                         f"window ({WINDOW[0]:.0%}-{WINDOW[1]:.0%} of the clip); use more --frames")
+    return inside[0], inside[-1]
+
+
+def slope(marks: list[tuple[float, int]]) -> float:
+    """Frames per second: least-squares slope of frames done over time."""
+    t, done = np.array([m[0] for m in marks]), np.array([m[1] for m in marks], dtype=float)
+    return float(np.polyfit(t - t[0], done, 1)[0])
+
+
+def timed_run(make: Callable[[], Graph], executor: str, batch_size: int, scheduler: str | None,
+              meter: CpuMeter, first_round: int = 1) -> dict[str, Any]:
     """One run in a fresh session (models from the disk cache, no per-batch results in memory).
 
-    The steady window starts when ``warm`` batches are done (the first round: one task per worker)."""
+    ``first_round``: batches in the first round of tasks, for the rate this benchmark gave before
+    (``round_fps``: from the end of that round to the last batch; kept to compare)."""
     g = make()
+    plan = g.session.plan(g.spec, base_dir=g.base_dir, output_dir=g.base_dir)
+    static = {pn.id for pn in plan.static}
+    total = plan.frame_count or 0
+    lo, hi = window_marks(total, batch_size)
     marks: list[tuple[float, int]] = []
-    cpu: list[dict[str, float]] = []
+    cpu: dict[int, dict[str, float]] = {}
+    times: dict[str, float] = {}
     events: dict[str, int] = {}
 
     def on_event(event: object) -> None:
+        now = time.perf_counter()
         events[type(event).__name__] = events.get(type(event).__name__, 0) + 1
-        if isinstance(event, FramesDone):
-            marks.append((time.perf_counter(), event.done))
-            if len(marks) == warm or event.done == event.total:
-                cpu.append(meter.read())  # (a few ms, inside the window)
+        if isinstance(event, NodeFinished) and event.node_id in static and not marks:
+            times["static_done"] = now
+        elif isinstance(event, LogMessage) and event.node_id is None and event.message.startswith("dask:"):
+            times["first_task"] = now  # the executor's line before it submits the first task
+        elif isinstance(event, FramesDone):
+            marks.append((now, event.done))
+            if event.done in (lo, hi):
+                cpu[event.done] = meter.read()  # (a few ms, inside the window)
 
-    plan = g.session.plan(g.spec, base_dir=g.base_dir, output_dir=g.base_dir)
     t0 = time.perf_counter()
     g.session.run_plan(plan, device="cpu", batch_size=batch_size, listeners=[on_event], executor=executor,
                        scheduler=scheduler)
-    total = time.perf_counter() - t0
-    frames = marks[-1][1]
-    if len(marks) <= warm:
-        raise SystemExit(f"{frames} frames in batches of {batch_size} make {len(marks)} batches: no steady window "
-                         f"after the first {warm}; use more --frames")
-    (t_first, n_first), (t_last, _) = marks[warm - 1], marks[-1]
-    steady = (frames - n_first) / (t_last - t_first)
-    per_frame = {k: 1000 * (cpu[-1][k] - cpu[0][k]) / (frames - n_first) for k in CPU_PARTS}
-    return {"run_s": total, "run_fps": frames / total, "steady_fps": steady, "steady_frames": frames - n_first,
+    run_s = time.perf_counter() - t0
+    t_end, frames = marks[-1]
+    begin = times.get("static_done", t0)
+    steady = [m for m in marks if lo <= m[1] <= hi]
+    per_frame = {k: 1000 * (cpu[hi][k] - cpu[lo][k]) / (hi - lo) for k in CPU_PARTS}
+    (t_round, n_round) = marks[min(first_round, len(marks) - 1) - 1]
+    return {"run_s": run_s, "steady_fps": slope(steady), "steady_frames": [lo, hi], "clip_fps": frames / (t_end - begin),
+            "round_fps": (frames - n_round) / (t_end - t_round),
+            "setup_s": times["first_task"] - begin if "first_task" in times else 0.0,
             "cpu_ms_per_frame": per_frame, "events": events}
 
 
@@ -214,33 +262,44 @@ def ceiling_child(folder: str, clip: str, model_size: int, batch_size: int, star
                             model_size)
     make().run(device="cpu", frames=range(1))  # models from the disk cache, imports warm
     start.wait()  # all processes measure at the same time
-    out.put(timed_run(make, "local", batch_size, None, 1, CpuMeter([], set()))["steady_fps"])
+    run = timed_run(make, "local", batch_size, None, CpuMeter([], set()))
+    out.put((run["steady_fps"], run["clip_fps"]))
 
 
 def machine_ceiling(folder: Path, clip: Path, model_size: int, batch_size: int, rounds: int,
                     processes: int = 2) -> dict[str, Any]:
     """What the machine itself allows: frames/s of ``processes`` independent processes (no Dask, nothing
-    shared) rendering the clip at the same time, vs one such process alone. Two busy cores of a VM can
-    slow each other (shared caches, memory bandwidth, a host's hyper-threads); no executor beats this."""
+    shared) rendering the clip at the same time, vs one such process alone, per round (median, spread).
+    Two busy cores of a VM can slow each other (shared caches, memory bandwidth, a host's hyper-threads);
+    no executor beats this."""
     import multiprocessing as mp
 
     import dask_scaling as me  # by module name: a spawned child cannot import __main__'s functions otherwise
 
     ctx = mp.get_context("spawn")
-    alone, together = [], []
+    rates: dict[int, list[tuple[float, float]]] = {1: [], processes: []}
     for _ in range(rounds):
-        for n, into in ((1, alone), (processes, together)):
+        for n in rates:
             start, out = ctx.Barrier(n), ctx.Queue()
             procs = [ctx.Process(target=me.ceiling_child, args=(str(folder), str(clip), model_size, batch_size,
                                                                  start, out)) for _ in range(n)]
             for p in procs:
                 p.start()
-            into.append(sum(out.get(timeout=600) for _ in procs))
+            got = [out.get(timeout=600) for _ in procs]
+            rates[n].append((sum(g[0] for g in got), sum(g[1] for g in got)))
             for p in procs:
                 p.join()
-    one, many = statistics.median(alone), statistics.median(together)
-    return {"batch_size": batch_size, "processes": processes, "fps_one": one, "fps_together": many,
-            "speedup": many / one, "rounds_one": alone, "rounds_together": together}
+    result: dict[str, Any] = {"batch_size": batch_size, "processes": processes, "rounds": rounds}
+    for i, rate in enumerate(("steady", "clip")):
+        ratios = [many[i] / one[i] for one, many in zip(rates[1], rates[processes], strict=True)]
+        result[rate] = {"fps_one": statistics.median(r[i] for r in rates[1]),
+                        "fps_together": statistics.median(r[i] for r in rates[processes]), **spread(ratios)}
+    return result
+
+
+def spread(values: list[float]) -> dict[str, Any]:
+    """Median, min and max of per-round figures (and the figures)."""
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "rounds": values}
 
 
 def node_part(row: dict[str, Any]) -> str:
@@ -248,23 +307,12 @@ def node_part(row: dict[str, Any]) -> str:
     return "client main" if row["executor"] == "local" else "workers nodes"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--frames", type=int, default=48)
-    parser.add_argument("--size", type=int, default=256, help="frame width and height")
-    parser.add_argument("--model-size", type=int, default=128, help="SinGAN's finest scale (Harmonize's cost)")
-    parser.add_argument("--batch-size", type=int, nargs="+", default=[2, 8],
-                        help="frames per batch (8 is the CLI's default)")
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved runs per configuration (median)")
-    parser.add_argument("--control-sleep", type=float, default=0.1, help="seconds per frame of the control graph")
-    parser.add_argument("--dask-defaults", action="store_true",
-                        help="start the clusters with Dask's default housekeeping (no QUIET_CONFIG: as before)")
-    parser.add_argument("--no-ceiling", action="store_true",
-                        help="skip the control of what the machine allows (independent processes, no Dask)")
-    parser.add_argument("--json", default="benchmarks/results/dask_scaling.json")
-    args = parser.parse_args()
+Config = tuple[str, int, str | None, CpuMeter]
+"""(executor, workers, scheduler address, CPU meter)"""
 
+
+def measure(args: argparse.Namespace, folder: Path, clip: Path) -> tuple[dict[tuple[str, int, str, int], list], dict]:
+    """Every configuration's runs, in interleaved rounds, and facts about the clusters."""
     import dask
     import dask_scaling as me  # this file by its module name (a worker cannot import __main__)
     from distributed import Client, LocalCluster
@@ -276,112 +324,183 @@ def main() -> None:
         start_local_cluster,
     )
 
+    registry = default_registry()
+    registry.register(CountFrames)
+    registry.register(me.Wait)  # by its module's name, so that worker processes can import it
+
+    def session() -> Session:
+        return Session(registry=registry, cache_dir=folder / "cache")
+
+    control_name = f"control: sleep {args.control_sleep:g} s/frame"
+    graphs: dict[str, Callable[[], Graph]] = {
+        "pipeline": lambda: pipeline(folder, clip, session(), args.model_size),
+        control_name: lambda: control(folder, clip, session(), args.control_sleep),
+    }
+    batch_sizes = {"pipeline": args.batch_size, control_name: [max(args.batch_size)]}
+    if args.no_control:
+        del graphs[control_name]
+    graphs["pipeline"]().run(device="cpu", frames=range(1))  # trains the models once, into the disk cache
+    clusters: list[tuple[int, str, list[int]]] = []
+    facts: dict[str, Any] = {"startup_s": {}, "worker_torch_threads": {}}
+    with contextlib.ExitStack() as stack:
+        for n in args.workers:  # every cluster up before measuring; rounds interleave the configs
+            t0 = time.perf_counter()
+            config = local_cluster_config()
+            if args.dask_defaults:
+                config = {k: v for k, v in config.items() if k not in QUIET_CONFIG}
+            with dask.config.set(config):
+                cluster = stack.enter_context(start_local_cluster(LocalCluster, n))
+                client = stack.enter_context(Client(cluster))
+            facts["startup_s"][n] = time.perf_counter() - t0
+            facts["worker_torch_threads"][str(n)] = list(client.run(me.torch_threads).values())
+            clusters.append((n, cluster.scheduler_address, list(client.run(os.getpid).values())))
+        for _, address, _ in clusters:  # workers import torch and the nodes, open ffmpeg once: start-up, not a run
+            warm = graphs["pipeline"]()
+            warm.session.run_plan(warm.session.plan(warm.spec, base_dir=folder, output_dir=folder), device="cpu",
+                                  frames=range(16), batch_size=4, executor="dask", scheduler=address)
+        every = {pid for *_, pids in clusters for pid in pids}
+        configs: list[Config] = [] if args.no_local else [("local", 1, None, CpuMeter([], every))]
+        configs += [("dask", n, address, CpuMeter(pids, every)) for n, address, pids in clusters]
+        runs: dict[tuple[str, int, str, int], list[dict[str, Any]]] = {
+            (name, b, e, n): [] for name in graphs for b in batch_sizes[name] for e, n, _, _ in configs}
+        for r in range(args.rounds):
+            for name, make in graphs.items():
+                for b in batch_sizes[name]:
+                    for executor, n, address, meter in configs:
+                        first = 1 if executor == "local" else n * batches_per_task(b, -(-args.frames // b), n)
+                        runs[(name, b, executor, n)].append(timed_run(make, executor, b, address, meter, first))
+            print(f"round {r + 1}/{args.rounds} done", flush=True)
+    return runs, facts
+
+
+def summarise(runs: dict[tuple[str, int, str, int], list[dict[str, Any]]], cores: int,
+              startup: dict[int, float]) -> list[dict[str, Any]]:
+    """One row per configuration: medians and per-round speed-ups vs Dask with 1 worker."""
+    rows: list[dict[str, Any]] = []
+    for (name, b, executor, n), measured in runs.items():
+        cpu = {k: statistics.median(r["cpu_ms_per_frame"][k] for r in measured) for k in CPU_PARTS}
+        base = runs.get((name, b, "dask", 1))
+        row = {"graph": name, "batch_size": b, "executor": executor, "workers": n,
+               "startup_s": startup.get(n, 0.0) if executor == "dask" else 0.0,
+               "run_s": statistics.median(r["run_s"] for r in measured),
+               "setup_s": statistics.median(r["setup_s"] for r in measured),
+               "cpu_ms_per_frame": cpu, "cpu_total_ms_per_frame": sum(cpu.values()), "rounds": measured}
+        for rate in ("steady", "clip", "round"):
+            row[f"{rate}_fps"] = spread([r[f"{rate}_fps"] for r in measured])
+            if base is not None:  # per round: the runs of one round were measured close in time
+                row[f"{rate}_speedup"] = spread([r[f"{rate}_fps"] / one[f"{rate}_fps"]
+                                                 for r, one in zip(measured, base, strict=True)])
+        nodes, total = cpu[node_part(row)], row["cpu_total_ms_per_frame"]
+        row["efficiency"] = row["steady_speedup"]["median"] / n if base is not None else float("nan")
+        row["overhead_share"] = 1 - nodes / total if total > 0 else float("nan")
+        # Shares of the steady window's wall time: all the cores, and each node thread (idle gaps show here)
+        row["cores_busy"] = statistics.median(sum(r["cpu_ms_per_frame"].values()) * r["steady_fps"] / (1000 * cores)
+                                              for r in measured)
+        row["nodes_busy"] = statistics.median(r["cpu_ms_per_frame"][node_part(row)] * r["steady_fps"] / (1000 * n)
+                                              for r in measured)
+        row["cpu_allows_speedup"] = (min(n, cores * nodes / total) if total > 0 and executor == "dask"
+                                     else float("nan"))
+        rows.append(row)
+    return rows
+
+
+def _range(s: dict[str, Any] | None, unit: str = "x") -> str:
+    if s is None:
+        return "-"
+    return f"{s['median']:.2f}{unit} [{s['min']:.2f}-{s['max']:.2f}]"
+
+
+def report(args: argparse.Namespace, rows: list[dict[str, Any]], ceiling: dict[str, Any] | None, cores: int,
+           load: float, threads: dict[str, Any]) -> None:
+    print(f"\nDask scaling: {args.frames} frames of {args.size}x{args.size}, 1 torch thread per process (workers: "
+          f"{sorted(set(tuple(t) for v in threads.values() for t in v))} intra-/inter-op), {args.rounds} interleaved "
+          f"rounds: median [min-max]; {cores} cores, load average {load:.1f} at start ({platform.machine()}, "
+          f"torch {torch.__version__}){'; Dask default housekeeping' if args.dask_defaults else ''}")
+    print(f"pipeline = LoadVideo -> Colorize -> AlphaOver -> Harmonize -> count; steady = slope over "
+          f"{WINDOW[0]:.0%}-{WINDOW[1]:.0%} of the clip, clip = all frames from the end of the static nodes; "
+          "speed-up per round vs dask with 1 worker (same batch size); old window = this benchmark's rate "
+          "before: from the end of the first round of tasks to the last batch (biased, see the module doc)")
+    print(f"{'graph':<28} {'batch':>5} {'executor':<8} {'workers':>7} {'start s':>7} {'setup s':>7} {'run s':>6} "
+          f"{'steady f/s':>22} {'steady speed-up':>22} {'clip speed-up':>22} {'old window':>22} {'effic.':>6} "
+          f"{'allows':>6}")
+    for r in rows:
+        print(f"{r['graph']:<28} {r['batch_size']:>5} {r['executor']:<8} {r['workers']:>7} {r['startup_s']:>7.1f} "
+              f"{r['setup_s']:>7.2f} {r['run_s']:>6.1f} {_range(r['steady_fps'], ''):>22} "
+              f"{_range(r.get('steady_speedup')):>22} {_range(r.get('clip_speedup')):>22} "
+              f"{_range(r.get('round_speedup')):>22} "
+              f"{r['efficiency']:>6.0%} {r['cpu_allows_speedup']:>5.2f}x")
+    print("\nCPU ms per frame over the steady window (median), by process part; overhead = all but the nodes' own; "
+          "busy = CPU used / wall time, of all the cores and of each node thread (a worker's task thread)")
+    print(f"{'graph':<28} {'batch':>5} {'executor':<8} {'workers':>7} " + " ".join(f"{k:>14}" for k in CPU_PARTS)
+          + f" {'total':>7} {'overhead':>8} {'cores busy':>10} {'nodes busy':>10}")
+    for r in rows:
+        print(f"{r['graph']:<28} {r['batch_size']:>5} {r['executor']:<8} {r['workers']:>7} "
+              + " ".join(f"{r['cpu_ms_per_frame'][k]:>14.1f}" for k in CPU_PARTS)
+              + f" {r['cpu_total_ms_per_frame']:>7.1f} {r['overhead_share']:>8.0%} {r['cores_busy']:>10.0%}"
+              f" {r['nodes_busy']:>10.0%}")
+    if ceiling is not None:
+        for rate in ("steady", "clip"):
+            c = ceiling[rate]
+            print(f"machine ceiling ({rate}, pipeline, local executor, batch {ceiling['batch_size']}): "
+                  f"{ceiling['processes']} independent processes at once {c['fps_together']:.2f} f/s vs one alone "
+                  f"{c['fps_one']:.2f} f/s = {_range(c)} (no executor on this machine can scale beyond this)")
+    for r in rows:
+        if r["graph"] != "pipeline" or r["executor"] != "dask" or r["workers"] != 2:
+            continue
+        s = r["steady_speedup"]
+        met = sum(v >= TARGET for v in s["rounds"])
+        share = "" if ceiling is None else (f"; {s['median'] / ceiling['steady']['median']:.0%} of the machine "
+                                            f"ceiling, clip {r['clip_speedup']['median'] / ceiling['clip']['median']:.0%}")
+        print(f"target >= {TARGET}x with 2 workers (pipeline, batch {r['batch_size']}): "
+              f"{'met' if met == len(s['rounds']) else 'NOT met'} in {met} of {len(s['rounds'])} rounds (steady "
+              f"{_range(s)}, clip {_range(r['clip_speedup'])}; the CPU figures allow {r['cpu_allows_speedup']:.2f}x"
+              f"{share})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--frames", type=int, default=192)
+    parser.add_argument("--size", type=int, default=256, help="frame width and height")
+    parser.add_argument("--model-size", type=int, default=128, help="SinGAN's finest scale (Harmonize's cost)")
+    parser.add_argument("--batch-size", type=int, nargs="+", default=[2, 8],
+                        help="frames per batch (8 is the CLI's default)")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved runs per configuration")
+    parser.add_argument("--ceiling-rounds", type=int, default=3, help="rounds of the machine ceiling")
+    parser.add_argument("--control-sleep", type=float, default=0.05, help="seconds per frame of the control graph")
+    parser.add_argument("--no-control", action="store_true", help="skip the control graph")
+    parser.add_argument("--no-local", action="store_true", help="skip the local executor's rows")
+    parser.add_argument("--dask-defaults", action="store_true",
+                        help="start the clusters with Dask's default housekeeping (no QUIET_CONFIG: as before)")
+    parser.add_argument("--no-ceiling", action="store_true",
+                        help="skip the control of what the machine allows (independent processes, no Dask)")
+    parser.add_argument("--json", default="benchmarks/results/dask_scaling.json")
+    args = parser.parse_args()
+    if 1 not in args.workers:
+        parser.error("--workers must include 1 (the speed-ups are against one worker)")
+
     torch.set_num_threads(1)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     cores = os.cpu_count() or 1
     load = os.getloadavg()[0]
+    t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="nodeflow-dask-bench-") as tmp:
         folder = Path(tmp)
         clip = write_clip(folder, args.frames, args.size)
-        registry = default_registry()
-        registry.register(CountFrames)
-        registry.register(me.Wait)  # by its module's name, so that worker processes can import it
-
-        def session() -> Session:
-            return Session(registry=registry, cache_dir=folder / "cache")
-
-        graphs: dict[str, Callable[[], Graph]] = {
-            "pipeline": lambda: pipeline(folder, clip, session(), args.model_size),
-            f"control: sleep {args.control_sleep:g} s/frame": lambda: control(folder, clip, session(),
-                                                                            args.control_sleep),
-        }
-        graphs["pipeline"]().run(device="cpu", frames=range(1))  # trains the models once, into the disk cache
-        clusters: list[tuple[int, str, list[int]]] = []
-        startup: dict[int, float] = {}
-        threads: dict[int, list[tuple[int, int]]] = {}
-        with contextlib.ExitStack() as stack:
-            for n in args.workers:  # every cluster up before measuring; rounds interleave the configs
-                t0 = time.perf_counter()
-                config = local_cluster_config()
-                if args.dask_defaults:
-                    config = {k: v for k, v in config.items() if k not in QUIET_CONFIG}
-                with dask.config.set(config):
-                    cluster = stack.enter_context(start_local_cluster(LocalCluster, n))
-                    client = stack.enter_context(Client(cluster))
-                startup[n] = time.perf_counter() - t0
-                threads[n] = list(client.run(me.torch_threads).values())
-                clusters.append((n, cluster.scheduler_address, list(client.run(os.getpid).values())))
-            every = {pid for *_, pids in clusters for pid in pids}
-            configs: list[tuple[str, int, str | None, CpuMeter]] = [("local", 1, None, CpuMeter([], every))]
-            configs += [("dask", n, address, CpuMeter(pids, every)) for n, address, pids in clusters]
-            runs: dict[tuple[str, int, str, int], list[dict[str, Any]]] = {
-                (name, b, e, n): [] for name in graphs for b in args.batch_size for e, n, _, _ in configs}
-            for _ in range(args.rounds):
-                for name, make in graphs.items():
-                    for b in args.batch_size:
-                        for executor, n, address, meter in configs:
-                            batches = -(-args.frames // b)
-                            warm = 1 if executor == "local" else n * batches_per_task(b, batches, n)
-                            runs[(name, b, executor, n)].append(timed_run(make, executor, b, address, warm, meter))
+        runs, facts = measure(args, folder, clip)
         ceiling = None if args.no_ceiling else machine_ceiling(folder, clip, args.model_size, max(args.batch_size),
-                                                               args.rounds)
-
-    rows: list[dict[str, Any]] = []
-    for (name, b, executor, n), measured in runs.items():
-        cpu = {k: statistics.median(r["cpu_ms_per_frame"][k] for r in measured) for k in CPU_PARTS}
-        rows.append({"graph": name, "batch_size": b, "executor": executor, "workers": n,
-                     "startup_s": startup.get(n) if executor == "dask" else 0.0,
-                     "run_s": statistics.median(r["run_s"] for r in measured),
-                     "steady_fps": statistics.median(r["steady_fps"] for r in measured),
-                     "best_steady_fps": max(r["steady_fps"] for r in measured),
-                     "cpu_ms_per_frame": cpu, "cpu_total_ms_per_frame": sum(cpu.values()), "rounds": measured})
-    for r in rows:
-        base = next(x for x in rows if x["graph"] == r["graph"] and x["batch_size"] == r["batch_size"]
-                    and x["executor"] == "dask" and x["workers"] == 1)
-        r["speedup"] = r["steady_fps"] / base["steady_fps"]
-        r["best_speedup"] = r["best_steady_fps"] / base["best_steady_fps"]
-        r["efficiency"] = r["speedup"] / r["workers"]
-        nodes, total = r["cpu_ms_per_frame"][node_part(r)], r["cpu_total_ms_per_frame"]
-        r["overhead_share"] = 1 - nodes / total if total > 0 else float("nan")
-        r["cpu_allows_speedup"] = (min(r["workers"], cores * nodes / total)
-                                   if total > 0 and r["executor"] == "dask" else float("nan"))
-    print(f"Dask scaling: {args.frames} frames of {args.size}x{args.size}, 1 torch thread per process (workers: "
-          f"{sorted(set(t for v in threads.values() for t in v))} intra-/inter-op), median of {args.rounds} "
-          f"interleaved rounds; {cores} cores, load average {load:.1f} at start ({platform.machine()}, "
-          f"torch {torch.__version__}){'; Dask default housekeeping' if args.dask_defaults else ''}")
-    print("pipeline = LoadVideo -> Colorize -> AlphaOver -> Harmonize -> count; speed-up vs dask with 1 worker "
-          "(same batch size); steady = after the first task of each worker")
-    print(f"{'graph':<30} {'batch':>5} {'executor':<8} {'workers':>7} {'start s':>7} {'run s':>6} {'steady f/s':>10} "
-          f"{'best f/s':>8} {'speed-up':>8} {'best':>6} {'effic.':>6} {'allows':>6}")
-    for r in rows:
-        print(f"{r['graph']:<30} {r['batch_size']:>5} {r['executor']:<8} {r['workers']:>7} {r['startup_s']:>7.1f} "
-              f"{r['run_s']:>6.1f} {r['steady_fps']:>10.2f} {r['best_steady_fps']:>8.2f} {r['speedup']:>7.2f}x "
-              f"{r['best_speedup']:>5.2f}x {r['efficiency']:>6.0%} {r['cpu_allows_speedup']:>5.2f}x")
-    print("\nCPU ms per frame over the steady window (median), by process part; overhead = all but the nodes' own")
-    print(f"{'graph':<30} {'batch':>5} {'executor':<8} {'workers':>7} " + " ".join(f"{k:>14}" for k in CPU_PARTS)
-          + f" {'total':>7} {'overhead':>8}")
-    for r in rows:
-        print(f"{r['graph']:<30} {r['batch_size']:>5} {r['executor']:<8} {r['workers']:>7} "
-              + " ".join(f"{r['cpu_ms_per_frame'][k]:>14.1f}" for k in CPU_PARTS)
-              + f" {r['cpu_total_ms_per_frame']:>7.1f} {r['overhead_share']:>8.0%}")
-    for b in args.batch_size:
-        two = next((r for r in rows if r["graph"] == "pipeline" and r["batch_size"] == b and r["executor"] == "dask"
-                    and r["workers"] == 2), None)
-        if two is not None:
-            print(f"target >= 1.8x with 2 workers (pipeline, batch {b}): "
-                  f"{'met' if two['speedup'] >= 1.8 else 'NOT met'} ({two['speedup']:.2f}x median, "
-                  f"{two['best_speedup']:.2f}x best; the CPU figures allow {two['cpu_allows_speedup']:.2f}x)")
-    if ceiling is not None:
-        print(f"machine ceiling (pipeline, local executor, batch {ceiling['batch_size']}): {ceiling['processes']} "
-              f"independent processes at once {ceiling['fps_together']:.2f} f/s vs one alone {ceiling['fps_one']:.2f} "
-              f"f/s = {ceiling['speedup']:.2f}x (no executor on this machine can scale beyond this)")
+                                                               args.ceiling_rounds)
+    rows = summarise(runs, cores, facts["startup_s"])
+    report(args, rows, ceiling, cores, load, facts["worker_torch_threads"])
     load_end = os.getloadavg()[0]
-    print(f"load average at start {load:.1f}, at the end {load_end:.1f} on {cores} cores "
-          f"(above ~0.5 other processes share the cores: frames/s and speed-ups are figures under load)")
-    result = {"frames": args.frames, "size": args.size, "batch_sizes": args.batch_size, "cores": cores,
-              "load_average_at_start": load, "load_average_at_end": load_end, "torch": torch.__version__,
-              "worker_torch_threads": {str(k): v for k, v in threads.items()},
-              "dask_defaults": args.dask_defaults, "machine_ceiling": ceiling, "rows": rows}
+    elapsed = time.perf_counter() - t0
+    print(f"load average at start {load:.1f}, at the end {load_end:.1f} on {cores} cores (above ~0.5 other "
+          f"processes share the cores: frames/s and speed-ups are figures under load); took {elapsed / 60:.1f} min")
+    result = {"frames": args.frames, "size": args.size, "batch_sizes": args.batch_size, "rounds": args.rounds,
+              "window": WINDOW, "cores": cores, "load_average_at_start": load, "load_average_at_end": load_end,
+              "elapsed_s": elapsed, "torch": torch.__version__,
+              "worker_torch_threads": facts["worker_torch_threads"], "dask_defaults": args.dask_defaults,
+              "machine_ceiling": ceiling, "rows": rows}
     write_json_atomic(args.json, result)
 
 

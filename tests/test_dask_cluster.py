@@ -344,3 +344,74 @@ def test_a_node_that_decides_on_its_first_batch_decides_alike_on_every_worker(cl
     assert outputs["FirstFrameMark", "local"].shape[0] == 12 and not outputs["FirstFrameMark", "local"].any()
     assert torch.equal(outputs["FirstFrameMark", "dask"], outputs["FirstFrameMark", "local"])
     assert not torch.equal(outputs["FirstFrameMarkUndeclared", "dask"], outputs["FirstFrameMark", "local"])
+
+
+def test_results_come_straight_from_workers_on_this_machine(cluster, clip, tmp_path, monkeypatch):
+    """With a scheduler on the loopback address the client fetches each result from its worker:
+    the scheduler's gather (a second hop, which receives and resends every frame) is not used."""
+    from distributed import Client
+
+    from nodeflow import execute_dask
+
+    assert execute_dask.direct_to_workers(cluster.address) is True
+    assert execute_dask.direct_to_workers("tcp://localhost:8786") is True
+    assert execute_dask.direct_to_workers("tcp://10.1.2.3:8786") is None  # elsewhere: Dask's own setting
+    assert execute_dask.direct_to_workers("scheduler.lan:8786") is None
+
+    def scheduler_gathers() -> int:
+        with Client(cluster.address, timeout=30) as c:
+            return c.run_on_scheduler(_gathers)
+
+    outputs = {}
+    for direct in (True, False):
+        if not direct:  # the control: through the scheduler, as Dask does by default
+            monkeypatch.setattr(execute_dask, "direct_to_workers", lambda address: None)
+        g = video_graph(tmp_path, clip)
+        plan = g.session.plan(g.spec, base_dir=tmp_path, output_dir=tmp_path / str(direct))
+        before = scheduler_gathers()
+        outputs[direct] = g.session.run_plan(plan, device="cpu", batch_size=4, executor="dask",
+                                             scheduler=cluster.address)["final"]
+        gathered = scheduler_gathers() - before
+        assert (gathered == 0) if direct else (gathered > 0), gathered
+    assert torch.equal(outputs[True], outputs[False])
+
+
+def _gathers(dask_scheduler) -> int:
+    """Gathers the scheduler served (run on the scheduler: it logs each under the topic 'all')."""
+    return sum(1 for _, e in dask_scheduler.get_events("all") if isinstance(e, dict) and e.get("action") == "gather")
+
+
+def test_two_runs_at_once_on_one_cluster_keep_their_own_static_values(cluster, tmp_path):
+    """Two runs share the cluster, each with a static node ``amount`` of its own value: each
+    gets its local output (the values do not meet on the workers, though the node ids do)."""
+    def graph(value: float) -> Graph:
+        g = Graph(base_dir=tmp_path, registry=registry(), session=Session(registry=registry()))
+        amount = g.add("Const", id="amount", value=value)
+        mixed = g.add("Offset", id="mixed", image=g.add("Frames", id="f", count=8).image, amount=amount.value)
+        g.output("clip", g.add("SlowInvert", id="inv", image=mixed.image, sleep=0.15).image)
+        return g
+
+    values = (0.25, 0.5)
+    got: dict[float, torch.Tensor] = {}
+    errors: list[BaseException] = []
+
+    def run(value: float) -> None:
+        try:
+            g = graph(value)
+            plan = g.session.plan(g.spec, base_dir=tmp_path, output_dir=tmp_path)
+            got[value] = g.session.run_plan(plan, device="cpu", batch_size=1, executor="dask",
+                                            scheduler=cluster.address)["clip"]
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(v,)) for v in values]
+    for t in threads:
+        t.start()
+        time.sleep(0.5)  # the second run starts while the first one's tasks run
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
+    for value in values:
+        g = graph(value)
+        g.set("inv", sleep=0.0)
+        assert torch.equal(got[value], g.run(device="cpu", batch_size=1)["clip"]), value
