@@ -82,11 +82,14 @@ from nodeflow.nodes.singan.train import make_config, train_singan  # noqa: E402
 RESULTS = ROOT / "benchmarks" / "results" / "harmonize.json"
 SHEETS = ROOT / "out" / "bench_harmonize"
 REFERENCE = {"colour": "none", "mask_units": "training", "radius": 7, "sigma": 5.0, "upsample": "generated"}
-NEW = {"colour": "light", "colour_strength": 0.7, "colour_contrast": 0.3, "mask_units": "subject", "radius": 0.1,
-       "sigma": 0.08, "upsample": "structure", "texture": 0.3, "keep_colour": 0.8, "keep_colour_mean": 0.0,
-       "colour_cast": 0.3}
+WAVE2 = {"colour": "light", "colour_strength": 0.7, "colour_contrast": 0.3, "mask_units": "subject", "radius": 0.1,
+         "sigma": 0.08, "upsample": "structure", "texture": 0.3, "keep_colour": 0.8, "keep_colour_mean": 0.0,
+         "colour_cast": 0.3}
+"""The defaults before the light/colour fields (upsample structure; the smudged face and haze of issue 10)."""
+NEW = {**WAVE2, "upsample": "field", "field_size": 1.0, "feather": 0.0, "grain": 0.0, "keep_colour_mean": 0.8,
+       "colour_light": 0.5}
 """The Harmonize node's defaults (measured: see docs/singan.md, Harmonization quality)."""
-PREVIOUS = {**NEW, "keep_colour": 0.0, "colour_cast": 1.0}
+PREVIOUS = {**WAVE2, "keep_colour": 0.0, "colour_cast": 1.0}
 """The defaults before the colour-kept metric (the grey-green ghosts; issue 10)."""
 NEW_NO_COLOUR = {**NEW, "colour": "none"}
 NEW_LAB = {**NEW, "colour": "local", "colour_strength": 0.8}
@@ -250,7 +253,8 @@ def run_scene(scene_name: str, args: argparse.Namespace, device: torch.device) -
                                          device, args.models)
     faithful = [(k, "reference", REFERENCE) for k in models if k.startswith("faithful")]
     singan_rows = [*faithful, ("fast", "reference", REFERENCE), ("fast", "new", NEW),
-                   ("fast harmonize", "new", NEW), ("fast harmonize", "previous", PREVIOUS),
+                   ("fast harmonize", "new", NEW), ("fast harmonize", "wave 2", WAVE2),
+                   ("fast harmonize", "previous", PREVIOUS),
                    ("fast harmonize", "new, Lab colour", NEW_LAB),
                    ("fast harmonize", "new, no colour", NEW_NO_COLOUR)]
     training = {k: {"seconds": s, "scales": m.N + 1, "rmse": m.meta.get("rmse"),

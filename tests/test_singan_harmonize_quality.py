@@ -184,7 +184,7 @@ def test_choose_scale_rejects_an_n_that_loses_the_subjects_colours():
     assert choose_scale(measured, 0.7, min_colour=0.5, min_chroma=0.0) == 1  # SSIM alone: the ghost
     lost = {1: ScaleResult(img, _figures(0.2, 0.9, ab_corr=0.5)), 2: ScaleResult(img, _figures(0.3, 0.9, ab_corr=0.8))}
     assert choose_scale(lost, 0.7) == 2  # none keeps it: the closest
-    hazy = {1: ScaleResult(img, _figures(0.2, 0.9, halo=8.0)), 2: ScaleResult(img, _figures(0.5, 0.9, halo=3.0))}
+    hazy = {1: ScaleResult(img, _figures(0.2, 0.9, halo=8.0)), 2: ScaleResult(img, _figures(0.5, 0.9, halo=1.5))}
     assert choose_scale(hazy, 0.7) == 2 and choose_scale(hazy, 0.7, max_halo=10) == 1
 
 
@@ -253,7 +253,7 @@ def test_scale_auto_node_reports_the_chosen_n_and_an_annotated_sheet(model: SinG
     out = g.run(device="cpu")
     options = {"colour": "light", "colour_strength": 0.7, "colour_contrast": 0.3, "mask_units": "subject",
                "radius": 0.1, "sigma": 0.08, "upsample": "field", "texture": 0.3, "keep_colour": 0.8,
-               "keep_colour_mean": 0.8, "colour_cast": 0.3, "colour_light": 0.5, "field_size": 0.5,
+               "keep_colour_mean": 0.8, "colour_cast": 0.3, "colour_light": 0.5, "field_size": 1.0,
                "feather": 0.0, "grain": 0.0}  # the node's defaults
     measured = measure_scales(model, comp, mask, seed=0, **options)
     n = choose_scale(measured, 0.5)

@@ -359,7 +359,7 @@ class Harmonize(Node):
                                      "paste the upscaled generated pixels (the reference)")
         texture: float = Field(0.3, ge=0, le=1, description="structure: share of SinGAN's redrawn fine detail "
                                "and grain that is kept")
-        field_size: float = Field(0.5, ge=0, le=2, description="field: size (Gaussian σ, × the subject's "
+        field_size: float = Field(1.0, ge=0, le=4, description="field: size (Gaussian σ, × the subject's "
                                   "size √area) over which SinGAN's light and colour are averaged; smaller follows "
                                   "its change closer, and its blotches too")
         feather: float = Field(0.0, ge=0, le=1, description="field: how far (× the subject's size) the change "
