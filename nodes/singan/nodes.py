@@ -376,8 +376,9 @@ class Harmonize(Node):
         keep_colour: float = Field(0.8, ge=0, le=1, description="share of the subject's own colour pattern "
                                    "(Lab a/b around its mean) kept through SinGAN's change, so the pyramid "
                                    "changes mostly lightness and grain (0 = the reference)")
-        keep_colour_mean: float = Field(0.8, ge=0, le=1, description="share of the subject's mean a/b kept "
-                                        "(its overall colour cast, which harmonization may change)")
+        keep_colour_mean: float | None = Field(None, ge=0, le=1, description="share of the subject's mean a/b "
+                                               "kept through SinGAN's change (default keep_colour: its cast then "
+                                               "comes from the relight; 0 lets SinGAN paint the scene's hue over it)")
         colour_cast: float = Field(0.3, ge=0, le=1, description="colour light: share of the surroundings' "
                                    "colour cast taken with their brightness (1 = full per-channel gains, "
                                    "which turn skin green under a blue sky)")
