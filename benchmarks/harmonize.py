@@ -86,8 +86,8 @@ WAVE2 = {"colour": "light", "colour_strength": 0.7, "colour_contrast": 0.3, "mas
          "sigma": 0.08, "upsample": "structure", "texture": 0.3, "keep_colour": 0.8, "keep_colour_mean": 0.0,
          "colour_cast": 0.3}
 """The defaults before the light/colour fields (upsample structure; the smudged face and haze of issue 10)."""
-NEW = {**WAVE2, "upsample": "field", "field_size": 1.0, "feather": 0.0, "grain": 0.0, "keep_colour_mean": 0.8,
-       "colour_light": 0.5}
+NEW = {**WAVE2, "upsample": "field", "field_size": 1.0, "feather": 0.0, "grain": 0.0, "keep_colour": 1.0,
+       "keep_colour_mean": 1.0, "colour_light": 0.5}
 """The Harmonize node's defaults (measured: see docs/singan.md, Harmonization quality)."""
 PREVIOUS = {**WAVE2, "keep_colour": 0.0, "colour_cast": 1.0}
 """The defaults before the colour-kept metric (the grey-green ghosts; issue 10)."""

@@ -252,8 +252,8 @@ def test_scale_auto_node_reports_the_chosen_n_and_an_annotated_sheet(model: SinG
     g.output("n", h.scale)
     out = g.run(device="cpu")
     options = {"colour": "light", "colour_strength": 0.7, "colour_contrast": 0.3, "mask_units": "subject",
-               "radius": 0.1, "sigma": 0.08, "upsample": "field", "texture": 0.3, "keep_colour": 0.8,
-               "keep_colour_mean": 0.8, "colour_cast": 0.3, "colour_light": 0.5, "field_size": 1.0,
+               "radius": 0.1, "sigma": 0.08, "upsample": "field", "texture": 0.3, "keep_colour": 1.0,
+               "keep_colour_mean": 1.0, "colour_cast": 0.3, "colour_light": 0.5, "field_size": 1.0,
                "feather": 0.0, "grain": 0.0}  # the node's defaults
     measured = measure_scales(model, comp, mask, seed=0, **options)
     n = choose_scale(measured, 0.5)

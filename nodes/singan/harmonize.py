@@ -18,7 +18,10 @@ the reference's: ``colour="local"`` matches the subject's Lab statistics to a ri
 it first (``colour_prep``), ``mask_units="subject"`` sizes the dilation/blur relative to the
 subject instead of in training pixels, :func:`choose_scale` picks n from the measured figures
 (``scale: "auto"``) and :func:`scales_sheet` renders every n at a size a person can judge,
-annotated with those figures.
+annotated with those figures. ``upsample="field"`` (the node's default) takes SinGAN's change
+inside the subject only as smooth light and colour fields (:func:`light_field`) applied to the
+full-resolution subject through the paste's alpha: the subject keeps its detail and the scene is
+untouched outside it.
 """
 
 from __future__ import annotations
@@ -228,8 +231,8 @@ def keep_colour_of(result: torch.Tensor, source: torch.Tensor, soft: torch.Tenso
     (a grey-green ghost); its light and grain are what makes the paste native. The mean is kept
     apart because a colour cast is what harmonization should be free to change, the pattern
     (an orange suit, a skin-toned face) is the subject. Each pixel takes the correction by its
-    weight in ``soft`` (at full weight the mean's shift reached the paste's soft edge as a coloured
-    rim, issue 10). Outside the soft mask the result is
+    weight in ``soft`` (at full weight the mean's shift reached the whole blend zone as a haze box
+    and the paste's soft edge as a coloured rim, issue 10). Outside the soft mask the result is
     returned bit-identical.
     """
     keep_mean = keep if keep_mean is None else keep_mean
@@ -284,9 +287,10 @@ def harmonize(model: SinGANModel, composite: torch.Tensor, mask: torch.Tensor, n
     frame) re-lights every frame alike, so the light does not follow a moving background (flicker);
     ``colour_light`` sets the relight's brightness exponent apart from ``colour_strength``.
     ``upsample="field"`` reads SinGAN's change inside the subject as smooth gain/offset fields
-    (:func:`light_field`, Gaussian windows of ``field_size`` × the subject's size) applied to the full-resolution subject, adds ``grain`` × the scene's missing grain
-    (:func:`matched_grain`) and lets the change reach the scene only within ``feather`` × the
-    subject's size of its edge (:func:`feather_mask`): no haze, no redrawn blotches.
+    (:func:`light_field`, Gaussian windows of ``field_size`` × the subject's size) applied to the
+    full-resolution subject, adds ``grain`` × the scene's missing grain (:func:`matched_grain`)
+    and lets the change reach the scene only within ``feather`` × the subject's size of its edge
+    (:func:`feather_mask`; 0: the paste's alpha only): no haze, no redrawn blotches.
     """
     model.check_scale(n)
     B, C, H, W = composite.shape

@@ -373,9 +373,9 @@ class Harmonize(Node):
         sheet_view: Literal["subject", "frame", "training"] = Field(
             "subject", description="all-scales sheet: the subject's crop enlarged, the whole frame, or "
                                    "the raw training-size results (no figures)")
-        keep_colour: float = Field(0.8, ge=0, le=1, description="share of the subject's own colour pattern "
-                                   "(Lab a/b around its mean) kept through SinGAN's change, so the pyramid "
-                                   "changes mostly lightness and grain (0 = the reference)")
+        keep_colour: float = Field(1.0, ge=0, le=1, description="share of the subject's own colour pattern "
+                                   "(Lab a/b around its mean) kept through SinGAN's change: 1 = SinGAN gives "
+                                   "the light, the colour step the colour (0 = the reference)")
         keep_colour_mean: float | None = Field(None, ge=0, le=1, description="share of the subject's mean a/b "
                                                "kept through SinGAN's change (default keep_colour: its cast then "
                                                "comes from the relight; 0 lets SinGAN paint the scene's hue over it)")
