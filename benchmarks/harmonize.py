@@ -90,9 +90,11 @@ REFERENCE: Settings = {"colour": "none", "mask_units": "training", "radius": 7, 
                        "upsample": "generated", "keep_colour": 0.0, "keep_colour_mean": 0.0, "change_per": "frame"}
 """The reference SinGAN's harmonization (no colour step, the mask in training pixels, the generated
 pixels pasted), SinGAN on every frame of a clip."""
-PREVIOUS: Settings = {"colour": "light", "colour_strength": 0.7, "colour_contrast": 0.3, "mask_units": "subject",
-                      "radius": 0.1, "sigma": 0.08, "upsample": "structure", "texture": 0.3, "keep_colour": 0.0,
-                      "keep_colour_mean": 0.0, "colour_cast": 1.0, "relight_per": "frame", "change_per": "frame"}
+WAVE2: Settings = {"colour": "light", "colour_strength": 0.7, "colour_contrast": 0.3, "mask_units": "subject",
+                   "radius": 0.1, "sigma": 0.08, "upsample": "structure", "texture": 0.3, "keep_colour": 0.8,
+                   "keep_colour_mean": 0.0, "colour_cast": 0.3, "colour_light": None}
+"""The defaults before the light/colour fields (upsample structure; the smudged face and haze of issue 10)."""
+PREVIOUS: Settings = {**WAVE2, "keep_colour": 0.0, "colour_cast": 1.0, "relight_per": "frame", "change_per": "frame"}
 """The defaults before the colour-kept metric (the grey-green ghosts; issue 10), light and SinGAN per frame."""
 NEW_NO_COLOUR: Settings = {"colour": "none"}
 NEW_LAB: Settings = {"colour": "local", "colour_strength": 0.8}
@@ -299,7 +301,8 @@ def run_scene(scene_name: str, args: argparse.Namespace, device: torch.device) -
                                          device, args.models)
     faithful = [(k, "reference", REFERENCE) for k in models if k.startswith("faithful")]
     singan_rows = [*faithful, ("fast", "reference", REFERENCE), ("fast", "new", NEW),
-                   ("fast harmonize", "new", NEW), ("fast harmonize", "previous", PREVIOUS),
+                   ("fast harmonize", "new", NEW), ("fast harmonize", "wave 2", WAVE2),
+                   ("fast harmonize", "previous", PREVIOUS),
                    ("fast harmonize", "new, Lab colour", NEW_LAB),
                    ("fast harmonize", "new, no colour", NEW_NO_COLOUR)]
     training = {k: {"seconds": s, "scales": m.N + 1, "rmse": m.meta.get("rmse"),

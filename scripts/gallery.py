@@ -1,4 +1,5 @@
-"""Regenerate the README gallery from real outputs: naive | harmonized | previous defaults; all-scales sheet.
+"""Regenerate the README gallery from real outputs: naive | harmonized | relight alone | previous defaults;
+all-scales sheet.
 
 Runs each demo graph (graphs/past_film.json, graphs/future_film.json) for its first frame only,
 through the Python API, with the sinks removed (the demo's own out/ files are not touched) and the
@@ -24,12 +25,12 @@ if str(ROOT) not in sys.path:
 
 from nodeflow.graph import Graph  # noqa: E402
 from nodeflow.image_files import write_image  # noqa: E402
+from nodeflow.nodes.singan.colour_prep import relight_to_surroundings  # noqa: E402
 from nodeflow.nodes.singan.harmonize import contact_sheet  # noqa: E402
 
 GALLERY = ROOT / "docs" / "gallery"
-PREVIOUS = {"keep_colour": 0.0, "colour_cast": 1.0, "min_colour": -1.0, "min_chroma": 0.0, "max_halo": 100.0,
-            "relight_per": "frame", "change_per": "frame"}
-"""Harmonize's defaults before the colour-kept metric (issue 10): the grey-green ghost, shown for comparison."""
+PREVIOUS = {"upsample": "structure", "colour_light": None}
+"""Harmonize's defaults before the light/colour fields (issue 10, wave 2): smudged face, haze box."""
 
 
 def fit(image: torch.Tensor, width: int) -> torch.Tensor:
@@ -47,16 +48,20 @@ def render(name: str, device: str, width: int) -> list[Path]:
     g.spec.outputs.clear()
     g.set("harmonize", all_scales=True)
     g.output("naive", g.node("paste").image)
+    g.output("paste_mask", g.node("paste").mask)
     g.output("harmonized", g.node("harmonize").image)
     g.output("sheet", g.node("harmonize").all_scales)
     g.output("n", g.node("harmonize").scale)
-    out = g.run(outputs=["naive", "harmonized", "sheet", "n"], frames=range(1), device=device)
+    out = g.run(outputs=["naive", "paste_mask", "harmonized", "sheet", "n"], frames=range(1), device=device)
     n = out["n"][0] if isinstance(out["n"], list) else out["n"]  # per-frame outputs come back per batch
     g.set("harmonize", all_scales=False, **PREVIOUS)
     old = g.run(outputs=["harmonized", "n"], frames=range(1), device=device)
     n_old = old["n"][0] if isinstance(old["n"], list) else old["n"]
-    pair = contact_sheet([fit(out["naive"], width), fit(out["harmonized"], width), fit(old["harmonized"], width)],
-                         ["naive paste", f"harmonized (n = {n})", f"previous defaults (n = {n_old})"], columns=3)
+    relit = relight_to_surroundings(out["naive"][:1, :3], out["paste_mask"][:1], strength=0.7, cast=0.3)
+    pair = contact_sheet([fit(out["naive"], width), fit(out["harmonized"], width), fit(relit, width),
+                          fit(old["harmonized"], width)],
+                         ["naive paste", f"harmonized (n = {n})", "relight, cast 0.3 alone (no SinGAN)",
+                          f"previous defaults (n = {n_old})"], columns=2)
     GALLERY.mkdir(parents=True, exist_ok=True)
     paths = [GALLERY / f"{name}_pair.png", GALLERY / f"{name}_scales.png"]
     write_image(pair, paths[0])

@@ -17,8 +17,11 @@ from nodeflow.nodes.singan.augment import augment_scene
 from nodeflow.nodes.singan.colour_prep import match_to_surroundings, relight_to_surroundings
 from nodeflow.nodes.singan.harmonize import (
     ScaleResult,
+    blur,
     choose_scale,
     harmonize,
+    light_field,
+    matched_grain,
     measure_scales,
     scales_sheet,
     valid_scales,
@@ -181,7 +184,7 @@ def test_choose_scale_rejects_an_n_that_loses_the_subjects_colours():
     assert choose_scale(measured, 0.7, min_colour=0.5, min_chroma=0.0) == 1  # SSIM alone: the ghost
     lost = {1: ScaleResult(img, _figures(0.2, 0.9, ab_corr=0.5)), 2: ScaleResult(img, _figures(0.3, 0.9, ab_corr=0.8))}
     assert choose_scale(lost, 0.7) == 2  # none keeps it: the closest
-    hazy = {1: ScaleResult(img, _figures(0.2, 0.9, halo=8.0)), 2: ScaleResult(img, _figures(0.5, 0.9, halo=3.0))}
+    hazy = {1: ScaleResult(img, _figures(0.2, 0.9, halo=8.0)), 2: ScaleResult(img, _figures(0.5, 0.9, halo=1.5))}
     assert choose_scale(hazy, 0.7) == 2 and choose_scale(hazy, 0.7, max_halo=10) == 1
 
 
@@ -249,8 +252,9 @@ def test_scale_auto_node_reports_the_chosen_n_and_an_annotated_sheet(model: SinG
     g.output("n", h.scale)
     out = g.run(device="cpu")
     options = {"colour": "light", "colour_strength": 0.7, "colour_contrast": 0.3, "mask_units": "subject",
-               "radius": 0.1, "sigma": 0.08, "upsample": "structure", "texture": 0.3, "keep_colour": 0.8,
-               "keep_colour_mean": 0.0, "colour_cast": 0.3}  # the node's defaults
+               "radius": 0.1, "sigma": 0.08, "upsample": "field", "texture": 0.3, "keep_colour": 1.0,
+               "keep_colour_mean": 1.0, "colour_cast": 0.3, "colour_light": 0.5, "field_size": 1.0,
+               "feather": 0.0, "grain": 0.0}  # the node's defaults
     measured = measure_scales(model, comp, mask, seed=0, **options)
     n = choose_scale(measured, 0.5)
     assert out["n"] == n and n in valid_scales(model)
@@ -375,3 +379,109 @@ def test_change_per_shot_keeps_a_still_subject_still_over_a_moving_background(mo
     region = (shot["soft"] > 0).float()
     assert quality.flicker(shot["image"], region) <= quality.flicker(clip, region) + 1e-6
     assert torch.equal(out["shot", "s_moving"]["image"], out["frame", "s_moving"]["image"])  # a moving subject: per frame
+
+
+# -- upsample field: smooth light/colour fields, a thin feather, matched grain, a partial relight -----
+
+
+def textured_subject(size: int = 64, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """A skin-toned disc with fine stripes (its detail) on a grey scene, and its mask."""
+    yy, xx = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
+    mask = (((yy - size / 2) ** 2 + (xx - size / 2) ** 2) < (size / 4) ** 2).float()[None, None]
+    stripes = 0.15 * (xx % 4 < 2).float()[None, None]
+    skin = (torch.tensor([0.8, 0.55, 0.45]).view(1, 3, 1, 1) - stripes).clamp(0, 1)
+    scene = (0.4 + 0.02 * torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(seed))).clamp(0, 1)
+    return torch.where(mask.bool(), skin, scene), mask
+
+
+def high_pass(x: torch.Tensor) -> torch.Tensor:
+    return x - blur(x, 1.5)
+
+
+def test_light_field_takes_the_targets_light_and_keeps_the_sources_detail():
+    comp, mask = textured_subject()
+    g = torch.Generator().manual_seed(1)
+    blotches = blur(torch.rand(1, 3, 64, 64, generator=g), 2.0)  # SinGAN's redrawn blotches and new detail
+    target = (0.6 * blur(comp, 3.0) + 0.3 * (blotches - blotches.mean()) + 0.1).clamp(0, 1)
+    gain, offset = light_field(comp, target, mask, sigma=6.0)
+    out = gain * comp + offset
+    m = mask.bool().expand_as(comp)
+    corr = torch.corrcoef(torch.stack([high_pass(out)[m], high_pass(comp)[m]]))[0, 1]
+    assert corr > 0.97  # the subject's own stripes, not the target's blotches
+    assert abs(float(out[m].mean() - target[m].mean())) < 0.02  # the target's light and colour
+    assert abs(float(out[m].mean() - comp[m].mean())) > 0.1
+    far = blur(mask, 6.0) <= 1e-3
+    assert bool(far.any()) and torch.equal(gain[far], torch.ones_like(gain[far]))  # identity far away
+
+
+def test_field_upsample_reaches_the_scene_only_in_a_thin_feather(model: SinGANModel):
+    comp, mask = square(16)
+    kw = {"generator": None, "mask_units": "subject", "radius": 0.1, "sigma": 0.08}
+    res = {}
+    for up in ("field", "structure"):
+        kw["generator"] = torch.Generator().manual_seed(0)
+        res[up] = harmonize(model, comp, mask, 1, upsample=up, feather=0.1, **kw)
+    field = res["field"]
+    changed = (field.image != comp).any(dim=1, keepdim=True)
+    assert bool((changed & mask.bool()).any())
+    reach = torch.nn.functional.max_pool2d(mask, 2 * 3 + 1, stride=1, padding=3)  # 1.5 × feather (1.6 px) + 1
+    assert not bool((changed & (reach == 0)).any())  # beyond the feather: bit-identical to the composite
+    assert bool((field.mask > 0).sum() < (res["structure"].mask > 0).sum())  # thinner than the soft-mask zone
+    assert torch.equal(field.image[(field.mask == 0).expand_as(comp)], comp[(field.mask == 0).expand_as(comp)])
+    hard = harmonize(model, comp, mask, 1, upsample="field", feather=0.0, generator=torch.Generator().manual_seed(0),
+                     mask_units="subject")
+    assert not bool(((hard.image != comp).any(dim=1, keepdim=True) & ~mask.bool()).any())  # 0: the alpha only
+
+
+def test_field_upsample_keeps_the_subjects_detail_and_changes_its_light(model: SinGANModel):
+    comp, mask = textured_subject(64)
+    out = {}
+    for up in ("field", "detail"):
+        out[up] = harmonize(model, comp, mask, model.N - 1, upsample=up, generator=torch.Generator().manual_seed(0),
+                            mask_units="subject", radius=0.1, sigma=0.08, field_size=0.5).image
+    m = mask.bool().expand_as(comp)
+
+    def kept(x: torch.Tensor) -> float:
+        return float(torch.corrcoef(torch.stack([high_pass(x)[m], high_pass(comp)[m]]))[0, 1])
+
+    assert kept(out["field"]) > 0.95 and kept(out["field"]) > kept(out["detail"])  # the stripes, not redrawn ones
+    assert float((out["field"] - comp)[m].abs().mean()) > 0.01  # it did change the subject's light and colour
+    assert torch.equal(out["field"][~m], comp[~m])  # feather 0: only the paste's alpha changes
+
+
+def test_matched_grain_gives_a_clean_subject_the_scenes_grain_and_a_busy_one_none():
+    comp, mask = textured_subject()
+    noisy = comp + (1 - mask) * 0.08 * torch.randn(comp.shape, generator=torch.Generator().manual_seed(2))
+    clean = torch.where(mask.bool(), torch.full_like(comp, 0.6), noisy)
+    g1, g2 = (matched_grain(clean, noisy, mask, 1.0, torch.Generator().manual_seed(0)) for _ in range(2))
+    assert torch.equal(g1, g2)  # seeded
+    level = float(g1[mask.bool()].std())
+    ring_level = float(high_pass(noisy.mean(dim=1, keepdim=True))[quality.ring(mask).bool()].std())
+    assert 0.5 * ring_level < level < 1.5 * ring_level
+    busy = torch.where(mask.bool(), 0.5 + 0.3 * torch.randn(comp.shape, generator=torch.Generator().manual_seed(3)),
+                       noisy).clamp(0, 1)
+    assert float(matched_grain(busy, noisy, mask, 1.0, torch.Generator().manual_seed(0)).abs().max()) == 0
+
+
+def test_partial_light_keeps_a_lit_subject_off_a_dark_rings_level():
+    skin, mask = grey_with_patch((0.85, 0.6, 0.5))
+    night = torch.where(mask.bool(), skin, torch.tensor([0.02, 0.03, 0.08]).view(1, 3, 1, 1))
+    m = mask[:, 0].bool()
+
+    def lightness(x: torch.Tensor) -> float:
+        return float(quality.lab(x)[:, 0][m].mean())
+
+    full = relight_to_surroundings(night, mask, strength=0.7, cast=0.3)
+    part = relight_to_surroundings(night, mask, strength=0.7, cast=0.3, light=0.3)
+    assert torch.equal(relight_to_surroundings(night, mask, strength=0.7, cast=0.3, light=None), full)
+    y_ring = float(quality.lab(night)[:, 0][quality.ring(mask)[:, 0].bool()].mean())
+    assert y_ring < lightness(full) < lightness(part) < lightness(night)  # darker, but not the sky's darkness
+    y = torch.tensor([0.2126, 0.7152, 0.0722]).view(1, 3, 1, 1)
+
+    def luminance(x: torch.Tensor, region: torch.Tensor) -> float:
+        linear = torch.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
+        return float((linear * y).sum(1, keepdim=True)[region.bool()].mean())
+
+    inside, ring = quality.binary(mask), quality.ring(mask)
+    taken = luminance(part, inside) / luminance(night, inside)
+    assert taken == pytest.approx((luminance(night, ring) / luminance(night, inside)) ** 0.3, rel=0.15)

@@ -43,10 +43,6 @@ def match_to_surroundings(rgb: torch.Tensor, mask: torch.Tensor, *, strength: fl
     out = lab01_to_rgb(matched).clamp(0, 1)
     return rgb + m * (out - rgb)
 
-
-
-
-
 def _to_linear(x: torch.Tensor) -> torch.Tensor:
     return torch.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
 
@@ -57,14 +53,16 @@ def _to_srgb(x: torch.Tensor) -> torch.Tensor:
 
 
 def relight_gains(rgb: torch.Tensor, mask: torch.Tensor, *, strength: float = 0.6, width: int | None = None,
-                  cast: float = 1.0) -> torch.Tensor:
+                  cast: float = 1.0, light: float | None = None) -> torch.Tensor:
     """The per-channel linear-RGB gains :func:`relight_to_surroundings` applies, ``(B, 3, 1, 1)``.
 
     ``(ring mean / subject mean) ** strength`` per channel (von Kries). ``cast`` < 1 splits the
     ratio into brightness (the luminance ratio, taken fully) and colour cast (what is left per
     channel, taken ``cast`` of the way): measured on the demo scenes (issue 10), the full
     per-channel gain against a blue night sky or a green-grey field turns skin green, which a
-    person reads as wrong long before the light. Ones where the mask is empty.
+    person reads as wrong long before the light. ``light`` (default ``strength``) is the exponent of
+    the brightness ratio alone: a dark night-sky ring is not the light that falls on a lit subject,
+    and taking its brightness fully turns a face grey (issue 10). Ones where the mask is empty.
     """
     m = mask.expand(rgb.shape[0], 1, -1, -1)
     if strength <= 0 or not bool((binary(m).flatten(1).sum(1) > 0).all()):
@@ -73,11 +71,13 @@ def relight_gains(rgb: torch.Tensor, mask: torch.Tensor, *, strength: float = 0.
     ms, _ = weighted_mean_std(lin, binary(m))
     mr, _ = weighted_mean_std(lin, ring(m, width))
     ratio = mr.clamp_min(1e-4) / ms.clamp_min(1e-4)
-    if cast != 1:
-        y = LUMA.to(lin)
-        light = (mr * y).sum(dim=1, keepdim=True).clamp_min(1e-4) / (ms * y).sum(dim=1, keepdim=True).clamp_min(1e-4)
-        ratio = light * (ratio / light) ** cast
-    return ratio ** strength
+    if cast == 1 and light is None:
+        return ratio ** strength
+    y = LUMA.to(lin)
+    bright = (mr * y).sum(dim=1, keepdim=True).clamp_min(1e-4) / (ms * y).sum(dim=1, keepdim=True).clamp_min(1e-4)
+    if light is None:
+        return (bright * (ratio / bright) ** cast) ** strength
+    return bright ** light * (ratio / bright) ** (cast * strength)
 
 
 def apply_gains(rgb: torch.Tensor, mask: torch.Tensor, gains: torch.Tensor) -> torch.Tensor:
@@ -88,7 +88,7 @@ def apply_gains(rgb: torch.Tensor, mask: torch.Tensor, gains: torch.Tensor) -> t
 
 
 def relight_to_surroundings(rgb: torch.Tensor, mask: torch.Tensor, *, strength: float = 0.6,
-                            width: int | None = None, cast: float = 1.0) -> torch.Tensor:
+                            width: int | None = None, cast: float = 1.0, light: float | None = None) -> torch.Tensor:
     """Re-light the subject like the scene's light would: per-channel gains in linear RGB (von Kries).
 
     The subject takes part of the surroundings' brightness and colour cast while its own hues and
@@ -99,7 +99,7 @@ def relight_to_surroundings(rgb: torch.Tensor, mask: torch.Tensor, *, strength: 
     m = mask.expand(rgb.shape[0], 1, -1, -1)
     if not bool((binary(m).flatten(1).sum(1) > 0).all()):
         return rgb
-    return apply_gains(rgb, m, relight_gains(rgb, m, strength=strength, width=width, cast=cast))
+    return apply_gains(rgb, m, relight_gains(rgb, m, strength=strength, width=width, cast=cast, light=light))
 
 
 LUMA = torch.tensor([0.2126, 0.7152, 0.0722]).view(1, 3, 1, 1)

@@ -357,22 +357,36 @@ class Harmonize(Node):
         sigma: float = Field(0.08, ge=0, le=50, description="mask blur sigma (see mask_units)")
         output_size: Literal["frame", "training"] = Field("frame", description="frame: back at the composite's "
                                                           "resolution; training: the model's finest size")
-        upsample: Literal["structure", "detail", "generated"] = Field(
-            "structure", description="at frame size: structure = add the upscaled coarse change (colour, light) "
+        upsample: Literal["field", "structure", "detail", "generated"] = Field(
+            "field", description="at frame size: field = SinGAN's change inside the subject as smooth light "
+                                 "(gain) and colour (offset) fields applied to the full-resolution subject, "
+                                 "reaching the scene only within the feather; structure = add the upscaled "
+                                 "coarse change (colour, light) "
                                      "plus texture × the redrawn detail to the full-resolution composite (keeps "
                                      "the subject's detail); detail = add the whole upscaled change; generated = "
                                      "paste the upscaled generated pixels (the reference)")
         texture: float = Field(0.3, ge=0, le=1, description="structure: share of SinGAN's redrawn fine detail "
                                "and grain that is kept")
+        field_size: float = Field(1.0, ge=0, le=4, description="field: size (Gaussian σ, × the subject's "
+                                  "size √area) over which SinGAN's light and colour are averaged; smaller follows "
+                                  "its change closer, and its blotches too")
+        feather: float = Field(0.0, ge=0, le=1, description="field: how far (× the subject's size) the change "
+                               "reaches into the scene past the subject's edge (no haze beyond)")
+        grain: float = Field(0.0, ge=0, le=2, description="field: share of the scene's grain (1-px detail "
+                             "level around the subject) a cleaner subject is given as seeded noise")
+        colour_light: float | None = Field(0.5, ge=0, le=1, description="colour light: share of the "
+                                           "surroundings' brightness taken (default colour_strength); a dark "
+                                           "night-sky ring is not the light on a lit subject")
         all_scales: bool = Field(False, description="also render every n as an annotated sheet")
         sheet_view: Literal["subject", "frame", "training"] = Field(
             "subject", description="all-scales sheet: the subject's crop enlarged, the whole frame, or "
                                    "the raw training-size results (no figures)")
-        keep_colour: float = Field(0.8, ge=0, le=1, description="share of the subject's own colour pattern "
-                                   "(Lab a/b around its mean) kept through SinGAN's change, so the pyramid "
-                                   "changes mostly lightness and grain (0 = the reference)")
-        keep_colour_mean: float = Field(0.0, ge=0, le=1, description="share of the subject's mean a/b kept "
-                                        "(its overall colour cast, which harmonization may change)")
+        keep_colour: float = Field(1.0, ge=0, le=1, description="share of the subject's own colour pattern "
+                                   "(Lab a/b around its mean) kept through SinGAN's change: 1 = SinGAN gives "
+                                   "the light, the colour step the colour (0 = the reference)")
+        keep_colour_mean: float | None = Field(None, ge=0, le=1, description="share of the subject's mean a/b "
+                                               "kept through SinGAN's change (default keep_colour: its cast then "
+                                               "comes from the relight; 0 lets SinGAN paint the scene's hue over it)")
         colour_cast: float = Field(0.3, ge=0, le=1, description="colour light: share of the surroundings' "
                                    "colour cast taken with their brightness (1 = full per-channel gains, "
                                    "which turn skin green under a blue sky)")
@@ -415,7 +429,9 @@ class Harmonize(Node):
         options = {"radius": p.radius, "sigma": p.sigma, "upsample": p.upsample, "colour": p.colour,
                    "colour_strength": p.colour_strength, "colour_contrast": p.colour_contrast,
                    "mask_units": p.mask_units, "texture": p.texture, "keep_colour": p.keep_colour,
-                   "keep_colour_mean": p.keep_colour_mean, "colour_cast": p.colour_cast}
+                   "keep_colour_mean": p.keep_colour_mean, "colour_cast": p.colour_cast,
+                   "colour_light": p.colour_light, "field_size": p.field_size, "feather": p.feather,
+                   "grain": p.grain}
         still, still_mask = _decision_frame(composite, mask, reference, reference_mask)
         if p.relight_per == "shot" and p.colour == "light":
             if self._light is None:
