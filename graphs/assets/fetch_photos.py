@@ -70,7 +70,8 @@ _LOMIRI_SKIP = ("Fossa", "Infinite-Sea", "Painting-Colors", "analogpattern", "um
 SOURCES: tuple[Source, ...] = (
     Source("gcompris", "deb", "gcompris-qt-data", "3.1-2",
            "e9cf06ab2105529068df73085784e835d2ff03f870d2a8091f09125d40abac9f",
-           "GPL-3+ (Files: *), farm animals GPL-3 (debian/copyright)", "train",
+           "per photo (debian/copyright): public domain, CC0, CC-BY 1.0-3.0, CC-BY-SA 2.0-4.0, GFDL, GPL",
+           "train",
            include=("*.webp",),
            rcc=tuple(_GC + f"{a}.rcc" for a in ("erase", "explore_monuments", "explore_world_animals",
                                                  "explore_farm_animals", "categorization")),
