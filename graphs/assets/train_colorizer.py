@@ -1,15 +1,19 @@
 """Train the shipped demo colorizer: a Pix2Pix generator (L -> ab) that errs toward grey, not toward wrong colour.
 
     .venv/bin/pip install -e ".[data]"      # china.jpg, flower.jpg, grace_hopper.jpg
-    .venv/bin/python graphs/assets/fetch_photos.py out/photos     # optional: ~240 more photos (Debian)
+    OMP_NUM_THREADS=1 .venv/bin/python graphs/assets/train_colorizer.py out/models/colorizer \\
+        --steps 2000 --eval-every 200 --batch-size 12      # the shipped model (ship_models.py)
+    # experiment (not shipped: it stays near grey): ~240 more photos from Debian packages
+    .venv/bin/python graphs/assets/fetch_photos.py out/photos
     OMP_NUM_THREADS=1 .venv/bin/python graphs/assets/train_colorizer.py out/models/colorizer --photos out/photos
 
 Why it is not ``nodeflow train pix2pix``: with eight photos a GAN term (and plain fixed-scale
 crops) teaches a small net to paint its training photos' confident colour onto everything. Here:
 
 - data: every permissively licensed colour photo the installed packages ship
-  (``make_training_data.TRAIN``) and, with ``--photos``, ``fetch_photos.py``'s *train* packages
-  (GCompris' photos), each shrunk to a longest side of at most 512 px;
+  (``make_training_data.TRAIN``), decoded at full resolution, and, with ``--photos`` (an
+  experiment; not the shipped model), ``fetch_photos.py``'s *train* packages (GCompris' photos):
+  then every photo is shrunk to a longest side of at most 512 px (248 photos in memory);
 - augmentation: each sample is a random window whose scale is drawn so the photo's longest side
   spans 96-320 px (log-uniform: objects at many sizes), resized to ``crop`` px, flipped at random,
   and sometimes softened (down- then up-sampled, as old or small footage is);
@@ -300,7 +304,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     opts = ColorizerOptions(**{k: getattr(args, k) for k in asdict(ColorizerOptions())})
     train_set = {k: v for k, v in TRAIN.items() if k not in (*VALIDATION_FROM_TRAIN, *args.exclude)}
-    names, images = map(list, zip(*[(k, shrink(to_tensor(img))) for k, img in available(train_set)], strict=True))
+    names, images = map(list, zip(*[(k, to_tensor(img)) for k, img in available(train_set)], strict=True))
+    if args.photos:  # without --photos the images stay full size, as the shipped model was trained
+        images = [shrink(img) for img in images]
     for name, folder in (photo_dirs(args.photos, "train") if args.photos else {}).items():
         extra = load_folder(folder)
         names.append(f"{name} ({len(extra)} photos)")
