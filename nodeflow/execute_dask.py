@@ -241,8 +241,9 @@ class DaskExecutor(Executor):
     """Tasks outstanding at once (default: 2 per worker thread)."""
     min_task_frames: int = MIN_TASK_FRAMES
     """Frames one task computes at least: smaller batches are grouped (see :func:`batches_per_task`)."""
-    run_frames: int = RUN_FRAMES
-    """Frames a worker computes in a row (see :func:`tasks_per_run`); 0: tasks go where Dask puts them."""
+    run_frames: int | None = None
+    """Frames a worker computes in a row (see :func:`tasks_per_run`; None: :data:`RUN_FRAMES`);
+    0: tasks go where Dask puts them (they alternate between workers)."""
     connect_timeout: float = 30.0
     """Seconds to wait for the scheduler and for its first worker."""
     _remote_finished: int = field(default=0, init=False, repr=False)
@@ -288,19 +289,20 @@ class DaskExecutor(Executor):
             addresses = _workers(client)
             per_task = batches_per_task(batch_size, len(batches), threads, self.min_task_frames)
             tasks = [tuple(batches[i:i + per_task]) for i in range(0, len(batches), per_task)]
-            per_run = tasks_per_run(len(tasks), len(addresses), per_task * batch_size, self.run_frames)
+            run_frames = RUN_FRAMES if self.run_frames is None else self.run_frames
+            per_run = tasks_per_run(len(tasks), len(addresses), per_task * batch_size, run_frames)
             if self.max_in_flight:  # the user's bound holds: runs short enough that every worker is busy
                 per_run = min(per_run, max(1, self.max_in_flight // max(1, len(addresses))))
             limit = self.max_in_flight or max(2 * threads, len(addresses) * per_run)
             self.emit(LogMessage(None, "info", f"dask: {len(tasks)} tasks of up to {per_task * batch_size} frames "
                                                f"({per_task} batches each) on {threads} worker threads, "
-                                               f"{per_run if self.run_frames else 1} in a row per worker"))
+                                               f"{per_run if run_frames else 1} in a row per worker"))
             self._remote_finished = 0
             done = 0
             for i, group in enumerate(tasks):
                 # A run of consecutive tasks per worker, in turn; loose, so that a lost worker's go elsewhere
                 where = ({"workers": [addresses[(i // per_run) % len(addresses)]], "allow_other_workers": True}
-                         if self.run_frames and len(addresses) > 1 else {})
+                         if run_frames and len(addresses) > 1 else {})
                 futures.append((group, client.submit(compute_batches, job_future, static, group, i == 0,
                                                      key=f"nodeflow-{job.run_id}-{i}", pure=False, **where)))
                 while len(futures) >= limit or (i == len(tasks) - 1 and futures):

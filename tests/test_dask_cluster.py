@@ -362,11 +362,21 @@ def test_the_first_batch_is_replayed_only_where_the_connections_make_it_decide(c
             logs: list[str] = []
             outputs[wired, executor] = g.session.run_plan(
                 plan, device="cpu", batch_size=3, executor=executor, scheduler=cluster.address,
-                listeners=[lambda e: logs.append(e.message) if isinstance(e, LogMessage) else None])["clip"]
+                listeners=[lambda e, logs=logs: logs.append(e.message) if isinstance(e, LogMessage) else None])["clip"]
             replays[wired, executor] = sum("replay the first batch" in m for m in logs)
         assert torch.equal(outputs[wired, "dask"], outputs[wired, "local"])
     assert torch.allclose(outputs[True, "local"], torch.tensor(0.25))
     assert replays == {(True, "local"): 0, (True, "dask"): 0, (False, "local"): 0, (False, "dask"): 1}
+
+
+def test_harmonize_decides_on_the_first_batch_only_without_its_reference_and_mask():
+    from nodeflow.nodes.singan.nodes import Harmonize
+
+    node = Harmonize(Harmonize.Params())
+    base = frozenset({"model", "composite", "mask"})
+    assert node.decides_on_first_batch(base)
+    assert node.decides_on_first_batch(base | {"reference"})  # the clip's mask of the first batch decides
+    assert not node.decides_on_first_batch(base | {"reference", "reference_mask"})
 
 
 def test_each_worker_gets_runs_of_consecutive_frames(cluster, clip, tmp_path):
