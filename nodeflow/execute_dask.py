@@ -12,7 +12,11 @@ How a run goes (needs the ``[dask]`` extra):
    task then names its frames: one batch, or a few consecutive small ones (at least
    ``MIN_TASK_FRAMES`` frames a task, as Dask's cost per task is fixed), run one after the other.
    A worker keeps one instance of each remote node per thread for the whole run, so a
-   ``LoadVideo`` reader continues where its last batch stopped instead of decoding from frame 0.
+   ``LoadVideo`` reader continues where its last batch stopped instead of decoding from frame 0;
+   each worker gets runs of consecutive tasks (about ``RUN_FRAMES`` frames, see
+   :func:`tasks_per_run`), so its reader reads forward instead of decoding the other workers'
+   frames. New instances replay the run's first batch only where a node decides on it
+   (:meth:`Node.decides_on_first_batch`).
 4. At most ``max_in_flight`` tasks are outstanding, so memory stays bounded; results come back
    in frame order and feed the local sinks. A worker lost mid-run is survived: the scheduler
    runs its batches again elsewhere (every worker holds the scattered values).
@@ -86,9 +90,17 @@ On a 2-worker cluster that cost 8 % of a core while idle (1 % with these setting
 """
 
 
+NO_STEALING: dict[str, Any] = {"distributed.scheduler.work-stealing": False}
+"""Tasks stay on the worker they were given (a run of consecutive frames, see :data:`RUN_FRAMES`).
+
+The restriction is loose (a lost worker's tasks go elsewhere), and Dask's work stealing moves
+loose tasks too: at a run's start the first worker's queued tasks were stolen by the second
+while it waited for its own, so readers seeked back and forth (from the keyframe each time)."""
+
+
 def local_cluster_config() -> dict[str, Any]:
     """The Dask settings a local cluster (and the client in this process) is started with."""
-    return {"distributed.nanny.pre-spawn-environ": WORKER_ENV, **QUIET_CONFIG}
+    return {"distributed.nanny.pre-spawn-environ": WORKER_ENV, **QUIET_CONFIG, **NO_STEALING}
 
 
 def worker_environment() -> dict[str, str]:
@@ -129,7 +141,7 @@ class RemoteJob:
     reasons: dict[str, str]
     """Why each remote node runs, as this process's session sees it ('params changed (sigma)')."""
     first_batch: tuple[int, ...] = ()
-    """The run's first batch: replayed by a worker's new instances when a node decides on it."""
+    """The run's first batch, replayed by a worker's new instances; empty when no node decides on it."""
 
 
 @dataclass
@@ -159,6 +171,30 @@ def batches_per_task(batch_size: int, batches: int, threads: int, min_frames: in
     wanted = max(1, -(-min_frames // max(1, batch_size)))
     spread = max(1, batches // (2 * max(1, threads)))
     return min(wanted, spread)
+
+
+RUN_FRAMES = 96
+"""Frames a worker computes in a row (consecutive tasks), at most about.
+
+A worker's video reader reads forward: given tasks that alternate between workers, it decoded
+(and converted to RGB) the frames the other worker took, to skip them (ffmpeg 2.2 ms per frame
+with 2 workers vs 1.2 with 1, ``benchmarks/dask_scaling.py``). Within a run it skips nothing;
+between its runs the gap is (workers - 1) x a run, more than the frames a reader decodes through
+rather than seeking over (LoadVideo's: 48). The cost: up to about one run per worker of results
+waits for its turn (results come back in frame order), so ``max_in_flight`` grows to that."""
+
+
+def tasks_per_run(tasks: int, workers: int, task_frames: int, run_frames: int = RUN_FRAMES) -> int:
+    """How many consecutive tasks each worker gets in a row (see :data:`RUN_FRAMES`).
+
+    Runs go to the workers in turn and the count of runs is a multiple of the workers, so every
+    worker gets the same share of the clip (a 192-frame clip on 2 workers: two runs of 96 frames,
+    not 96 + 96 + ... with one worker taking two); no more than ``run_frames`` wanted, rounded."""
+    if workers <= 1:
+        return max(1, tasks)
+    wanted = max(1, -(-run_frames // max(1, task_frames)))
+    rounds = max(1, round(tasks / (workers * wanted)))
+    return max(1, -(-tasks // (rounds * workers)))
 
 
 class _Array:
@@ -213,6 +249,9 @@ class DaskExecutor(Executor):
     """Tasks outstanding at once (default: 2 per worker thread)."""
     min_task_frames: int = MIN_TASK_FRAMES
     """Frames one task computes at least: smaller batches are grouped (see :func:`batches_per_task`)."""
+    run_frames: int | None = None
+    """Frames a worker computes in a row (see :func:`tasks_per_run`; None: :data:`RUN_FRAMES`);
+    0: tasks go where Dask puts them (they alternate between workers)."""
     connect_timeout: float = 30.0
     """Seconds to wait for the scheduler and for its first worker."""
     _remote_finished: int = field(default=0, init=False, repr=False)
@@ -241,7 +280,10 @@ class DaskExecutor(Executor):
             super().run_batches(plan, instances, stats, static_values, frame_list, batch_size, collected)
             return
         batches = [tuple(frame_list[i:i + batch_size]) for i in range(0, len(frame_list), batch_size)]
-        job = dataclasses.replace(self._job(plan, remote, local, frame_list, collected), first_batch=batches[0])
+        decides = any(instances[pn.id].decides_on_first_batch(frozenset(c.input for c in pn.connections))
+                      for pn in remote)
+        job = dataclasses.replace(self._job(plan, remote, local, frame_list, collected),
+                                  first_batch=batches[0] if decides else ())
         collect_remote = [k for k in collected if k[0] in job.remote]
         needed_static = {c.source.node for pn in remote for c in pn.connections if c.source.node in static_values}
 
@@ -252,16 +294,28 @@ class DaskExecutor(Executor):
             client.subscribe_topic(job.topic, lambda item: _receive(item, inbox))
             job_future, static = self._scatter(client, job, {k: static_values[k] for k in needed_static})
             threads = max(1, _threads(client))
-            limit = self.max_in_flight or 2 * threads
+            addresses = _workers(client)
             per_task = batches_per_task(batch_size, len(batches), threads, self.min_task_frames)
             tasks = [tuple(batches[i:i + per_task]) for i in range(0, len(batches), per_task)]
+            run_frames = RUN_FRAMES if self.run_frames is None else self.run_frames
+            per_run = tasks_per_run(len(tasks), len(addresses), per_task * batch_size, run_frames)
+            if self.max_in_flight:  # the user's bound holds: runs short enough that every worker is busy
+                per_run = min(per_run, max(1, self.max_in_flight // max(1, len(addresses))))
+            limit = self.max_in_flight or max(2 * threads, len(addresses) * per_run)
             self.emit(LogMessage(None, "info", f"dask: {len(tasks)} tasks of up to {per_task * batch_size} frames "
-                                               f"({per_task} batches each) on {threads} worker threads"))
+                                               f"({per_task} batches each) on {threads} worker threads, "
+                                               f"{per_run if run_frames else 1} in a row per worker"))
             self._remote_finished = 0
             done = 0
             for i, group in enumerate(tasks):
+                # A run of consecutive tasks per worker, in turn; loose, so that a lost worker's go elsewhere
+                where = ({"workers": [addresses[(i // per_run) % len(addresses)]], "allow_other_workers": True}
+                         if run_frames and len(addresses) > 1 else {})
+                # In frame order: tasks submitted within Dask's fifo_timeout share a priority, and a
+                # worker then ran its run backwards (0, 88, 80, ..., 8): a reader seek per task
                 futures.append((group, client.submit(compute_batches, job_future, static, group, i == 0,
-                                                     key=f"nodeflow-{job.run_id}-{i}", pure=False)))
+                                                     key=f"nodeflow-{job.run_id}-{i}", pure=False, priority=-i,
+                                                     **where)))
                 while len(futures) >= limit or (i == len(tasks) - 1 and futures):
                     group_i, future = futures.popleft()
                     for frames_i, result in zip(group_i, self._wait(future, group_i, inbox), strict=True):
@@ -399,6 +453,11 @@ def _threads(client: Any) -> int:
     return sum(w.get("nthreads", 1) for w in client.scheduler_info().get("workers", {}).values())
 
 
+def _workers(client: Any) -> list[str]:
+    """The workers' addresses, sorted (runs of tasks go to them in turn)."""
+    return sorted(client.scheduler_info().get("workers", {}))
+
+
 def _receive(item: Any, inbox: queue.Queue[Event]) -> None:
     """Subscriber of the run's topic (on the client's event loop): decode and queue the events of
     one message (a worker sends them in bunches, see :class:`_Publisher`)."""
@@ -438,7 +497,7 @@ def _run_instances(job: RemoteJob) -> tuple[dict[str, Node], bool]:
 
 def _replay_first_batch(job: RemoteJob, static: dict[str, dict[str, Any]], instances: dict[str, Node]) -> None:
     """New instances see the run's first batch first, as the local executor's do (outputs dropped,
-    no events), so that a ``first_batch_decides`` node decides alike on every worker."""
+    no events), so that a node that decides on it decides alike on every worker."""
     nodes = [job.plan.nodes[nid] for nid in job.remote]
     tallies = {pn.id: NodeTally(pn.cls.type_name) for pn in nodes}
     Executor(device=torch.device(job.device)).run_batch(job.plan, nodes, instances, tallies, static,
@@ -517,7 +576,9 @@ def compute_batch(job: RemoteJob, static: dict[str, dict[str, Any]], frames: tup
                       reason=lambda pn: job.reasons[pn.id])
     tallies = {pn.id: NodeTally(pn.cls.type_name) for pn in nodes}
     instances, fresh = _run_instances(job)
-    if fresh and frames != job.first_batch and any(pn.cls.first_batch_decides for pn in nodes):
+    if fresh and job.first_batch and frames != job.first_batch:
+        publish(LogMessage(None, "debug", f"dask: new instances replay the first batch {job.first_batch} "
+                                          f"before frames {frames}"))
         _replay_first_batch(job, static, instances)
     values = runner.run_batch(plan, nodes, instances, tallies, static, frames, job.frame_list, {}, keep=keep)
     shown = _pack(values) if previews else {}

@@ -85,7 +85,8 @@ class Node:
     first_batch_decides: ClassVar[bool] = False
     """Decides something on the first batch of a run it sees and keeps it (a choice made from the
     first frames). An executor that splits a clip between several instances (Dask) first runs the
-    run's first batch through each of them, so that every instance decides as the local one does."""
+    run's first batch through each of them, so that every instance decides as the local one does.
+    A node whose choice depends on its connections says so in :meth:`decides_on_first_batch`."""
     cli_train: ClassVar[str | None] = None
     """If set, ``nodeflow train <cli_train>`` runs this node and saves its model output."""
     cli_positional: ClassVar[tuple[str, ...]] = ()
@@ -120,6 +121,12 @@ class Node:
     def frame_count(self, ctx: RunContext) -> int:
         """Number of frames a frame source provides (frame sources only; ``ctx.frames`` is None)."""
         raise NotImplementedError(f"{self.type_name} is not a frame source")
+
+    def decides_on_first_batch(self, connected: frozenset[str]) -> bool:
+        """Whether this instance, with the inputs named in ``connected`` wired, decides on its run's
+        first batch (see ``first_batch_decides``, the default). An executor that splits the clip
+        replays the first batch only where this says so: the replay costs a batch per instance."""
+        return self.first_batch_decides
 
     def check(self, ctx: RunContext) -> None:
         """Called for every planned node before anything runs: raise ``NodeError`` for problems that

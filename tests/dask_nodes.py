@@ -62,3 +62,19 @@ class FirstFrameMarkUndeclared(FirstFrameMark):
     """The same without declaring it: each worker's instance decides on its own first batch."""
 
     first_batch_decides = False
+
+
+class FirstFrameMarkOrReference(FirstFrameMark):
+    """The same, but with ``reference`` connected it decides on the reference's mean instead (as
+    Harmonize decides on its reference still): then the first batch decides nothing."""
+
+    inputs = (Input("image", IMAGE), Input("reference", IMAGE, optional=True))
+
+    def decides_on_first_batch(self, connected):
+        return "reference" not in connected
+
+    def run(self, ctx, image, reference=None):
+        if reference is None:
+            return super().run(ctx, image)
+        time.sleep(0.2)
+        return {"image": image * 0 + reference.mean()}

@@ -6,6 +6,7 @@ started once for the module (about 10 s) and always torn down.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from pathlib import Path
@@ -14,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 from dask_helpers import two_worker_cluster
-from dask_nodes import FirstFrameMark, FirstFrameMarkUndeclared, SlowInvert
+from dask_nodes import FirstFrameMark, FirstFrameMarkOrReference, FirstFrameMarkUndeclared, SlowInvert
 from engine_nodes import make_registry
 from PIL import Image, ImageSequence
 from test_demo_graphs import TOY
@@ -57,7 +58,7 @@ def registry() -> Registry:
     for family in (io, color, composite):
         for cls in family.NODES:
             r.register(cls)
-    for cls in (SlowInvert, FirstFrameMark, FirstFrameMarkUndeclared):
+    for cls in (SlowInvert, FirstFrameMark, FirstFrameMarkUndeclared, FirstFrameMarkOrReference):
         r.register(cls)
     return r
 
@@ -344,6 +345,71 @@ def test_a_node_that_decides_on_its_first_batch_decides_alike_on_every_worker(cl
     assert outputs["FirstFrameMark", "local"].shape[0] == 12 and not outputs["FirstFrameMark", "local"].any()
     assert torch.equal(outputs["FirstFrameMark", "dask"], outputs["FirstFrameMark", "local"])
     assert not torch.equal(outputs["FirstFrameMarkUndeclared", "dask"], outputs["FirstFrameMark", "local"])
+
+
+def test_the_first_batch_is_replayed_only_where_the_connections_make_it_decide(cluster, tmp_path):
+    """A node that decides on the first batch only without its ``reference`` (as Harmonize): with
+    the reference connected no worker replays the first batch; without it, the worker that
+    starts later does. Either way the frames are the local executor's."""
+    replays, outputs = {}, {}
+    for wired in (True, False):
+        for executor in ("local", "dask"):
+            g = Graph(base_dir=tmp_path, registry=registry(), session=Session(registry=registry()))
+            ref = {"reference": g.add("Const", id="still", value=0.25).image} if wired else {}
+            g.output("clip", g.add("FirstFrameMarkOrReference", id="mark", image=g.add("Frames", count=12).image,
+                                   **ref).image)
+            plan = g.session.plan(g.spec, base_dir=tmp_path, output_dir=tmp_path)
+            logs: list[str] = []
+            outputs[wired, executor] = g.session.run_plan(
+                plan, device="cpu", batch_size=3, executor=executor, scheduler=cluster.address,
+                listeners=[lambda e, logs=logs: logs.append(e.message) if isinstance(e, LogMessage) else None])["clip"]
+            replays[wired, executor] = sum("replay the first batch" in m for m in logs)
+        assert torch.equal(outputs[wired, "dask"], outputs[wired, "local"])
+    assert torch.allclose(outputs[True, "local"], torch.tensor(0.25))
+    assert replays == {(True, "local"): 0, (True, "dask"): 0, (False, "local"): 0, (False, "dask"): 1}
+
+
+def test_harmonize_decides_on_the_first_batch_only_without_its_reference_and_mask():
+    from nodeflow.nodes.singan.nodes import Harmonize
+
+    node = Harmonize(Harmonize.Params())
+    base = frozenset({"model", "composite", "mask"})
+    assert node.decides_on_first_batch(base)
+    assert node.decides_on_first_batch(base | {"reference"})  # the clip's mask of the first batch decides
+    assert not node.decides_on_first_batch(base | {"reference", "reference_mask"})
+
+
+def test_each_worker_gets_runs_of_consecutive_frames(cluster, clip, tmp_path):
+    """Tasks go to the workers in runs of consecutive frames (each worker's reader reads forward
+    rather than decoding the frames the other took): each worker's batches form one block of the
+    clip here, both workers work, and the files are the local executor's."""
+    from nodeflow.execute_dask import tasks_per_run
+
+    assert tasks_per_run(24, 2, 8) == 12  # 192 frames on 2 workers: 96 + 96
+    assert tasks_per_run(48, 2, 8) == 12  # 384 frames: 4 runs of 96, two each
+    assert tasks_per_run(6, 2, 4) == 3
+    assert tasks_per_run(7, 1, 8) == 7
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    g = video_graph(tmp_path, clip, registry(), sleep=0.05, marks=str(marks))
+    plan = g.session.plan(g.spec, base_dir=tmp_path, output_dir=tmp_path / "dask")
+    out = g.session.run_plan(plan, device="cpu", batch_size=2, executor="dask", scheduler=cluster.address)
+    local = Graph(g.spec, base_dir=tmp_path, registry=registry()).run(device="cpu", batch_size=2,
+                                                                       output_dir=tmp_path / "local")
+    assert torch.equal(out["final"], local["final"])
+    assert assert_same_files(tmp_path / "local", tmp_path / "dask") == CLIP_FRAMES + 2
+    for f in marks.iterdir():  # the local run's marks (this process)
+        if f.name.startswith(f"{os.getpid()}_"):
+            f.unlink()
+    by_worker: dict[str, list[int]] = {}
+    for f in sorted(marks.iterdir(), key=lambda f: f.stat().st_mtime_ns):  # in the order they ran
+        pid, first = f.name.split("_")
+        by_worker.setdefault(pid, []).append(int(first))
+    assert len(by_worker) == 2, by_worker
+    blocks = sorted(by_worker.values())
+    for firsts in blocks:  # batches of 2: one contiguous block each, run forwards (a reader never seeks back)
+        assert firsts == list(range(firsts[0], firsts[-1] + 1, 2)), blocks
+    assert blocks[0][0] == 0 and blocks[1][0] == blocks[0][-1] + 2, blocks
 
 
 def test_results_come_straight_from_workers_on_this_machine(cluster, clip, tmp_path, monkeypatch):

@@ -411,6 +411,9 @@ class Harmonize(Node):
     _shot: ShotChange | None = None
     """``change_per: shot``: the decision frame harmonized, its change reused while the subject stays put."""
 
+    def decides_on_first_batch(self, connected):
+        return not {"reference", "reference_mask"} <= connected  # the reference and its mask decide, not a batch
+
     def preflight(self, ctx, known):
         check_scale_known(known.get("model"), self.params.scale)  # before the model is trained
         composite, reference, reference_mask = (known.get(k) for k in ("composite", "reference", "reference_mask"))
