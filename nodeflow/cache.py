@@ -112,7 +112,8 @@ class MemoryCache:
         return list(self._entries)
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The file's SHA-256 (hex), read in 1 MiB blocks."""
     h = hashlib.sha256()
     with path.open("rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -203,7 +204,7 @@ class DiskCache:
             for name, value in outputs.items():
                 manifest["outputs"][name] = self._write_value(tmp, name, value)
             for f in sorted(p for p in tmp.rglob("*") if p.is_file()):
-                manifest["files"][f.relative_to(tmp).as_posix()] = _sha256(f)
+                manifest["files"][f.relative_to(tmp).as_posix()] = file_sha256(f)
             (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True))
             try:
                 os.rename(tmp, final)
@@ -252,7 +253,7 @@ class DiskCache:
             for rel, digest in manifest["files"].items():
                 if not _inside_entry(rel):
                     raise ValueError(f"{rel!r} points outside the entry")
-                if _sha256(folder / rel) != digest:
+                if file_sha256(folder / rel) != digest:
                     raise ValueError(f"{rel} does not match its recorded hash")
             return {name: self._read_value(folder, desc, device) for name, desc in manifest["outputs"].items()}
         except Exception as exc:

