@@ -28,11 +28,12 @@ from engine_nodes import make_registry
 from test_cli_global_options import _graph as global_options_graph
 from test_dask_cluster import assert_same_files
 from test_engine_cli import CLIP
+from test_engine_execution import add_static_and_per_batch
 from test_engine_graph_io import build as graph_io_build
 from test_engine_memory import clip_graph
 from test_engine_memory import registry as memory_registry
 from test_engine_preflight import graph as preflight_graph
-from test_gan_checkpoints import reference_style
+from test_gan_checkpoints import add_reference_translate, reference_unet_file
 from test_gan_helpers import registry as gan_registry
 from test_gan_helpers import two_tone
 from test_gan_helpers import write_frames as write_tensor_frames
@@ -43,7 +44,6 @@ from test_io_video import graph as io_graph
 from test_io_video import write_lossless_clip
 
 from nodeflow.graph import Graph, GraphSpec
-from nodeflow.nodes.pix2pix.networks import GeneratorSpec
 from nodeflow.registry import Registry
 from nodeflow.session import Session
 
@@ -89,16 +89,7 @@ def graph_io_round_trip(folder: Path) -> Graph:
 
 def static_once_time_varying_per_batch(folder: Path) -> Graph:
     """test_engine_execution.test_static_once_time_varying_per_batch"""
-    g = _graph(make_registry(), folder)
-    f = g.add("Frames", count=25)
-    c = g.add("Const", value=0.5, size=2)
-    amount = g.add("Const", id="amount", value=0.25)
-    mixed = g.add("Offset", image=f.image, amount=amount.value)
-    still = g.add("Offset", image=c.image, offset=0.1)
-    g.add("CountSink", image=mixed.image, path="out/count.txt")
-    g.output("clip", mixed.image)
-    g.output("still", still.image)
-    return g
+    return add_static_and_per_batch(_graph(make_registry(), folder))
 
 
 def static_model_handle(folder: Path) -> Graph:
@@ -159,24 +150,10 @@ def colorize_tensor_frames(folder: Path) -> Graph:
 def reference_checkpoint_translate(folder: Path) -> Graph:
     """test_gan_checkpoints.test_reference_facades_style_unet_loads_with_reference_outputs (a model
     loaded from a reference-format .pth, applied per frame twice)"""
-    torch.manual_seed(1)
-    source = GeneratorSpec("unet_256", 3, 3, 4, "batch", dropout=True).build("normal")
-    source.train()
-    with torch.no_grad():  # give BatchNorm real running statistics
-        for _ in range(3):
-            source(torch.rand(2, 3, 256, 256) * 2 - 1)
-    model_dir = folder / "facades_label2photo_pretrained"
-    model_dir.mkdir()
-    torch.save(reference_style(source.state_dict(), drop_counters=True), model_dir / "latest_net_G.pth",
-               _use_new_zipfile_serialization=False)
+    _, model_dir = reference_unet_file(folder)
     write_tensor_frames(folder / "labels.safetensors", torch.rand(4, 3, 256, 256))
     g = _graph(gan_registry(), folder)
-    g.add("TensorFrames", id="src", path="labels.safetensors")
-    g.add("LoadPix2Pix", id="load", path=model_dir.name)
-    g.add("Translate", id="eval", image=g.node("src").image, model=g.node("load").model)
-    g.add("Translate", id="ref", image=g.node("src").image, model=g.node("load").model, norm_stats="per_image")
-    g.output("eval", g.node("eval").image)
-    g.output("ref", g.node("ref").image)
+    add_reference_translate(g, model_dir)
     return g
 
 

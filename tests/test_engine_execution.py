@@ -71,8 +71,9 @@ def test_only_needed_nodes_run(tmp_path):
     assert CALLS == {"const": 1}
 
 
-def test_static_once_time_varying_per_batch(tmp_path):
-    g = new_graph(tmp_path)
+def add_static_and_per_batch(g: Graph) -> Graph:
+    """A 25-frame clip offset by a static amount (outputs ``clip``, counted by a sink) beside a still
+    that no frame source feeds (output ``still``)."""
     f = g.add("Frames", count=25)
     c = g.add("Const", value=0.5, size=2)
     amount = g.add("Const", id="amount", value=0.25)
@@ -81,6 +82,11 @@ def test_static_once_time_varying_per_batch(tmp_path):
     g.add("CountSink", image=mixed.image, path="out/count.txt")
     g.output("clip", mixed.image)
     g.output("still", still.image)
+    return g
+
+
+def test_static_once_time_varying_per_batch(tmp_path):
+    g = add_static_and_per_batch(new_graph(tmp_path))
     out = g.run(device="cpu", batch_size=4, output_dir=tmp_path)
     assert CALLS["frames"] == 7 and CALLS["offset"] == 7 and CALLS["count_sink"] == 7
     assert CALLS["const"] == 1 and CALLS["amount"] == 1 and CALLS["offset_2"] == 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 from test_gan_helpers import registry, write_frames
@@ -101,29 +103,41 @@ def test_key_mismatch_names_the_differing_keys(tmp_path):
         load_into(GeneratorSpec("unet_64", 3, 3, 4, "batch").build(), state)
 
 
-def test_reference_facades_style_unet_loads_with_reference_outputs(tmp_path):
-    """A pix2pix unet_256 batch-norm file (facades_label2photo layout) in the reference's formats."""
+def reference_unet_file(folder: Path) -> tuple[torch.nn.Module, Path]:
+    """A pix2pix unet_256 batch-norm generator with real running statistics, saved in the
+    reference's format as ``folder/facades_label2photo_pretrained/latest_net_G.pth``."""
     torch.manual_seed(1)
     source = GeneratorSpec("unet_256", 3, 3, 4, "batch", dropout=True).build("normal")
     source.train()
     with torch.no_grad():  # give BatchNorm real running statistics
         for _ in range(3):
             source(torch.rand(2, 3, 256, 256) * 2 - 1)
-    folder = tmp_path / "facades_label2photo_pretrained"
-    folder.mkdir()
-    torch.save(reference_style(source.state_dict(), drop_counters=True), folder / "latest_net_G.pth",
+    model_dir = folder / "facades_label2photo_pretrained"
+    model_dir.mkdir()
+    torch.save(reference_style(source.state_dict(), drop_counters=True), model_dir / "latest_net_G.pth",
                _use_new_zipfile_serialization=False)
+    return source, model_dir
 
-    frames = torch.rand(2, 3, 256, 256)
-    write_frames(tmp_path / "labels.safetensors", frames)
-    g = Graph(registry=registry(), base_dir=tmp_path)
+
+def add_reference_translate(g: Graph, model_dir: Path) -> None:
+    """``labels.safetensors`` translated by the loaded reference file, in eval mode and with per-image
+    statistics (outputs ``eval`` and ``ref``)."""
     g.add("TensorFrames", id="src", path="labels.safetensors")
-    g.add("LoadPix2Pix", id="load", path=folder.name)
+    g.add("LoadPix2Pix", id="load", path=model_dir.name)
     g.add("Translate", id="eval", image=g.node("src").image, model=g.node("load").model)
     g.add("Translate", id="ref", image=g.node("src").image, model=g.node("load").model,
           norm_stats="per_image")
     g.output("eval", g.node("eval").image)
     g.output("ref", g.node("ref").image)
+
+
+def test_reference_facades_style_unet_loads_with_reference_outputs(tmp_path):
+    """A pix2pix unet_256 batch-norm file (facades_label2photo layout) in the reference's formats."""
+    source, folder = reference_unet_file(tmp_path)
+    frames = torch.rand(2, 3, 256, 256)
+    write_frames(tmp_path / "labels.safetensors", frames)
+    g = Graph(registry=registry(), base_dir=tmp_path)
+    add_reference_translate(g, folder)
     g.output("model", g.node("load").model)
     out = g.run(device="cpu")
     handle = out["model"]
