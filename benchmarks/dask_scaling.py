@@ -53,8 +53,10 @@ cores are busy with other work (a shared machine), apart from how much CPU the w
 
 The machine ceiling (skip with ``--no-ceiling``) runs the pipeline with the local executor in two
 independent processes at once (no Dask, nothing shared, each the whole clip) vs one alone: on a VM
-two busy cores can slow each other, and no executor can scale beyond that figure. Each speed-up is
-also given as a share of it.
+two busy cores can slow each other, and no executor can scale beyond that figure. It is measured at
+every batch size (how much two processes slow each other depends on the work's size: small batches
+are bound more by shared caches and memory), and each speed-up is given as a share of the ceiling at
+its own batch size.
 
 The default clip is 576 frames (24 s of film): each worker's start-up (its node instances, the models,
 opening the video, the seek to its first run) is paid once per run and is a share of the clip a
@@ -429,7 +431,7 @@ def _range(s: dict[str, Any] | None, unit: str = "x") -> str:
     return f"{s['median']:.2f}{unit} [{s['min']:.2f}-{s['max']:.2f}]"
 
 
-def report(args: argparse.Namespace, rows: list[dict[str, Any]], ceiling: dict[str, Any] | None, cores: int,
+def report(args: argparse.Namespace, rows: list[dict[str, Any]], ceilings: dict[int, dict[str, Any]], cores: int,
            load: float, threads: dict[str, Any]) -> None:
     print(f"\nDask scaling: {args.frames} frames of {args.size}x{args.size}, 1 torch thread per process (workers: "
           f"{sorted(set(tuple(t) for v in threads.values() for t in v))} intra-/inter-op), {args.rounds} interleaved "
@@ -457,7 +459,7 @@ def report(args: argparse.Namespace, rows: list[dict[str, Any]], ceiling: dict[s
               + " ".join(f"{r['cpu_ms_per_frame'][k]:>14.1f}" for k in CPU_PARTS)
               + f" {r['cpu_total_ms_per_frame']:>7.1f} {r['overhead_share']:>8.0%} {r['cores_busy']:>10.0%}"
               f" {r['nodes_busy']:>10.0%}")
-    if ceiling is not None:
+    for ceiling in ceilings.values():
         for rate in ("steady", "clip"):
             c = ceiling[rate]
             print(f"machine ceiling ({rate}, pipeline, local executor, batch {ceiling['batch_size']}): "
@@ -468,6 +470,7 @@ def report(args: argparse.Namespace, rows: list[dict[str, Any]], ceiling: dict[s
             continue
         s = r["clip_speedup"]  # runs of frames per worker: the steady slope sees bursts (see the module doc)
         met = sum(v >= TARGET for v in s["rounds"])
+        ceiling = ceilings.get(r["batch_size"])
         share = "" if ceiling is None else (f"; {s['median'] / ceiling['steady']['median']:.0%} of the machine "
                                             f"ceiling, clip {r['clip_speedup']['median'] / ceiling['clip']['median']:.0%}")
         print(f"target >= {TARGET}x with 2 workers (pipeline, batch {r['batch_size']}): "
@@ -514,10 +517,10 @@ def main() -> None:
         folder = Path(tmp)
         clip = write_clip(folder, args.frames, args.size)
         runs, facts = measure(args, folder, clip)
-        ceiling = None if args.no_ceiling else machine_ceiling(folder, clip, args.model_size, max(args.batch_size),
-                                                               args.ceiling_rounds)
+        ceilings = {} if args.no_ceiling else {b: machine_ceiling(folder, clip, args.model_size, b, args.ceiling_rounds)
+                                               for b in args.batch_size}
     rows = summarise(runs, cores, facts["startup_s"])
-    report(args, rows, ceiling, cores, load, facts["worker_torch_threads"])
+    report(args, rows, ceilings, cores, load, facts["worker_torch_threads"])
     load_end = os.getloadavg()[0]
     elapsed = time.perf_counter() - t0
     print(f"load average at start {load:.1f}, at the end {load_end:.1f} on {cores} cores (above ~0.5 other "
@@ -526,7 +529,7 @@ def main() -> None:
               "window": WINDOW, "cores": cores, "load_average_at_start": load, "load_average_at_end": load_end,
               "elapsed_s": elapsed, "torch": torch.__version__, "run_frames": args.run_frames,
               "worker_torch_threads": facts["worker_torch_threads"], "dask_defaults": args.dask_defaults,
-              "machine_ceiling": ceiling, "rows": rows}
+              "machine_ceiling": list(ceilings.values()), "rows": rows}
     write_json_atomic(args.json, result)
 
 
