@@ -338,6 +338,7 @@ def measure(args: argparse.Namespace, folder: Path, clip: Path) -> tuple[dict[tu
     import dask_scaling as me  # this file by its module name (a worker cannot import __main__)
     from distributed import Client, LocalCluster
 
+    import nodeflow.execute_dask as execute_dask
     from nodeflow.execute_dask import (
         QUIET_CONFIG,
         batches_per_task,
@@ -388,7 +389,8 @@ def measure(args: argparse.Namespace, folder: Path, clip: Path) -> tuple[dict[tu
             for name, make in graphs.items():
                 for b in batch_sizes[name]:
                     for executor, n, address, meter in configs:
-                        first = 1 if executor == "local" else n * batches_per_task(b, -(-args.frames // b), n)
+                        first = 1 if executor == "local" else n * batches_per_task(b, -(-args.frames // b), n,
+                                                                                  execute_dask.MIN_TASK_FRAMES)
                         runs[(name, b, executor, n)].append(timed_run(make, executor, b, address, meter, first))
             print(f"round {r + 1}/{args.rounds} done", flush=True)
     return runs, facts
@@ -499,6 +501,8 @@ def main() -> None:
     parser.add_argument("--run-frames", type=int, default=None,
                         help="frames a worker computes in a row (default: the executor's RUN_FRAMES; 0: tasks "
                              "alternate between the workers, as before, each reader decoding the frames it skips)")
+    parser.add_argument("--min-task-frames", type=int, default=None,
+                        help="frames one task computes at least (default: the executor's MIN_TASK_FRAMES)")
     parser.add_argument("--json", default="benchmarks/results/dask_scaling.json")
     args = parser.parse_args()
     if 1 not in args.workers:
@@ -510,6 +514,10 @@ def main() -> None:
         import nodeflow.execute_dask as execute_dask
 
         execute_dask.RUN_FRAMES = args.run_frames
+    if args.min_task_frames is not None:
+        import nodeflow.execute_dask as execute_dask
+
+        execute_dask.MIN_TASK_FRAMES = args.min_task_frames
     cores = os.cpu_count() or 1
     load = os.getloadavg()[0]
     t0 = time.perf_counter()
@@ -528,6 +536,7 @@ def main() -> None:
     result = {"frames": args.frames, "size": args.size, "batch_sizes": args.batch_size, "rounds": args.rounds,
               "window": WINDOW, "cores": cores, "load_average_at_start": load, "load_average_at_end": load_end,
               "elapsed_s": elapsed, "torch": torch.__version__, "run_frames": args.run_frames,
+              "min_task_frames": args.min_task_frames,
               "worker_torch_threads": facts["worker_torch_threads"], "dask_defaults": args.dask_defaults,
               "machine_ceiling": list(ceilings.values()), "rows": rows}
     write_json_atomic(args.json, result)

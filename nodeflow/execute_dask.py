@@ -247,8 +247,9 @@ class DaskExecutor(Executor):
     """Address of a running scheduler (``tcp://host:8786``); None starts a local cluster."""
     max_in_flight: int = 0
     """Tasks outstanding at once (default: 2 per worker thread)."""
-    min_task_frames: int = MIN_TASK_FRAMES
-    """Frames one task computes at least: smaller batches are grouped (see :func:`batches_per_task`)."""
+    min_task_frames: int | None = None
+    """Frames one task computes at least: smaller batches are grouped (see :func:`batches_per_task`;
+    None: :data:`MIN_TASK_FRAMES`)."""
     run_frames: int | None = None
     """Frames a worker computes in a row (see :func:`tasks_per_run`; None: :data:`RUN_FRAMES`);
     0: tasks go where Dask puts them (they alternate between workers)."""
@@ -295,7 +296,8 @@ class DaskExecutor(Executor):
             job_future, static = self._scatter(client, job, {k: static_values[k] for k in needed_static})
             threads = max(1, _threads(client))
             addresses = _workers(client)
-            per_task = batches_per_task(batch_size, len(batches), threads, self.min_task_frames)
+            min_frames = MIN_TASK_FRAMES if self.min_task_frames is None else self.min_task_frames
+            per_task = batches_per_task(batch_size, len(batches), threads, min_frames)
             tasks = [tuple(batches[i:i + per_task]) for i in range(0, len(batches), per_task)]
             run_frames = RUN_FRAMES if self.run_frames is None else self.run_frames
             per_run = tasks_per_run(len(tasks), len(addresses), per_task * batch_size, run_frames)
