@@ -35,6 +35,7 @@ The result is saved as a nodeflow Pix2Pix model (safetensors + options.json), lo
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import sys
@@ -323,7 +324,7 @@ def save(net: torch.nn.Module | None, spec: GeneratorSpec, best: dict[str, float
 
 
 def train(opts: ColorizerOptions, images: list[Tensor], photos: dict[str, Tensor], out: Path,
-          log=print) -> dict[str, float]:
+          log=functools.partial(print, flush=True)) -> dict[str, float]:
     """Train, keep the state with the lowest validation error, save it to ``out`` with calibration.json."""
     torch.manual_seed(opts.seed)
     gen = torch.Generator().manual_seed(opts.seed)
@@ -359,8 +360,7 @@ def train(opts: ColorizerOptions, images: list[Tensor], photos: dict[str, Tensor
             history.append({"step": step, "loss": loss.item() * 110, **val})
             log(f"step {step}: train loss {loss.item() * 110:.3f}  validation ab error {val['ab_ratio']:.3f}x grey, "
                 f"colourfulness {val['colourfulness']:.2f} at saturation {val['saturation']} "
-                f"T {val.get('temperature', '-')} net_size {val['net_size']}  {time.monotonic() - t0:.0f} s",
-                flush=True)
+                f"T {val.get('temperature', '-')} net_size {val['net_size']}  {time.monotonic() - t0:.0f} s")
             if not best or val["ab_ratio"] < best["ab_ratio"]:
                 best = {"step": step, **val}
                 save(net, spec, best, out, opts, photos, history, time.monotonic() - t0)
