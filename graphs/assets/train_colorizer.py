@@ -288,7 +288,10 @@ def validate(handle: Pix2PixHandle, photos: dict[str, Tensor | list[Tensor]]) ->
         if not best or ratio < best["ab_ratio"]:
             colourful = np.mean([float((s * p).norm(dim=1).mean() / t.norm(dim=1).mean())
                                  for p, t in zip(preds, truths, strict=True)])
-            best = {"saturation": s, "net_size": size, "ab_ratio": ratio, "colourfulness": float(colourful), **extra}
+            per_set = {f"ab_ratio_{name}": float((s * p - t).norm(dim=1).mean() / t.norm(dim=1).mean())
+                       for name, p, t in zip(photos, preds, truths, strict=True)}
+            best = {"saturation": s, "net_size": size, "ab_ratio": ratio, "colourfulness": float(colourful),
+                    **extra, **per_set}
     return best
 
 
@@ -325,7 +328,8 @@ def save(net: torch.nn.Module | None, spec: GeneratorSpec, best: dict[str, float
 
 def train(opts: ColorizerOptions, images: list[Tensor], photos: dict[str, Tensor], out: Path,
           log=functools.partial(print, flush=True)) -> dict[str, float]:
-    """Train, keep the state with the lowest validation error, save it to ``out`` with calibration.json."""
+    """Train, keep the state with the lowest validation error, save it to ``out`` with calibration.json
+    (and every evaluated state under ``out/steps/<step>``)."""
     torch.manual_seed(opts.seed)
     gen = torch.Generator().manual_seed(opts.seed)
     spec = GeneratorSpec(opts.generator, 1, 2, opts.ngf, "batch", True)
@@ -358,6 +362,9 @@ def train(opts: ColorizerOptions, images: list[Tensor], photos: dict[str, Tensor
             val = validate(handle, photos)
             net.train()
             history.append({"step": step, "loss": loss.item() * 110, **val})
+            # every evaluated state, calibrated, for looking at later (the chosen one is also at ``out``)
+            save(net, spec, {"step": step, **val}, out / "steps" / f"{step:05d}", opts, photos, history,
+                 time.monotonic() - t0)
             log(f"step {step}: train loss {loss.item() * 110:.3f}  validation ab error {val['ab_ratio']:.3f}x grey, "
                 f"colourfulness {val['colourfulness']:.2f} at saturation {val['saturation']} "
                 f"T {val.get('temperature', '-')} net_size {val['net_size']}  {time.monotonic() - t0:.0f} s")
