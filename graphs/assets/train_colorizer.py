@@ -218,6 +218,15 @@ def fit_temperature(handle: Pix2PixHandle, sets: list[list[Tensor]], truths: lis
 # -- validation ----------------------------------------------------------------------------------
 
 
+def rank(val: dict[str, float], colourfulness: tuple[float, float] = (0.5, 1.5)) -> tuple[bool, float]:
+    """Sort key of a validated state: inside the colourfulness window first, then the lower ratio.
+
+    Without the first part a near-grey state (no calibration reaches the window) wins on ab error
+    alone: the collapse to grey of the 248-photo retrain.
+    """
+    return (not colourfulness[0] <= val["colourfulness"] <= colourfulness[1], val["ab_ratio"])
+
+
 def fit_longest(x: Tensor, longest: int = 256) -> Tensor:
     """``(B, 3, H, W)`` resized (bicubic, antialiased) so its longest side is ``longest``, aspect kept."""
     h, w = x.shape[-2:]
@@ -286,9 +295,9 @@ def validate(handle: Pix2PixHandle, photos: dict[str, Tensor | list[Tensor]]) ->
         else:
             preds = [pooled([predicted_ab(handle, x) for x in v]) for v in sets]
             s, ratio = fit_saturation(preds, truths)
-        if not best or ratio < best["ab_ratio"]:
-            colourful = np.mean([float((s * p).norm(dim=1).mean() / t.norm(dim=1).mean())
-                                 for p, t in zip(preds, truths, strict=True)])
+        colourful = np.mean([float((s * p).norm(dim=1).mean() / t.norm(dim=1).mean())
+                             for p, t in zip(preds, truths, strict=True)])
+        if not best or rank({"ab_ratio": ratio, "colourfulness": colourful}) < rank(best):
             per_set = {f"ab_ratio_{name}": float((s * p - t).norm(dim=1).mean() / t.norm(dim=1).mean())
                        for name, p, t in zip(photos, preds, truths, strict=True)}
             best = {"saturation": s, "net_size": size, "ab_ratio": ratio, "colourfulness": float(colourful),
@@ -384,7 +393,7 @@ def train(opts: ColorizerOptions, images: list[Tensor], photos: dict[str, Tensor
             log(f"step {step}: train loss {loss.item() * 110:.3f}  validation ab error {val['ab_ratio']:.3f}x grey, "
                 f"colourfulness {val['colourfulness']:.2f} at saturation {val['saturation']} "
                 f"T {val.get('temperature', '-')} net_size {val['net_size']}  {time.monotonic() - t0:.0f} s")
-            if not best or val["ab_ratio"] < best["ab_ratio"]:
+            if not best or rank(val) < rank(best):
                 best = {"step": step, **val}
                 save(net, spec, best, out, opts, photos, history, time.monotonic() - t0)
             else:  # keep the history current; the saved weights stay the best so far
