@@ -9,7 +9,9 @@ demo's Pix2Pix colorizer, exactly as graphs/past_film.json makes it; ``future``:
   paste), subject kept (luminance SSIM in the subject's box vs the naive paste, gradient
   correlation), colour kept (Lab a/b correlation and chroma ratio inside the subject vs the naive
   paste: the colour gap alone rewards erasing the subject), halo (Lab ΔE of the ring of scene
-  around the subject), flicker inside the soft mask over a 6-frame clip whose background pans
+  around the subject), light gap (the colour gap's lightness part: |subject − ring| CIE L mean,
+  relative to the naive paste's), near white (share of the subject at CIE L ≥ 90: washed out),
+  flicker inside the soft mask over a 6-frame clip whose background pans
   1 px/frame, run through the node with the still composite as its ``reference`` (as the shipped
   films do; the new settings then add one change per shot).
 - **ground truth** (iHarmony4-style) — per scene an object of the scene itself (GrabCut in a box)
@@ -36,7 +38,8 @@ cut, see the row label), ``fast``, both with the reference's harmonization setti
 σ 5 training px, upsample generated) at every n; ``fast`` and ``fast`` + mode ``harmonize`` with
 the new settings (re-light by the surroundings first, mask sized to the subject, upsample structure, colour kept)
 and the previous defaults (full colour cast, no ``keep_colour``) at every n and
-with ``scale: auto`` (and the harmonization-mode model with the Lab colour step, and without any). ``relight``
+with ``scale: auto`` (and the harmonization-mode model with the Lab colour step, without any, and with
+``auto``'s rule before its highlight guard and light sensitivity: ``[new, previous auto]``). ``relight``
 = the colour step alone. Prints the winner per case; side-by-side sheets go to ``--sheets``.
 
     python benchmarks/harmonize.py --quick                 # smoke test (toy sizes, ~1 min; JSON under out/)
@@ -486,11 +489,11 @@ def summary(results: dict[str, Any]) -> dict[str, Any]:
                                         + (f", ab {mean([r['ab_corr'] for r in rows]):.2f}, chroma "
                                            f"{mean([r['chroma'] for r in rows]):.2f}, halo "
                                            f"{mean([r['halo'] for r in rows]):.1f}" if "ab_corr" in rows[0] else "")
-                                        + (f", light gap {100 * mean([r['light_gap_rel'] for r in rows]):.0f}% of "
-                                           f"naive ({mean([r['light_gap'] for r in rows]):.1f} L), near white "
-                                           f"{100 * mean([r['near_white'] for r in rows]):.1f}% (naive "
-                                           f"{100 * mean([r['near_white_naive'] for r in rows]):.1f}%)"
-                                           if "light_gap" in rows[0] else "")
+                                        + (f", light gap {100 * mean([r['light_gap_rel'] for r in lit]):.0f}% of "
+                                           f"naive ({mean([r['light_gap'] for r in lit]):.1f} L), near white "
+                                           f"{100 * mean([r['near_white'] for r in lit]):.1f}% (naive "
+                                           f"{100 * mean([r['near_white_naive'] for r in lit]):.1f}%)"
+                                           if (lit := [r for r in rows if "light_gap" in r]) else "")
                                         + (f", flicker {mean([r['flicker'] for r in rows]):.4f} vs naive "
                                            f"{mean([r['flicker_naive'] for r in rows]):.4f}" if "flicker" in rows[0] else ""))
     for label, group in (("ground truth", [g for c, g in gts if "moved" not in c]),
