@@ -9,7 +9,9 @@ demo's Pix2Pix colorizer, exactly as graphs/past_film.json makes it; ``future``:
   paste), subject kept (luminance SSIM in the subject's box vs the naive paste, gradient
   correlation), colour kept (Lab a/b correlation and chroma ratio inside the subject vs the naive
   paste: the colour gap alone rewards erasing the subject), halo (Lab ΔE of the ring of scene
-  around the subject), flicker inside the soft mask over a 6-frame clip whose background pans
+  around the subject), light gap (the colour gap's lightness part: |subject − ring| CIE L mean,
+  relative to the naive paste's), near white (share of the subject at CIE L ≥ 90: washed out),
+  flicker inside the soft mask over a 6-frame clip whose background pans
   1 px/frame, run through the node with the still composite as its ``reference`` (as the shipped
   films do; the new settings then add one change per shot).
 - **ground truth** (iHarmony4-style) — per scene an object of the scene itself (GrabCut in a box)
@@ -36,7 +38,8 @@ cut, see the row label), ``fast``, both with the reference's harmonization setti
 σ 5 training px, upsample generated) at every n; ``fast`` and ``fast`` + mode ``harmonize`` with
 the new settings (re-light by the surroundings first, mask sized to the subject, upsample structure, colour kept)
 and the previous defaults (full colour cast, no ``keep_colour``) at every n and
-with ``scale: auto`` (and the harmonization-mode model with the Lab colour step, and without any). ``relight``
+with ``scale: auto`` (and the harmonization-mode model with the Lab colour step, without any, and with
+``auto``'s rule before its highlight guard and light sensitivity: ``[new, previous auto]``). ``relight``
 = the colour step alone. Prints the winner per case; side-by-side sheets go to ``--sheets``.
 
     python benchmarks/harmonize.py --quick                 # smoke test (toy sizes, ~1 min; JSON under out/)
@@ -96,6 +99,9 @@ WAVE2: Settings = {"colour": "light", "colour_strength": 0.7, "colour_contrast":
 """The defaults before the light/colour fields (upsample structure; the smudged face and haze of issue 10)."""
 PREVIOUS: Settings = {**WAVE2, "keep_colour": 0.0, "colour_cast": 1.0, "relight_per": "frame", "change_per": "frame"}
 """The defaults before the colour-kept metric (the grey-green ghosts; issue 10), light and SinGAN per frame."""
+NEW_OLD_AUTO: Settings = {"max_highlight": 1.0, "light_tolerance": 10.0}
+"""The node's defaults with ``auto``'s rule before the highlight guard and the light sensitivity (the smallest n
+that keeps the subject: n = 1 washed the past film's face out)."""
 NEW_NO_COLOUR: Settings = {"colour": "none"}
 NEW_LAB: Settings = {"colour": "local", "colour_strength": 0.8}
 SUBJECTS = [  # (subject, AlphaOver scale, x, y)
@@ -274,8 +280,11 @@ def all_n(model: SinGANModel, comp: torch.Tensor, mask: torch.Tensor, settings: 
 
 def row(image: torch.Tensor, naive: torch.Tensor, mask: torch.Tensor) -> dict[str, float]:
     f = quality.figures(image, naive, mask)
+    light, base = quality.light_gap(image, mask, surroundings=naive), quality.light_gap(naive, mask)
     return {"gap_mean": f.gap_mean, "gap_std": f.gap_std, "gap_rel": f.gap_rel, "ssim": f.ssim,
-            "grad_corr": f.grad_corr, "ab_corr": f.ab_corr, "chroma": f.chroma, "halo": f.halo}
+            "grad_corr": f.grad_corr, "ab_corr": f.ab_corr, "chroma": f.chroma, "halo": f.halo,
+            "light_gap": light.mean, "light_gap_rel": light.mean / max(base.mean, 1e-6),
+            "near_white": quality.highlight_share(image, mask), "near_white_naive": quality.highlight_share(naive, mask)}
 
 
 def run_scene(scene_name: str, args: argparse.Namespace, device: torch.device) -> dict[str, Any]:
@@ -301,7 +310,8 @@ def run_scene(scene_name: str, args: argparse.Namespace, device: torch.device) -
                                          device, args.models)
     faithful = [(k, "reference", REFERENCE) for k in models if k.startswith("faithful")]
     singan_rows = [*faithful, ("fast", "reference", REFERENCE), ("fast", "new", NEW),
-                   ("fast harmonize", "new", NEW), ("fast harmonize", "wave 2", WAVE2),
+                   ("fast harmonize", "new", NEW), ("fast harmonize", "new, previous auto", NEW_OLD_AUTO),
+                   ("fast harmonize", "wave 2", WAVE2),
                    ("fast harmonize", "previous", PREVIOUS),
                    ("fast harmonize", "new, Lab colour", NEW_LAB),
                    ("fast harmonize", "new, no colour", NEW_NO_COLOUR)]
@@ -409,8 +419,11 @@ def best_of(res: dict[str, Any], prefix: str, key: str, *, lower: bool = True,
 
 
 def kept(r: dict[str, float]) -> str:
-    """The colour-kept figures of a row (absent in results stored before they existed)."""
-    return f"  ab {r['ab_corr']:.2f}  chroma {r['chroma']:.2f}  halo {r['halo']:4.1f}" if "ab_corr" in r else ""
+    """The colour-kept figures of a row (absent in results stored before they existed), light gap, near white."""
+    out = f"  ab {r['ab_corr']:.2f}  chroma {r['chroma']:.2f}  halo {r['halo']:4.1f}" if "ab_corr" in r else ""
+    if "light_gap" in r:
+        out += f"  light {100 * r['light_gap_rel']:4.0f}%  white {100 * r['near_white']:4.1f}%"
+    return out
 
 
 def table(results: dict[str, Any]) -> str:
@@ -476,6 +489,11 @@ def summary(results: dict[str, Any]) -> dict[str, Any]:
                                         + (f", ab {mean([r['ab_corr'] for r in rows]):.2f}, chroma "
                                            f"{mean([r['chroma'] for r in rows]):.2f}, halo "
                                            f"{mean([r['halo'] for r in rows]):.1f}" if "ab_corr" in rows[0] else "")
+                                        + (f", light gap {100 * mean([r['light_gap_rel'] for r in lit]):.0f}% of "
+                                           f"naive ({mean([r['light_gap'] for r in lit]):.1f} L), near white "
+                                           f"{100 * mean([r['near_white'] for r in lit]):.1f}% (naive "
+                                           f"{100 * mean([r['near_white_naive'] for r in lit]):.1f}%)"
+                                           if (lit := [r for r in rows if "light_gap" in r]) else "")
                                         + (f", flicker {mean([r['flicker'] for r in rows]):.4f} vs naive "
                                            f"{mean([r['flicker_naive'] for r in rows]):.4f}" if "flicker" in rows[0] else ""))
     for label, group in (("ground truth", [g for c, g in gts if "moved" not in c]),

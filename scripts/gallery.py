@@ -1,4 +1,4 @@
-"""Regenerate the README gallery from real outputs: naive | harmonized | relight alone | previous defaults;
+"""Regenerate the README gallery from real outputs: naive | harmonized | relight alone | the previous auto rule;
 all-scales sheet.
 
 Runs each demo graph (graphs/past_film.json, graphs/future_film.json) for its first frame only,
@@ -29,8 +29,9 @@ from nodeflow.nodes.singan.colour_prep import relight_to_surroundings  # noqa: E
 from nodeflow.nodes.singan.harmonize import contact_sheet  # noqa: E402
 
 GALLERY = ROOT / "docs" / "gallery"
-PREVIOUS = {"upsample": "structure", "colour_light": None}
-"""Harmonize's defaults before the light/colour fields (issue 10, wave 2): smudged face, haze box."""
+PREVIOUS = {"max_highlight": 1.0, "light_tolerance": 10.0}
+"""Harmonize's defaults with ``auto``'s rule before the highlight guard and the light sensitivity (issue 10,
+wave 4): the smallest n that keeps the subject, n = 1 on both films (the past film's face washed out)."""
 
 
 def fit(image: torch.Tensor, width: int) -> torch.Tensor:
@@ -61,7 +62,7 @@ def render(name: str, device: str, width: int) -> list[Path]:
     pair = contact_sheet([fit(out["naive"], width), fit(out["harmonized"], width), fit(relit, width),
                           fit(old["harmonized"], width)],
                          ["naive paste", f"harmonized (n = {n})", "relight, cast 0.3 alone (no SinGAN)",
-                          f"previous defaults (n = {n_old})"], columns=2)
+                          f"previous auto rule (n = {n_old})"], columns=2)
     GALLERY.mkdir(parents=True, exist_ok=True)
     paths = [GALLERY / f"{name}_pair.png", GALLERY / f"{name}_scales.png"]
     write_image(pair, paths[0])

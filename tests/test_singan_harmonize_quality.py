@@ -21,8 +21,10 @@ from nodeflow.nodes.singan.harmonize import (
     choose_scale,
     harmonize,
     light_field,
+    light_sensitivity,
     matched_grain,
     measure_scales,
+    prepare_colour,
     scales_sheet,
     valid_scales,
 )
@@ -143,8 +145,10 @@ def test_local_colour_harmonize_keeps_the_scene_bit_identical(model: SinGANModel
     assert gap(res.image, mask, surroundings=comp).mean < 0.6 * gap(plain.image, mask, surroundings=comp).mean
 
 
-def _figures(gap: float, ssim: float, ab_corr: float = 1.0, chroma: float = 1.0, halo: float = 0.0) -> quality.Figures:
-    return quality.Figures(gap, 0.0, gap, ssim, 1.0, ab_corr, chroma, halo)
+def _figures(gap: float, ssim: float, ab_corr: float = 1.0, chroma: float = 1.0, halo: float = 0.0,
+             highlight: float = 0.0, sensitivity: float = math.nan) -> quality.Figures:
+    return quality.Figures(gap, 0.0, gap, ssim, 1.0, ab_corr, chroma, halo, highlight,
+                           light_sensitivity=sensitivity)
 
 
 def test_choose_scale_takes_the_strongest_n_that_keeps_the_subject():
@@ -485,3 +489,78 @@ def test_partial_light_keeps_a_lit_subject_off_a_dark_rings_level():
     inside, ring = quality.binary(mask), quality.ring(mask)
     taken = luminance(part, inside) / luminance(night, inside)
     assert taken == pytest.approx((luminance(night, ring) / luminance(night, inside)) ** 0.3, rel=0.15)
+
+
+def test_highlight_share_sees_a_face_washed_to_white_beyond_the_colour_step():
+    face, mask = grey_with_patch((0.85, 0.7, 0.6))  # a lit face: L ≈ 77, its texture around that
+    lit = torch.where(mask.bool(), (face * 1.05).clamp(0, 1), face)  # the colour step: a little more light
+    washed = torch.where(mask.bool(), (face * 1.3).clamp(0, 1), face)  # SinGAN's n = 1 light on the past film
+    share = quality.highlight_share
+    assert share(face, mask) < 0.05 and share(washed, mask) > 0.5
+    f = quality.figures(washed, face, mask, prepared=lit)
+    assert f.highlight == pytest.approx(share(washed, mask) - share(lit, mask))
+    assert quality.figures(lit, face, mask, prepared=lit).highlight == 0
+    assert quality.figures(face, face, mask).highlight == 0  # default: counted beyond the naive paste
+    assert quality.light_gap(face, mask).mean > quality.light_gap(torch.full_like(face, 0.75), mask).mean
+
+
+def test_choose_scale_refuses_an_n_that_washes_the_subject_out():
+    """The past film (issue 10): n = 1 kept SSIM and colour but took the face to white; auto took it."""
+    img = torch.zeros(1, 3, 4, 4)
+    measured = {1: ScaleResult(img, _figures(0.67, 0.90, highlight=0.067)),
+                2: ScaleResult(img, _figures(0.96, 0.99, highlight=-0.015)),
+                3: ScaleResult(img, _figures(0.80, 0.97, highlight=0.009))}
+    assert choose_scale(measured) == 2  # no light sensitivity measured: the smallest n that keeps it
+    assert choose_scale(measured, max_highlight=1.0) == 1  # the rule before the guard
+    washed = {1: ScaleResult(img, _figures(0.5, 0.9, highlight=0.3)), 2: ScaleResult(img, _figures(0.6, 0.9, highlight=0.1))}
+    assert choose_scale(washed) == 2  # none passes: the least washed out
+
+
+def test_auto_measures_highlights_beyond_the_colour_step(model: SinGANModel):
+    comp, mask = grey_with_patch((0.9, 0.75, 0.65), size=48, patch=16)
+    options = {"colour": "light", "colour_strength": 0.7, "colour_cast": 0.3, "colour_light": 0.5,
+               "mask_units": "subject", "radius": 0.1, "sigma": 0.08, "upsample": "field", "keep_colour": 1.0}
+    measured = measure_scales(model, comp, mask, seed=0, **options)
+    prepared = prepare_colour(comp, mask, **options)
+    for r in measured.values():
+        expected = quality.highlight_share(r.image, mask) - quality.highlight_share(prepared, mask)
+        assert r.figures.highlight == pytest.approx(expected)
+
+
+def test_light_sensitivity_is_how_much_of_the_subjects_own_light_passes_through():
+    comp, mask = grey_with_patch((0.6, 0.45, 0.4))
+    probes = torch.cat([torch.where(mask.bool(), comp * g, comp) for g in (0.6, 1.4)])
+    sens = light_sensitivity
+    assert sens(comp, comp, probes, probes, mask) == pytest.approx(1.0, abs=1e-4)  # passed through
+    assert sens(comp, comp, probes, comp.expand_as(probes), mask) == 0  # the scene's light whatever came in
+    half = torch.where(mask.bool(), (comp + probes) / 2, probes)
+    assert 0.3 < sens(comp, comp, probes, half, mask) < 0.7
+
+
+def test_choose_scale_takes_the_n_whose_light_follows_the_scene():
+    """The past film (issue 10, measured): n = 1 washes the face out, n = 2 only undoes the colour step
+    (its light follows the photo's: 0.42), n = 3–5 take the scene's light (0.31–0.38)."""
+    img = torch.zeros(1, 3, 4, 4)
+    figures = {1: (0.90, 0.067, 0.58), 2: (0.99, -0.015, 0.42), 3: (0.97, 0.009, 0.38), 4: (0.96, 0.016, 0.31),
+               5: (0.97, 0.006, 0.33)}
+    measured = {n: ScaleResult(img, _figures(0.8, ssim, highlight=hi, sensitivity=s))
+                for n, (ssim, hi, s) in figures.items()}
+    assert choose_scale(measured) == 3  # within 0.1 of the least (n = 4): the smallest such n
+    assert choose_scale(measured, light_tolerance=0.0) == 4
+    assert choose_scale(measured, light_tolerance=10.0) == 2  # highlight guard alone
+    assert choose_scale(measured, max_highlight=1.0, light_tolerance=10.0) == 1  # the rule before (washed out)
+    night = {1: ScaleResult(img, _figures(0.8, 0.99, sensitivity=0.16)), 2: ScaleResult(img, _figures(0.8, 0.99, sensitivity=0.30))}
+    assert choose_scale(night) == 1  # the future film: n = 1 stays
+
+
+def test_measure_scales_reports_a_light_sensitivity_per_n(model: SinGANModel):
+    comp, mask = grey_with_patch((0.8, 0.5, 0.3), size=48, patch=16)
+    options = {"colour": "light", "colour_strength": 0.7, "colour_cast": 0.3, "colour_light": 0.5,
+               "mask_units": "subject", "radius": 0.1, "sigma": 0.08, "upsample": "field", "keep_colour": 1.0}
+    a = measure_scales(model, comp, mask, seed=0, **options)
+    b = measure_scales(model, comp, mask, seed=0, **options)
+    for n in a:
+        s = a[n].figures.light_sensitivity
+        assert 0 <= s < 1.5 and s == b[n].figures.light_sensitivity  # measured, deterministic
+        # the colour step alone takes colour_light = 0.5 of the ring's brightness ratio: part of the light stays
+        assert s > 0.05

@@ -25,7 +25,9 @@ from .finetune import FineTuneConfig, finetune_singan, trained_stages
 from .generate import reconstruct, to_unit
 from .handle import OPTIONS, PyramidFacts, SinGANModel, check_scale_known
 from .harmonize import (
+    LIGHT_TOLERANCE,
     MAX_HALO,
+    MAX_HIGHLIGHT,
     MIN_CHROMA,
     MIN_COLOUR,
     MIN_SSIM,
@@ -396,6 +398,13 @@ class Harmonize(Node):
                                   "chroma an n must keep")
         max_halo: float = Field(MAX_HALO, ge=0, le=100, description="auto: Lab ΔE an n may repaint the scene "
                                 "right around the subject by (a haze or halo)")
+        max_highlight: float = Field(MAX_HIGHLIGHT, ge=0, le=1, description="auto: share of the subject an n "
+                                     "may push to near white (CIE L ≥ 90) beyond the colour step alone (a "
+                                     "washed-out face); 1 = off")
+        light_tolerance: float = Field(LIGHT_TOLERANCE, ge=0, le=10, description="auto: among the n that keep the "
+                                       "subject, those whose light sensitivity (how much of a change of the subject's "
+                                       "own light passes through) is within this of the least; of those the smallest "
+                                       "n (10 = the smallest n that keeps the subject, the rule before)")
         relight_per: Literal["shot", "frame"] = Field("shot", description="colour light: gains measured once on "
                                                       "the reference, else the run's first frame (shot: the light does not follow a "
                                                       "moving background, no flicker) or on every frame")
@@ -471,7 +480,7 @@ class Harmonize(Node):
         """``scale: auto``: one n for the whole run (no jumps between batches), logged with its figures."""
         p = self.params
         n = choose_scale(measured, p.min_ssim, min_colour=p.min_colour, min_chroma=p.min_chroma,
-                         max_halo=p.max_halo)
+                         max_halo=p.max_halo, max_highlight=p.max_highlight, light_tolerance=p.light_tolerance)
         f = measured[n].figures
         ctx.logger.info(f"scale auto: n = {n} (colour gap {100 * f.gap_rel:.0f} % of the naive paste's, "
                         f"subject SSIM {f.ssim:.2f}, a/b correlation {f.ab_corr:.2f})")

@@ -17,6 +17,13 @@ What each number answers:
   not) and the ratio of the mean chroma (colour drained to grey or not).
 - **halo** — is the scene next to the subject still the scene? Lab ΔE against the naive paste in
   the ring (the blend zone reaches into the scene; at low n SinGAN can repaint it as a haze).
+- **highlights** — is the subject washed out? The share of its pixels pushed to near white (CIE L ≥
+  90, where a face's detail is gone) beyond the share the colour step alone leaves (issue 10: at
+  n = 1 on the past film SinGAN's light took 9 % of the astronaut, most of the face, to near white;
+  the colour step 2 %, the naive paste 0.4 %).
+- **light gap** — does the subject take the scene's light? The CIE L mean and std distance between
+  the subject and the ring (the colour gap's lightness part alone): an orange suit may rightly stay
+  orange under the scene's light, but not lit like another scene.
 - **flicker** — mean |Δ| between consecutive frames inside a region.
 - **foreground MSE / PSNR** — on a composite made from a real photo (iHarmony4-style), how close a
   method brings the shifted region back to the original, on the 0–255 scale iHarmony4 reports.
@@ -105,6 +112,37 @@ def colour_gap(image: torch.Tensor, mask: torch.Tensor, surroundings: torch.Tens
     ms, ss = _mean_std(lab(image[:, :3]), m)
     mr, sr = _mean_std(lab((surroundings if surroundings is not None else image)[:, :3]), r)
     return ColourGap(float((ms - mr).norm(dim=1).mean()), float((ss - sr).norm(dim=1).mean()))
+
+
+class LightGap(NamedTuple):
+    mean: float
+    """|CIE L mean of the subject − the ring's| (L units)."""
+    std: float
+    """|CIE L std of the subject − the ring's|."""
+
+
+def light_gap(image: torch.Tensor, mask: torch.Tensor, surroundings: torch.Tensor | None = None) -> LightGap:
+    """The colour gap's lightness part: subject vs the ring (read on ``surroundings``, default ``image``).
+
+    Why apart: the full Lab gap rewards painting the subject the scene's colour (ColorMatch: the best
+    gap, the worst ground truth); the light a subject takes from its scene is the part that should close.
+    """
+    m = binary(mask).expand(image.shape[0], -1, -1, -1)
+    r = ring(mask).expand_as(m)
+    ms, ss = _mean_std(lab(image[:, :3])[:, :1], m)
+    mr, sr = _mean_std(lab((surroundings if surroundings is not None else image)[:, :3])[:, :1], r)
+    return LightGap(float((ms - mr).abs().mean()), float((ss - sr).abs().mean()))
+
+
+NEAR_WHITE = 90.0
+"""CIE L from which a subject's pixel counts as near white (washed out: its detail is clipped away)."""
+
+
+def highlight_share(image: torch.Tensor, mask: torch.Tensor, level: float = NEAR_WHITE) -> float:
+    """Share of the subject's pixels at CIE L ≥ ``level`` (0–1, averaged over frames)."""
+    m = binary(mask).expand(image.shape[0], -1, -1, -1)
+    hi = (lab(image[:, :3])[:, :1] >= level).float()
+    return float(((hi * m).sum(dim=(1, 2, 3)) / m.sum(dim=(1, 2, 3)).clamp_min(1)).mean())
 
 
 def _luma(rgb: torch.Tensor, box: Box) -> torch.Tensor:
@@ -202,17 +240,31 @@ class Figures(NamedTuple):
     """Colour kept: chroma relative to the naive paste."""
     halo: float = 0.0
     """Scene kept: Lab ΔE of the ring around the subject vs the naive paste (see :func:`halo`)."""
+    highlight: float = 0.0
+    """Washed out: the share of the subject at near white minus the colour step's (:func:`highlight_share`)."""
+    light_gap: float = math.nan
+    """The subject's CIE L mean vs the ring's (:func:`light_gap`), L units."""
+    light_sensitivity: float = math.nan
+    """The share of a change of the subject's own light that harmonization passes through (0 = the
+    scene's light decides; measured by ``harmonize.measure_scales``, NaN where not measured)."""
 
 
 def figures(image: torch.Tensor, naive: torch.Tensor, mask: torch.Tensor,
-            naive_gap: ColourGap | None = None) -> Figures:
-    """Colour gap (absolute and relative to naive), subject-kept and colour-kept figures of ``image``."""
+            naive_gap: ColourGap | None = None, prepared: torch.Tensor | None = None) -> Figures:
+    """Colour gap (absolute and relative to naive), subject-kept and colour-kept figures of ``image``.
+
+    ``prepared``: the colour step's result alone, which ``highlight`` is counted beyond (default the
+    naive paste).
+    """
     base = naive_gap or colour_gap(naive, mask)
     gap = colour_gap(image, mask, surroundings=naive)
     kept = colour_kept(image, naive, mask)
+    washed = highlight_share(image, mask) - highlight_share(naive if prepared is None else prepared, mask)
     return Figures(gap.mean, gap.std, gap.mean / max(base.mean, 1e-6), subject_ssim(image, naive, mask),
-                   gradient_correlation(image, naive, mask), kept.ab_corr, kept.chroma, halo(image, naive, mask))
+                   gradient_correlation(image, naive, mask), kept.ab_corr, kept.chroma, halo(image, naive, mask),
+                   washed, light_gap(image, mask, surroundings=naive).mean)
 
 
-__all__ = ["Box", "ColourGap", "ColourKept", "Figures", "colour_gap", "colour_kept", "figures", "flicker", "foreground_mse",
-           "gradient_correlation", "halo", "psnr", "ring", "subject_box", "subject_ssim"]
+__all__ = ["Box", "ColourGap", "ColourKept", "Figures", "LightGap", "colour_gap", "colour_kept", "figures", "flicker",
+           "foreground_mse", "gradient_correlation", "halo", "highlight_share", "light_gap", "psnr", "ring",
+           "subject_box", "subject_ssim"]
