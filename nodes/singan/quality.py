@@ -107,11 +107,17 @@ def colour_gap(image: torch.Tensor, mask: torch.Tensor, surroundings: torch.Tens
 
     ``surroundings``: the image the ring is read from (the naive composite; default ``image``).
     """
+    return ColourGap(*_lab_gap(image, mask, surroundings, width, slice(None)))
+
+
+def _lab_gap(image: torch.Tensor, mask: torch.Tensor, surroundings: torch.Tensor | None, width: int | None,
+             channels: slice) -> tuple[float, float]:
+    """Distances of the Lab ``channels``' means and stds between the subject and the ring around it."""
     m = binary(mask).expand(image.shape[0], -1, -1, -1)
     r = ring(mask, width).expand_as(m)
-    ms, ss = _mean_std(lab(image[:, :3]), m)
-    mr, sr = _mean_std(lab((surroundings if surroundings is not None else image)[:, :3]), r)
-    return ColourGap(float((ms - mr).norm(dim=1).mean()), float((ss - sr).norm(dim=1).mean()))
+    ms, ss = _mean_std(lab(image[:, :3])[:, channels], m)
+    mr, sr = _mean_std(lab((surroundings if surroundings is not None else image)[:, :3])[:, channels], r)
+    return float((ms - mr).norm(dim=1).mean()), float((ss - sr).norm(dim=1).mean())
 
 
 class LightGap(NamedTuple):
@@ -127,11 +133,7 @@ def light_gap(image: torch.Tensor, mask: torch.Tensor, surroundings: torch.Tenso
     Why apart: the full Lab gap rewards painting the subject the scene's colour (ColorMatch: the best
     gap, the worst ground truth); the light a subject takes from its scene is the part that should close.
     """
-    m = binary(mask).expand(image.shape[0], -1, -1, -1)
-    r = ring(mask).expand_as(m)
-    ms, ss = _mean_std(lab(image[:, :3])[:, :1], m)
-    mr, sr = _mean_std(lab((surroundings if surroundings is not None else image)[:, :3])[:, :1], r)
-    return LightGap(float((ms - mr).abs().mean()), float((ss - sr).abs().mean()))
+    return LightGap(*_lab_gap(image, mask, surroundings, None, slice(0, 1)))
 
 
 NEAR_WHITE = 90.0
