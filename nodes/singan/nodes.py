@@ -483,7 +483,8 @@ class Harmonize(Node):
                          max_halo=p.max_halo, max_highlight=p.max_highlight, light_tolerance=p.light_tolerance)
         f = measured[n].figures
         ctx.logger.info(f"scale auto: n = {n} (colour gap {100 * f.gap_rel:.0f} % of the naive paste's, "
-                        f"subject SSIM {f.ssim:.2f}, a/b correlation {f.ab_corr:.2f})")
+                        f"subject SSIM {f.ssim:.2f}, a/b correlation {f.ab_corr:.2f}, light sensitivity "
+                        f"{f.light_sensitivity:.2f}, near white {100 * f.highlight:+.1f} % beyond the colour step)")
         return n
 
 
