@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from nodeflow.errors import NodeError
 from nodeflow.nodes.gan.generators import GeneratorSpec
 from nodeflow.nodes.gan.lab import rgb_to_lab_norm
 from nodeflow.nodes.pix2pix.apply import colorize
@@ -26,6 +27,7 @@ from nodeflow.nodes.pix2pix.bins import (
     rebalanced_cross_entropy,
     soft_encode,
 )
+from nodeflow.nodes.pix2pix.handle import Pix2PixHandle
 from nodeflow.nodes.pix2pix.loading import load_pix2pix
 
 ASSETS = Path(__file__).resolve().parent.parent / "graphs" / "assets"
@@ -155,3 +157,16 @@ def test_a_tiny_bins_training_saves_a_loadable_calibrated_colorizer(tmp_path):
     assert out.shape == (1, 3, 20, 30) and out.min() >= 0 and out.max() <= 1
     again = load_pix2pix(tmp_path / "m" / "generator.safetensors")  # the file alone is enough
     assert isinstance(again.net, BinnedResnetGenerator) and again.net.temperature == calib["temperature"]
+
+
+def test_a_broken_ab_bins_entry_is_refused_with_the_field_and_the_fix(tmp_path):
+    """A hand-edited options.json whose ab_bins lacks a number: a NodeError naming path and the fix, not a KeyError."""
+    spec = GeneratorSpec("resnet_6blocks", 1, 2, ngf=4, norm="batch")
+    net = BinnedResnetGenerator(spec)
+    handle = Pix2PixHandle(net, spec, mode="colorization", net_size=64)
+    options = {**handle.options(), "ab_bins": {"grid": 10}}
+    with pytest.raises(NodeError, match="ab_bins must be") as err:
+        Pix2PixHandle.from_options(options, net.state_dict(), torch.device("cpu"), "m")
+    assert err.value.field == "path" and "train_colorizer.py" in (err.value.hint or "")
+    again = Pix2PixHandle.from_options(handle.options(), net.state_dict(), torch.device("cpu"), "m")
+    assert isinstance(again.net, BinnedResnetGenerator) and again.spec == spec

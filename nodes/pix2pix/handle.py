@@ -98,8 +98,13 @@ class Pix2PixHandle(ModelHandle):
         spec = GeneratorSpec.from_dict(options["generator"])
         if options.get("ab_bins"):
             bins = options["ab_bins"]
-            net = load_into(BinnedResnetGenerator(spec, float(bins["grid"]), float(bins["temperature"])), state,
-                            what=what).eval().to(device)
+            try:
+                grid, temperature = float(bins["grid"]), float(bins["temperature"])
+            except (TypeError, KeyError, ValueError):
+                raise NodeError(f"{what}: options.json's ab_bins must be {{\"grid\": number, \"temperature\": "
+                                f"number}}, got {bins!r}", field="path",
+                                hint="re-save the model with train_colorizer.py, or fix options.json") from None
+            net = load_into(BinnedResnetGenerator(spec, grid, temperature), state, what=what).eval().to(device)
         else:
             net = build_generator(spec, state, device, what)
         return cls(net, spec, mode=options.get("mode"),
