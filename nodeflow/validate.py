@@ -14,7 +14,8 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Any, Union, get_origin
 
 import networkx as nx
 from pydantic import ValidationError
@@ -58,6 +59,9 @@ def _close(name: str, options: list[str]) -> str | None:
     return f"did you mean {', '.join(repr(h) for h in hits)}?" if hits else None
 
 
+_RANGE_ERRORS = frozenset({"greater_than", "greater_than_equal", "less_than", "less_than_equal"})
+
+
 def _param_problem(node_id: str, cls: type[Node], err: dict[str, Any]) -> Problem:
     loc = [str(p) for p in err.get("loc", ())]
     name = loc[0] if loc else None
@@ -71,11 +75,35 @@ def _param_problem(node_id: str, cls: type[Node], err: dict[str, Any]) -> Proble
         return Problem(f"missing required param {name!r}", node=node_id, field=name,
                        hint=fields[name].description or None if name in fields else None)
     got = err.get("input")
-    what = "out of range" if kind in {"greater_than", "greater_than_equal", "less_than", "less_than_equal"} \
-        else "invalid value"
+    what = "out of range" if kind in _RANGE_ERRORS else "invalid value"
     msg = err.get("msg", "invalid")
     msg = msg[len("Value error, "):] if msg.startswith("Value error, ") else msg
     return Problem(f"{what} {got!r}: {msg}", node=node_id, field=".".join(loc) or None)
+
+
+def _merge_union_errors(cls: type[Node], errors: list[Any]) -> list[Any]:
+    """One error per union-typed param (``int | "auto"``): pydantic reports each member's failure under
+    the member's tag (``scale.constrained-int``, ``scale.literal['auto']``); the user needs one line
+    naming the param and what each member would have taken."""
+    fields = cls.Params.model_fields
+    out: list[Any] = []
+    merged: dict[str, dict[str, Any]] = {}
+    for err in errors:
+        loc = err.get("loc", ())
+        name = str(loc[0]) if loc else ""
+        info = fields.get(name)
+        if len(loc) != 2 or info is None or get_origin(info.annotation) not in (Union, UnionType):
+            out.append(err)
+            continue
+        msg = err.get("msg", "invalid")
+        if name in merged:
+            merged[name]["msg"] += f", or {msg[0].lower()}{msg[1:]}"
+            if merged[name]["type"] not in _RANGE_ERRORS:  # an out-of-range member says more than a wrong type
+                merged[name]["type"] = err.get("type", "")
+            continue
+        merged[name] = {**err, "loc": (name,), "msg": msg}
+        out.append(merged[name])
+    return out
 
 
 def validate_graph(spec: GraphSpec, registry: Registry, *, base_dir: Path,
@@ -98,7 +126,7 @@ def validate_graph(spec: GraphSpec, registry: Registry, *, base_dir: Path,
         try:
             out.params[node_id] = cls.Params(**node.params)
         except ValidationError as exc:
-            problems.extend(_param_problem(node_id, cls, e) for e in exc.errors())
+            problems.extend(_param_problem(node_id, cls, e) for e in _merge_union_errors(cls, exc.errors()))
 
     def resolve_edge(edge: EdgeRef, where_node: str | None, where_field: str):
         """Problem-checked source class/output of an edge, or None."""

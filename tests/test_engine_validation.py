@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+from typing import Annotated, Literal
 
 import pytest
 from engine_nodes import make_registry
+from pydantic import Field
 
 from nodeflow.errors import GraphValidationError
 from nodeflow.graph import GraphSpec
+from nodeflow.node import Node, Output
+from nodeflow.params import NodeParams
+from nodeflow.types import FLOAT
 from nodeflow.validate import validate_graph
 
 
@@ -42,6 +47,36 @@ def test_unknown_and_invalid_and_out_of_range_params(tmp_path):
     assert "invalid value 'lots'" in by_field[("o", "offset")].message
     assert "invalid value 'mul'" in by_field[("o", "mode")].message
     assert len(probs) == 4
+
+
+class Pick(Node):
+    """A node whose param is an int or a word, as Harmonize's ``scale: int | "auto"``."""
+
+    category = "test"
+    outputs = (Output("value", FLOAT),)
+
+    class Params(NodeParams):
+        n: Annotated[int, Field(ge=1, le=8)] | Literal["auto"] = Field("auto", description="which one")
+        pair: dict[str, int] = Field(default_factory=dict, description="not a union: keys stay apart")
+
+    def run(self, ctx):
+        return {"value": 0.0}
+
+
+@pytest.mark.parametrize(("value", "needle"), [
+    (99, "out of range 99: Input should be less than or equal to 8, or input should be 'auto'"),
+    ("abc", "invalid value 'abc': Input should be a valid integer, unable to parse string as an integer, "
+            "or input should be 'auto'"),
+])
+def test_a_union_param_gets_one_problem_naming_each_choice(tmp_path, value, needle):
+    registry = make_registry()
+    registry.register(Pick)
+    probs = problems_of(graph({"p": {"type": "Pick", "params": {"n": value, "pair": {"a": "x", "b": "y"}}}}),
+                        tmp_path, registry)
+    by_field = {p.field: p for p in probs if p.node == "p"}
+    assert by_field["n"].message == needle  # not two problems under n.constrained-int / n.literal['auto']
+    assert {"pair.a", "pair.b"} <= set(by_field)  # a dict's bad keys are still reported one by one
+    assert len(probs) == 3
 
 
 def test_missing_required_input_and_dangling_refs(tmp_path):
