@@ -21,7 +21,11 @@ demo's Pix2Pix colorizer, exactly as graphs/past_film.json makes it; ``future``:
   redraw it from memory. At ``--quick``'s toy size GrabCut finds no object; the box is the object
   there (:func:`gt_region`), so those rows measure something too.
   Caveat: SinGAN is trained on the scene, so it has seen the unshifted object (as it sees the
-  real background in the real task); ColorMatch has not.
+  real background in the real task); ColorMatch has not. Every ground-truth row also has the
+  colour figures and the **colour gap closed** (``quality.gap_closed``: the share of the gap the
+  shift added that the method removes, the truth's own subject-to-ring gap being the zero), and
+  :func:`validation` says how well each colour figure ranks the methods like fMSE (per case,
+  averaged): the check a truth-free figure must pass before it may carry a target on the real task.
 
 Every SinGAN row runs through the ``Harmonize`` node itself (:func:`harmonize_node`: the node class
 with a real run context, one fresh instance per run, as the executor makes them), its settings

@@ -24,6 +24,14 @@ What each number answers:
 - **light gap** — does the subject take the scene's light? The CIE L mean and std distance between
   the subject and the ring (the colour gap's lightness part alone): an orange suit may rightly stay
   orange under the scene's light, but not lit like another scene.
+- **colour gap closed** (needs the truth) — of the gap the colour shift added, the share a method
+  removes: ``1 − ‖g − g_truth‖ / ‖g_naive − g_truth‖`` on the Lab gap vectors g = subject − ring
+  (means; and stds). Its zero is the truth's own gap, not 0: the colour gap's ideal of 0 scores a
+  subject that rightly keeps its own colour as a failure and camouflage as a win (issue 10:
+  ColorMatch had the best gap and the worst ground truth; rank correlation with fMSE −0.35).
+- **truth-free candidates**, checked against the ground truth by the benchmark: the gap's a/b part
+  (``ab_gap``), the cast of the near-neutral pixels (``cast_gap``), the distance of the subject's
+  colours to the scene's (``scene_distance``); the contrast gap is ``light_gap``'s std.
 - **flicker** — mean |Δ| between consecutive frames inside a region.
 - **foreground MSE / PSNR** — on a composite made from a real photo (iHarmony4-style), how close a
   method brings the shifted region back to the original, on the 0–255 scale iHarmony4 reports.
