@@ -21,7 +21,11 @@ demo's Pix2Pix colorizer, exactly as graphs/past_film.json makes it; ``future``:
   redraw it from memory. At ``--quick``'s toy size GrabCut finds no object; the box is the object
   there (:func:`gt_region`), so those rows measure something too.
   Caveat: SinGAN is trained on the scene, so it has seen the unshifted object (as it sees the
-  real background in the real task); ColorMatch has not.
+  real background in the real task); ColorMatch has not. Every ground-truth row also has the
+  colour figures and the **colour gap closed** (``quality.gap_closed``: the share of the gap the
+  shift added that the method removes, the truth's own subject-to-ring gap being the zero), and
+  :func:`validation` says how well each colour figure ranks the methods like fMSE (per case,
+  averaged): the check a truth-free figure must pass before it may carry a target on the real task.
 
 Every SinGAN row runs through the ``Harmonize`` node itself (:func:`harmonize_node`: the node class
 with a real run context, one fresh instance per run, as the executor makes them), its settings
@@ -189,15 +193,17 @@ def gt_cases(scene_name: str, scene: torch.Tensor, region: torch.Tensor,
 def gt_classical_rows(comp: torch.Tensor, truth: torch.Tensor, region: torch.Tensor
                       ) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """The ground truth's rows without SinGAN (naive, ColorMatch, the colour steps) and their pictures."""
-    res = {"naive": gt_row(comp, truth, region)}
+    res = {"naive": gt_row(comp, truth, region, comp)}
     pics = {"truth": truth, "shifted (naive)": comp}
     for method in ("mean_std", "histogram"):
         img = colour_match(comp, region, method)
-        res[f"ColorMatch {method}"] = gt_row(img, truth, region)
+        res[f"ColorMatch {method}"] = gt_row(img, truth, region, comp)
         pics[f"ColorMatch {method}"] = img
-    res["local colour"] = gt_row(match_to_surroundings(comp, region, strength=0.8, std_strength=0.3), truth, region)
-    res["relight"] = gt_row(relight_to_surroundings(comp, region, strength=0.7), truth, region)
-    res["relight, cast 0.3"] = gt_row(relight_to_surroundings(comp, region, strength=0.7, cast=0.3), truth, region)
+    res["local colour"] = gt_row(match_to_surroundings(comp, region, strength=0.8, std_strength=0.3), truth, region,
+                                 comp)
+    res["relight"] = gt_row(relight_to_surroundings(comp, region, strength=0.7), truth, region, comp)
+    res["relight, cast 0.3"] = gt_row(relight_to_surroundings(comp, region, strength=0.7, cast=0.3), truth, region,
+                                      comp)
     return res, pics
 
 
@@ -280,11 +286,23 @@ def all_n(model: SinGANModel, comp: torch.Tensor, mask: torch.Tensor, settings: 
 
 def row(image: torch.Tensor, naive: torch.Tensor, mask: torch.Tensor) -> dict[str, float]:
     f = quality.figures(image, naive, mask)
-    light, base = quality.light_gap(image, mask, surroundings=naive), quality.light_gap(naive, mask)
-    return {"gap_mean": f.gap_mean, "gap_std": f.gap_std, "gap_rel": f.gap_rel, "ssim": f.ssim,
-            "grad_corr": f.grad_corr, "ab_corr": f.ab_corr, "chroma": f.chroma, "halo": f.halo,
-            "light_gap": light.mean, "light_gap_rel": light.mean / max(base.mean, 1e-6),
+    base = quality.light_gap(naive, mask)
+    colour = colour_figures(image, naive, mask)
+    return {**colour, "ssim": f.ssim, "grad_corr": f.grad_corr, "ab_corr": f.ab_corr, "chroma": f.chroma,
+            "halo": f.halo, "light_gap_rel": colour["light_gap"] / max(base.mean, 1e-6),
             "near_white": quality.highlight_share(image, mask), "near_white_naive": quality.highlight_share(naive, mask)}
+
+
+def colour_figures(image: torch.Tensor, naive: torch.Tensor, mask: torch.Tensor) -> dict[str, float]:
+    """The truth-free colour figures (subject vs the ring, read on ``naive``), the candidates that
+    :func:`validation` checks against the ground truth: the colour gap (old), light and contrast
+    gaps, the a/b gap, the near-neutrals' cast gap, the distance to the scene's colours."""
+    gap, base = quality.colour_gap(image, mask, surroundings=naive), quality.colour_gap(naive, mask)
+    light = quality.light_gap(image, mask, surroundings=naive)
+    return {"gap_mean": gap.mean, "gap_std": gap.std, "gap_rel": gap.mean / max(base.mean, 1e-6),
+            "light_gap": light.mean, "contrast_gap": light.std, "ab_gap": quality.ab_gap(image, mask, naive),
+            "cast_gap": quality.cast_gap(image, mask, naive),
+            "scene_dist": quality.scene_distance(image, mask, naive)}
 
 
 def run_scene(scene_name: str, args: argparse.Namespace, device: torch.device) -> dict[str, Any]:
@@ -319,7 +337,7 @@ def run_scene(scene_name: str, args: argparse.Namespace, device: torch.device) -
                     "config": {k2: m.meta["config"][k2] for k2 in ("iterations", "d_steps", "g_steps", "rec_steps",
                                                                    "harmonize_steps", "concurrent")}}
                 for k, (m, s) in models.items()}
-    out: dict[str, Any] = {"training": training, "cases": {}, "ground_truth": {}}
+    out: dict[str, Any] = {"training": training, "cases": {}, "ground_truth": {}, "truth_gaps": {}}
     sheets = args.sheets / scene_name
     sheets.mkdir(parents=True, exist_ok=True)
 
@@ -369,12 +387,13 @@ def run_scene(scene_name: str, args: argparse.Namespace, device: torch.device) -
             label = f"SinGAN {model_name} [{setting}]"
             imgs = all_n(model, comp, region, settings)
             for n, img in imgs.items():
-                res[f"{label} n={n}"] = gt_row(img, truth, region)
+                res[f"{label} n={n}"] = gt_row(img, truth, region, comp)
             best = min(imgs, key=lambda n: res[f"{label} n={n}"]["fmse"])
             pics[f"{model_name} {setting} best n={best}"] = imgs[best][:, :3]
             auto = harmonize_node(model, comp, region, settings, scale="auto")
-            res[f"{label} auto"] = {**gt_row(auto["image"], truth, region), "n": auto["scale"]}
+            res[f"{label} auto"] = {**gt_row(auto["image"], truth, region, comp), "n": auto["scale"]}
         out["ground_truth"][case] = res
+        out["truth_gaps"][case] = colour_figures(truth, truth, region)
         write_image(contact_sheet([quality_crop(p, region) for p in pics.values()], list(pics), columns=4),
                     sheets / f"gt_{case.split('/gt-')[1].replace('-', '_')}.png")
         print(f"  {case}: done", flush=True)
@@ -392,9 +411,17 @@ def moved_case(scene: torch.Tensor, shifted_scene: torch.Tensor, region: torch.T
     return m * torch.roll(shifted_scene, dx, dims=-1) + (1 - m) * scene, truth, m
 
 
-def gt_row(image: torch.Tensor, truth: torch.Tensor, region: torch.Tensor) -> dict[str, float]:
+def gt_row(image: torch.Tensor, truth: torch.Tensor, region: torch.Tensor,
+           naive: torch.Tensor | None = None) -> dict[str, float]:
+    """fMSE / PSNR back to the truth; with ``naive`` (the shifted composite) also the colour figures
+    and the colour gap closed (:func:`quality.gap_closed`: the truth's own gap as the zero)."""
     mse = quality.foreground_mse(image, truth, region)
-    return {"fmse": mse, "psnr": quality.psnr(mse)}
+    out = {"fmse": mse, "psnr": quality.psnr(mse)}
+    if naive is not None:
+        closed = quality.gap_closed(image, naive, truth, region)
+        out.update(colour_figures(image, naive, region), gap_closed=closed.mean, gap_closed_std=closed.std,
+                   gap_closed_size=closed.size)
+    return out
 
 
 def quality_crop(image: torch.Tensor, mask: torch.Tensor, height: int = 200) -> torch.Tensor:
@@ -454,17 +481,111 @@ def table(results: dict[str, Any]) -> str:
                 lines.append(f"   WINNER (smallest gap keeping the subject: ssim ≥ 0.7, a/b corr ≥ {MIN_COLOUR}, "
                              f"chroma ≥ {MIN_CHROMA}, halo ≤ {MAX_HALO}): {k} ({100 * v['gap_rel']:.0f}%, ssim {v['ssim']:.2f})")
         for case, res in sc["ground_truth"].items():
-            lines.append(f"-- {case}: foreground MSE (0-255²) / PSNR back to the original")
+            truth = sc.get("truth_gaps", {}).get(case)
+            lines.append(f"-- {case}: foreground MSE (0-255²) / PSNR back to the original"
+                         + (f"; closed = colour gap closed (mean/std), gap = old colour gap (truth's own "
+                            f"{truth['gap_mean']:.1f}, naive {res['naive']['gap_mean']:.1f})" if truth else ""))
             for name, r in res.items():
                 n = f" -> n={r['n']}" if "n" in r else ""
-                lines.append(f"   {name + n:<44} fMSE {r['fmse']:8.1f}  PSNR {r['psnr']:5.2f} dB")
+                closed = (f"  closed {100 * r['gap_closed']:5.0f}% / {100 * r['gap_closed_std']:4.0f}%  gap "
+                          f"{r['gap_mean']:5.1f}" if "gap_closed" in r else "")
+                lines.append(f"   {name + n:<44} fMSE {r['fmse']:8.1f}  PSNR {r['psnr']:5.2f} dB{closed}")
             k, v = min(res.items(), key=lambda kv: kv[1]["fmse"])
             lines.append(f"   WINNER: {k} (fMSE {v['fmse']:.1f})")
     s = summary(results)
     if s:
         lines.append("== summary over cases (means) ==")
         lines.extend(f"   {k}: {v}" for k, v in s.items())
+    v = validation(results)
+    if any(not math.isnan(x) for fig in v.values() for x in fig.values()):
+        lines.append("== colour figures vs the ground-truth fMSE: rank correlation (+1 = orders the methods as "
+                     "fMSE does), per case averaged; method level = means over cases ==")
+        for key, fig in v.items():
+            lines.append(f"   {COLOUR_FIGURES[key][0]:<58} " + "  ".join(f"{k} {x:+.2f}" for k, x in fig.items()))
     return "\n".join(lines)
+
+
+BASICS = ["naive", "ColorMatch mean_std", "ColorMatch histogram", "local colour", "relight", "relight, cast 0.3"]
+"""The table's methods without SinGAN; with the SinGAN rows' ``auto`` they are the 15 methods of the summary."""
+COLOUR_FIGURES = {  # row key: (label, higher is better, needs the truth)
+    "gap_closed": ("colour gap closed (Lab mean; the truth's gap is the zero)", True, True),
+    "gap_closed_std": ("colour gap closed (Lab std)", True, True),
+    "gap_closed_size": ("colour gap closed on the gap's size only", True, True),
+    "gap_mean": ("colour gap (old: subject vs ring, Lab mean)", False, False),
+    "gap_std": ("colour gap (old, Lab std)", False, False),
+    "light_gap": ("light gap (L mean)", False, False),
+    "contrast_gap": ("contrast gap (L std)", False, False),
+    "ab_gap": ("a/b gap (the colour gap without its light)", False, False),
+    "cast_gap": ("cast gap (a/b of the near-neutrals)", False, False),
+    "scene_dist": ("distance to the scene's colours", False, False),
+}
+"""The colour figures :func:`validation` checks against the ground-truth fMSE."""
+
+
+def rank_correlation(x: list[float], y: list[float]) -> float:
+    """Spearman's rank correlation (ties get their average rank); NaN where either side is constant."""
+    def ranks(v: list[float]) -> list[float]:
+        order = sorted(range(len(v)), key=v.__getitem__)
+        r = [0.0] * len(v)
+        i = 0
+        while i < len(v):
+            j = i
+            while j + 1 < len(v) and v[order[j + 1]] == v[order[i]]:
+                j += 1
+            for k in range(i, j + 1):
+                r[order[k]] = (i + j) / 2
+            i = j + 1
+        return r
+
+    rx, ry = ranks(x), ranks(y)
+    mx, my = sum(rx) / len(rx), sum(ry) / len(ry)
+    cov = sum((a - mx) * (b - my) for a, b in zip(rx, ry, strict=True))
+    den = math.sqrt(sum((a - mx) ** 2 for a in rx) * sum((b - my) ** 2 for b in ry))
+    return cov / den if den > 0 else math.nan
+
+
+def _mean(vals: list[float]) -> float:
+    vals = [v for v in vals if not math.isnan(v)]
+    return float(sum(vals) / len(vals)) if vals else math.nan
+
+
+def validation(results: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """How each colour figure ranks the methods compared with the ground-truth fMSE (the arbiter).
+
+    Per ground-truth case, Spearman's correlation between the figure's "worse" direction and the fMSE
+    over the methods (+1 = the same order, 0 = unrelated, −1 = reversed), averaged over the cases: over
+    the summary's 15 methods (all cases, in place, moved) and over every row (each *n* too). ``method
+    level``: the 15 methods' mean figure vs their mean fMSE, one correlation (how the old −0.35 was
+    read); for truth-free figures its ``real task`` version takes the figure's mean on the real task.
+    """
+    scenes = results.get("scenes", {}).values()
+    gts = [(c, res) for sc in scenes for c, res in sc["ground_truth"].items()]
+    cases = [res for sc in scenes for res in sc["cases"].values()]
+    methods = [*BASICS, *sorted({k for _c, g in gts for k in g if k.endswith(" auto")})]
+    out: dict[str, dict[str, float]] = {}
+    for key, (_label, higher, _truth) in COLOUR_FIGURES.items():
+        def per_case(group: list[tuple[str, dict[str, Any]]], pick: Callable[[str], bool],
+                     key: str = key, higher: bool = higher) -> float:
+            rs = []
+            for _case, res in group:
+                rows = [(r[key], r["fmse"]) for k, r in res.items() if pick(k) and not math.isnan(r.get(key, math.nan))]
+                if len(rows) >= 3:
+                    rs.append(rank_correlation([-v if higher else v for v, _f in rows], [f for _v, f in rows]))
+            return _mean(rs)
+
+        fig = {"15 methods": per_case(gts, lambda k: k in methods),
+               "15 methods, in place": per_case([g for g in gts if "moved" not in g[0]], lambda k: k in methods),
+               "15 methods, moved": per_case([g for g in gts if "moved" in g[0]], lambda k: k in methods),
+               "every row": per_case(gts, lambda k: True)}
+        if all(all(key in g.get(m, {}) for m in methods) for _c, g in gts):
+            sign = -1 if higher else 1
+            fmse = [_mean([g[m]["fmse"] for _c, g in gts]) for m in methods]
+            fig["method level"] = rank_correlation([sign * _mean([g[m][key] for _c, g in gts]) for m in methods], fmse)
+            if cases and all(key in c.get(m, {}) for c in cases for m in methods):
+                fig["method level, real task"] = rank_correlation(
+                    [sign * _mean([c[m][key] for c in cases]) for m in methods], fmse)
+        out[key] = fig
+    return out
 
 
 def summary(results: dict[str, Any]) -> dict[str, Any]:
@@ -479,7 +600,7 @@ def summary(results: dict[str, Any]) -> dict[str, Any]:
 
     out: dict[str, Any] = {}
     autos = sorted({k for c in cases for k in c if k.endswith(" auto")})
-    basics = ["naive", "ColorMatch mean_std", "ColorMatch histogram", "local colour", "relight", "relight, cast 0.3"]
+    basics = BASICS
     for name in [*basics, *autos]:
         rows = [c[name] for c in cases if name in c]
         if rows:
@@ -501,7 +622,11 @@ def summary(results: dict[str, Any]) -> dict[str, Any]:
         for name in [*basics, *autos]:
             vals = [g[name]["fmse"] for g in group if name in g]
             if vals:
-                out[f"{label} {name}"] = f"fMSE {mean(vals):.1f}"
+                closed = [g[name] for g in group if "gap_closed" in g.get(name, {})]
+                out[f"{label} {name}"] = f"fMSE {mean(vals):.1f}" + (
+                    f", colour gap closed {100 * _mean([r['gap_closed'] for r in closed]):.0f}% (std "
+                    f"{100 * _mean([r['gap_closed_std'] for r in closed]):.0f}%), old gap "
+                    f"{100 * mean([r['gap_rel'] for r in closed]):.0f}% of naive" if closed else "")
         for prefix in sorted({k.split(" n=")[0] for g in group for k in g if " n=" in k}):
             vals = [b[1]["fmse"] for g in group if (b := best_of(g, prefix, "fmse"))]
             if vals:
@@ -570,7 +695,7 @@ def run_finetune(scene_name: str, args: argparse.Namespace, device: torch.device
     for how in ("transfer", "gamma", "white_balance"):
         comp = shifted(scene, region, how, inp["coffee"][:, :3])
         res, pics = finetuned_rows(model, comp, region, iterations, args.finetune_lr,
-                                   lambda img: gt_row(img, scene, region), scene)
+                                   lambda img, c=comp: gt_row(img, scene, region, c), scene)
         out["ground_truth"][f"{scene_name}/gt-{how}"] = res
         tiles = [quality_crop(p, region) for p in [scene, comp, *pics.values()]]
         write_image(contact_sheet(tiles, ["truth", "shifted (naive)", *pics], columns=3), sheets / f"gt_{how}.png")
@@ -657,6 +782,8 @@ def main(argv: list[str] | None = None) -> int:
         device = resolve_device(args.device)
         for scene_name in args.scenes:
             results = store_scene(path, scene_name, run_scene(scene_name, args, device), device, summary)
+        results["validation"] = validation(results)
+        write_json_atomic(path, results, indent=1)
     print(table(results))
     return 0
 

@@ -44,18 +44,36 @@ def test_quick_ground_truth_rows_measure_an_object(quick_inputs, model):
     assert float(region.sum()) >= bench.GT_MIN_SHARE * h * w  # GrabCut finds nothing at 64 px: the rectangle
     cases = list(bench.gt_cases("future", scene, region, quick_inputs["coffee"][:, :3]))
     assert len(cases) == 6
+    results = {"scenes": {"future": {"cases": {}, "ground_truth": {}}}}
     for case, comp, truth, where in cases:
         res, _pics = bench.gt_classical_rows(comp, truth, where)
-        perfect = bench.gt_row(truth, truth, where)
+        perfect = bench.gt_row(truth, truth, where, comp)
         assert perfect["fmse"] == 0 and math.isinf(perfect["psnr"])
+        assert perfect["gap_closed"] == pytest.approx(1.0) and perfect["gap_closed_std"] == pytest.approx(1.0)
         assert res["naive"]["fmse"] > 1, case  # the shift is there to undo
+        assert res["naive"]["gap_closed"] == 0 and res["naive"]["gap_rel"] == pytest.approx(1.0)
         assert all(r["fmse"] > 0 and r["fmse"] != res["naive"]["fmse"] for k, r in res.items() if k != "naive"), case
+        assert all(r["gap_closed"] <= 1 and r["gap_closed"] != 0 for k, r in res.items() if k != "naive"), case
         auto = bench.harmonize_node(model, comp, where, bench.NEW, scale="auto")
         assert auto["image"].shape == comp.shape
-        fmse = bench.gt_row(auto["image"], truth, where)["fmse"]
+        res["SinGAN fast [new] auto"] = bench.gt_row(auto["image"], truth, where, comp)
+        fmse = res["SinGAN fast [new] auto"]["fmse"]
         assert fmse > 0 and fmse != res["naive"]["fmse"], case
+        results["scenes"]["future"]["ground_truth"][case] = res
     moved = [where for case, _c, _t, where in cases if "moved" in case]
     assert not torch.equal(moved[0], region) and float(moved[0].sum()) > 0
+    # every colour figure is checked against fMSE, and the truth's figure ranks the methods as fMSE does here
+    checked = bench.validation(results)
+    assert set(checked) == set(bench.COLOUR_FIGURES)
+    assert all(-1 <= v <= 1 for fig in checked.values() for v in fig.values() if not math.isnan(v))
+    assert checked["gap_closed"]["15 methods"] > 0.5
+
+
+def test_rank_correlation():
+    assert bench.rank_correlation([1, 2, 3, 4], [10, 20, 30, 45]) == pytest.approx(1.0)
+    assert bench.rank_correlation([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
+    assert bench.rank_correlation([1, 1, 2], [1, 2, 3]) == pytest.approx(math.sqrt(3) / 2)  # ties: average ranks
+    assert math.isnan(bench.rank_correlation([1, 1, 1], [1, 2, 3]))
 
 
 def test_the_benchmarks_rows_are_what_a_graph_gives(tmp_path, quick_inputs, model):

@@ -7,6 +7,7 @@ import math
 from dataclasses import replace
 from pathlib import Path
 
+import kornia
 import pytest
 import torch
 from test_singan_nodes import TENSORS, registry, tiny_scene
@@ -88,6 +89,71 @@ def test_flicker_and_foreground_error():
     expected = float((((off - img) * 255) ** 2)[inside].mean())
     assert quality.foreground_mse(off, img, mask) == pytest.approx(expected, rel=1e-4)
     assert quality.psnr(100.0) == pytest.approx(10 * math.log10(255 ** 2 / 100))
+
+
+def lab_shifted(img: torch.Tensor, mask: torch.Tensor, shift=(0.0, 0.0, 0.0), contrast: float = 1.0) -> torch.Tensor:
+    """``img`` with the subject's Lab moved by ``shift`` and its Lab deviations scaled by ``contrast``."""
+    lab = quality.lab(img)
+    m = mask.bool().expand_as(lab)
+    mean = (lab * mask).sum(dim=(2, 3), keepdim=True) / mask.sum()
+    moved = mean + contrast * (lab - mean) + torch.tensor(shift).view(1, 3, 1, 1)
+    return torch.where(m, kornia.color.lab_to_rgb(moved), img)
+
+
+def test_gap_closed_is_the_share_of_the_shifts_gap_removed():
+    truth, mask = grey_with_patch((0.7, 0.45, 0.3), patch=16)  # an orange subject: its own gap to the ring
+    naive = lab_shifted(truth, mask, (-6.0, 5.0, 8.0), contrast=1.2)  # the paste's foreign light (in gamut)
+    half = lab_shifted(truth, mask, (-3.0, 2.5, 4.0), contrast=1.1)  # half of it undone
+    assert quality.gap_closed(naive, naive, truth, mask).mean == pytest.approx(0.0, abs=1e-6)
+    closed = quality.gap_closed(half, naive, truth, mask)
+    assert closed.mean == pytest.approx(0.5, abs=0.03) and closed.std == pytest.approx(0.5, abs=0.05)
+    worse = lab_shifted(truth, mask, (-12.0, 10.0, 16.0), contrast=1.2)
+    assert -1.05 < quality.gap_closed(worse, naive, truth, mask).mean < -0.7  # twice as far (-1 but for the gamut)
+
+
+def test_gap_closed_counts_a_subject_that_keeps_its_own_colour_as_closed():
+    truth, mask = grey_with_patch((0.75, 0.4, 0.2), patch=16)  # an orange suit on grey
+    naive = lab_shifted(truth, mask, (8.0, 6.0, 10.0))  # pasted warmer and brighter than the scene warrants
+    closed = quality.gap_closed(truth, naive, truth, mask)
+    assert closed.mean == pytest.approx(1.0, abs=1e-6) and closed.std == pytest.approx(1.0, abs=1e-6)
+    # the old gap calls the right answer unharmonized (not 50 % smaller than the naive paste's)
+    old = quality.colour_gap(truth, mask, surroundings=naive).mean / quality.colour_gap(naive, mask).mean
+    assert old > 0.6
+    # and it calls camouflage (the suit painted the ring's grey, its texture kept) a near-perfect win
+    grey = lab_shifted(truth, mask, tuple(float(v) for v in
+                       (quality.lab(truth) * quality.ring(mask)).sum(dim=(2, 3))[0] / quality.ring(mask).sum()
+                       - (quality.lab(truth) * mask).sum(dim=(2, 3))[0] / mask.sum()))
+    assert quality.colour_gap(grey, mask, surroundings=naive).mean < 0.1 * quality.colour_gap(naive, mask).mean
+    assert quality.gap_closed(grey, naive, truth, mask).mean < 0  # further from the truth than the paste
+
+
+def test_gap_closed_is_undefined_where_the_shift_added_no_gap():
+    truth, mask = grey_with_patch((0.7, 0.45, 0.3), patch=16)
+    tiny = lab_shifted(truth, mask, (0.3, 0.2, 0.0))  # below a just-noticeable difference
+    closed = quality.gap_closed(truth, tiny, truth, mask)
+    assert math.isnan(closed.mean) and math.isnan(closed.std) and math.isnan(closed.size)
+    # the gap's size alone is blind to a gap turned round (same length, other side): the vectors see it
+    a = float(quality.lab(truth)[0, 1][mask[0, 0].bool()].mean() - quality.lab(truth)[0, 1][quality.ring(mask)[0, 0].bool()].mean())
+    turned = lab_shifted(truth, mask, (0.0, -2 * a, 0.0))
+    closed = quality.gap_closed(truth, turned, truth, mask)
+    assert closed.mean == pytest.approx(1.0, abs=1e-6)
+    assert quality.gap_closed(turned, turned, truth, mask).mean == 0.0
+    assert abs(quality.colour_gap(turned, mask).mean - quality.colour_gap(truth, mask).mean) < 2.0
+
+
+def test_truth_free_colour_candidates():
+    img, mask = grey_with_patch((0.5, 0.5, 0.5), patch=16)
+    half = torch.zeros_like(mask)
+    half[..., :, :24] = 1  # the subject's left half orange, the right half grey like the scene
+    own = torch.where((mask * half).bool(), torch.tensor([0.8, 0.4, 0.1]).view(1, 3, 1, 1), img)
+    assert quality.cast_gap(own, mask) < 2.0 < 20 < quality.colour_gap(own, mask).mean  # own colour: no cast
+    warm = torch.where(mask.bool(), own * torch.tensor([1.2, 1.0, 0.75]).view(1, 3, 1, 1), own)
+    assert quality.cast_gap(warm, mask) > 8.0  # the greys took a warm light
+    assert quality.ab_gap(img * torch.where(mask.bool(), 0.6, 1.0), mask) < 1.0  # light only, no colour
+    assert quality.light_gap(img * torch.where(mask.bool(), 0.6, 1.0), mask).mean > 10
+    assert quality.scene_distance(img, mask) < 5.0 < 15 < quality.scene_distance(own, mask)
+    scene_has_it = torch.where(mask.roll(20, -1).bool(), own.roll(20, -1), own)  # the orange elsewhere too
+    assert quality.scene_distance(scene_has_it, mask) < 5.0
 
 
 # -- colour first ----------------------------------------------------------------------------------

@@ -24,6 +24,14 @@ What each number answers:
 - **light gap** — does the subject take the scene's light? The CIE L mean and std distance between
   the subject and the ring (the colour gap's lightness part alone): an orange suit may rightly stay
   orange under the scene's light, but not lit like another scene.
+- **colour gap closed** (needs the truth) — of the gap the colour shift added, the share a method
+  removes: ``1 − ‖g − g_truth‖ / ‖g_naive − g_truth‖`` on the Lab gap vectors g = subject − ring
+  (means; and stds). Its zero is the truth's own gap, not 0: the colour gap's ideal of 0 scores a
+  subject that rightly keeps its own colour as a failure and camouflage as a win (issue 10:
+  ColorMatch had the best gap and the worst ground truth; rank correlation with fMSE −0.35).
+- **truth-free candidates**, checked against the ground truth by the benchmark: the gap's a/b part
+  (``ab_gap``), the cast of the near-neutral pixels (``cast_gap``), the distance of the subject's
+  colours to the scene's (``scene_distance``); the contrast gap is ``light_gap``'s std.
 - **flicker** — mean |Δ| between consecutive frames inside a region.
 - **foreground MSE / PSNR** — on a composite made from a real photo (iHarmony4-style), how close a
   method brings the shifted region back to the original, on the 0–255 scale iHarmony4 reports.
@@ -110,14 +118,112 @@ def colour_gap(image: torch.Tensor, mask: torch.Tensor, surroundings: torch.Tens
     return ColourGap(*_lab_gap(image, mask, surroundings, width, slice(None)))
 
 
-def _lab_gap(image: torch.Tensor, mask: torch.Tensor, surroundings: torch.Tensor | None, width: int | None,
-             channels: slice) -> tuple[float, float]:
-    """Distances of the Lab ``channels``' means and stds between the subject and the ring around it."""
+def _gap_vectors(image: torch.Tensor, mask: torch.Tensor, surroundings: torch.Tensor | None, width: int | None,
+                 channels: slice) -> tuple[torch.Tensor, torch.Tensor]:
+    """Subject minus ring, per frame: the Lab ``channels``' means and stds, each ``(B, C)``."""
     m = binary(mask).expand(image.shape[0], -1, -1, -1)
     r = ring(mask, width).expand_as(m)
     ms, ss = _mean_std(lab(image[:, :3])[:, channels], m)
     mr, sr = _mean_std(lab((surroundings if surroundings is not None else image)[:, :3])[:, channels], r)
-    return float((ms - mr).norm(dim=1).mean()), float((ss - sr).norm(dim=1).mean())
+    return ms - mr, ss - sr
+
+
+def _lab_gap(image: torch.Tensor, mask: torch.Tensor, surroundings: torch.Tensor | None, width: int | None,
+             channels: slice) -> tuple[float, float]:
+    """Distances of the Lab ``channels``' means and stds between the subject and the ring around it."""
+    dm, ds = _gap_vectors(image, mask, surroundings, width, channels)
+    return float(dm.norm(dim=1).mean()), float(ds.norm(dim=1).mean())
+
+
+GAP_FLOOR = 1.0
+"""Lab distance (about one just-noticeable difference) below which a shift added no gap to close."""
+
+
+class GapClosed(NamedTuple):
+    mean: float
+    """Share of the Lab-mean gap the shift added that is removed (1 = the truth's own gap, 0 = naive's)."""
+    std: float
+    """The same on the Lab standard deviations (contrast per channel)."""
+    size: float
+    """The same on the gap's size alone, ``1 − |‖g‖ − ‖g_truth‖| / |‖g_naive‖ − ‖g_truth‖|``: blind to
+    a shift that turns the gap's direction without changing its length (kept to show why not)."""
+
+
+def gap_closed(image: torch.Tensor, naive: torch.Tensor, truth: torch.Tensor, mask: torch.Tensor,
+               floor: float = GAP_FLOOR) -> GapClosed:
+    """How much of the colour gap the shift added ``image`` removes, with the truth's own gap as the zero.
+
+    Why: the colour gap's ideal is 0, but a subject may rightly differ from its ring (an orange suit
+    stays orange); where the truth is known its own subject-to-ring gap is the right target. On the
+    Lab gap *vectors* g = subject − ring (means, stds; the ring read on ``naive``, the truth's on
+    ``truth``): ``1 − ‖g − g_truth‖ / ‖g_naive − g_truth‖``. Negative = further off than the naive
+    paste. NaN where the shift added less than ``floor`` (nothing measurable to close); frames average.
+    """
+    gm, gs = _gap_vectors(image, mask, naive, None, slice(None))
+    nm, ns = _gap_vectors(naive, mask, naive, None, slice(None))
+    tm, ts = _gap_vectors(truth, mask, truth, None, slice(None))
+
+    def closed(err: torch.Tensor, added: torch.Tensor) -> float:
+        share = torch.where(added >= floor, 1 - err / added.clamp_min(floor), torch.full_like(added, math.nan))
+        return float(share.nanmean()) if bool((added >= floor).any()) else math.nan
+
+    size = (gm.norm(dim=1) - tm.norm(dim=1)).abs(), (nm.norm(dim=1) - tm.norm(dim=1)).abs()
+    return GapClosed(closed((gm - tm).norm(dim=1), (nm - tm).norm(dim=1)),
+                     closed((gs - ts).norm(dim=1), (ns - ts).norm(dim=1)), closed(*size))
+
+
+NEUTRAL_SHARE = 0.25
+"""The share of a region's pixels, lowest Lab chroma first, that :func:`cast_gap` reads its cast on."""
+
+
+def _cast(lab_image: torch.Tensor, region: torch.Tensor, share: float) -> torch.Tensor:
+    """Mean a/b ``(B, 2)`` of the ``share`` least chromatic pixels of ``region`` (its near-neutrals)."""
+    out = []
+    for x, r in zip(lab_image, region.expand(lab_image.shape[0], -1, -1, -1), strict=True):
+        ab = x[1:, r[0] > 0.5]
+        if ab.shape[1] == 0:  # an empty ring (the subject fills the frame): no cast to read
+            out.append(torch.full((2,), math.nan))
+            continue
+        k = max(1, round(share * ab.shape[1]))
+        idx = ab.norm(dim=0).topk(k, largest=False).indices
+        out.append(ab[:, idx].mean(dim=1))
+    return torch.stack(out)
+
+
+def cast_gap(image: torch.Tensor, mask: torch.Tensor, surroundings: torch.Tensor | None = None,
+             share: float = NEUTRAL_SHARE) -> float:
+    """Lab a/b distance between the colour cast of the subject's near-neutral pixels and the ring's.
+
+    Why: grey-world on the greys — a light's cast shows on what is nearly neutral, while the subject's
+    own saturated colours (an orange suit) are left out; a candidate truth-free colour figure.
+    """
+    m = binary(mask).expand(image.shape[0], -1, -1, -1)
+    r = (ring(mask) > 0.5).float().expand_as(m)
+    cs = _cast(lab(image[:, :3]), m, share)
+    cr = _cast(lab((surroundings if surroundings is not None else image)[:, :3]), r, share)
+    return float((cs - cr).norm(dim=1).mean())
+
+
+def scene_distance(image: torch.Tensor, mask: torch.Tensor, surroundings: torch.Tensor | None = None,
+                   samples: int = 2048) -> float:
+    """Mean Lab distance from the subject's pixels to the nearest colour of the scene outside it.
+
+    Why: a subject lit by the scene's light should be made of colours the scene has somewhere (not
+    only in the ring); a candidate truth-free figure. Both sides subsampled by a fixed stride to at
+    most ``samples`` pixels (deterministic).
+    """
+    m = binary(mask).expand(image.shape[0], -1, -1, -1)
+    li, ls = lab(image[:, :3]), lab((surroundings if surroundings is not None else image)[:, :3])
+    out = []
+    for x, y, s in zip(li, ls, m, strict=True):
+        sub, scene = x[:, s[0] > 0.5].T, y[:, s[0] <= 0.5].T
+        if sub.shape[0] == 0 or scene.shape[0] == 0:
+            out.append(torch.tensor(math.nan))
+            continue
+        sub = sub[::max(1, sub.shape[0] // samples)]
+        scene = scene[::max(1, scene.shape[0] // samples)]
+        out.append(torch.cdist(sub, scene).amin(dim=1).mean())
+    return float(torch.stack(out).mean())
 
 
 class LightGap(NamedTuple):
@@ -134,6 +240,11 @@ def light_gap(image: torch.Tensor, mask: torch.Tensor, surroundings: torch.Tenso
     gap, the worst ground truth); the light a subject takes from its scene is the part that should close.
     """
     return LightGap(*_lab_gap(image, mask, surroundings, None, slice(0, 1)))
+
+
+def ab_gap(image: torch.Tensor, mask: torch.Tensor, surroundings: torch.Tensor | None = None) -> float:
+    """The colour gap's chromatic part: the a/b mean distance, subject vs ring (the light apart)."""
+    return _lab_gap(image, mask, surroundings, None, slice(1, 3))[0]
 
 
 NEAR_WHITE = 90.0
@@ -267,6 +378,6 @@ def figures(image: torch.Tensor, naive: torch.Tensor, mask: torch.Tensor,
                    washed, light_gap(image, mask, surroundings=naive).mean)
 
 
-__all__ = ["Box", "ColourGap", "ColourKept", "Figures", "LightGap", "colour_gap", "colour_kept", "figures", "flicker",
-           "foreground_mse", "gradient_correlation", "halo", "highlight_share", "light_gap", "psnr", "ring",
-           "subject_box", "subject_ssim"]
+__all__ = ["Box", "ColourGap", "ColourKept", "Figures", "GapClosed", "LightGap", "ab_gap", "cast_gap", "colour_gap", "colour_kept",
+           "figures", "flicker", "foreground_mse", "gap_closed", "gradient_correlation", "halo", "highlight_share",
+           "light_gap", "psnr", "ring", "scene_distance", "subject_box", "subject_ssim"]
