@@ -22,6 +22,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from nodeflow.written import note_written
+
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 FILE_MODE = 0o666 & ~_UMASK
@@ -132,14 +134,17 @@ class PendingFile:
     this target left by a killed run (their process is gone) are removed first.
     """
 
-    def __init__(self, target: str | os.PathLike[str], suffix: str | None = None):
+    def __init__(self, target: str | os.PathLike[str], suffix: str | None = None, *, record: bool = False):
         self.target = Path(target)
+        self.record = record  # note it in the folder's record of outputs (nodeflow.written)
         if self.target.parent.is_dir():
             remove_stale_temps(self.target.parent, temp_prefix(self.target.name))
         self.tmp = make_temp_file(self.target, suffix)
 
     def commit(self) -> Path:
         os.chmod(self.tmp, FILE_MODE)  # mkstemp makes files private; outputs get the usual mode
+        if self.record:
+            note_written([(self.tmp, self.target)])
         os.replace(self.tmp, self.target)
         return self.target
 
@@ -154,8 +159,9 @@ class PendingFolder:
     Such folders left by a killed run (their process is gone) are removed first.
     """
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, *, record: bool = False):
         self.folder = folder
+        self.record = record  # as PendingFile's
         if folder.is_dir():
             remove_stale_temps(folder, FOLDER_TEMP_PREFIX)
         self.tmp = make_temp_dir(folder, FOLDER_TEMP_PREFIX)
@@ -170,6 +176,9 @@ class PendingFolder:
         done = []
         for name in self.names:
             os.chmod(self.tmp / name, FILE_MODE)
+        if self.record:
+            note_written([(self.tmp / name, self.folder / name) for name in self.names])
+        for name in self.names:
             os.replace(self.tmp / name, self.folder / name)
             done.append(self.folder / name)
         shutil.rmtree(self.tmp, ignore_errors=True)
@@ -180,13 +189,15 @@ class PendingFolder:
 
 
 @contextlib.contextmanager
-def atomic_path(target: str | os.PathLike[str], suffix: str | None = None) -> Iterator[Path]:
+def atomic_path(target: str | os.PathLike[str], suffix: str | None = None, *,
+                record: bool = False) -> Iterator[Path]:
     """Yield a temporary path in ``target``'s folder; rename it onto ``target`` on success.
 
     On any exception the temporary file is removed and ``target`` is left as it was. The
     temporary name keeps ``target``'s suffix (or ``suffix``) so format-sniffing writers work.
+    ``record`` as :class:`PendingFile`'s.
     """
-    pending = PendingFile(target, suffix)
+    pending = PendingFile(target, suffix, record=record)
     try:
         yield pending.tmp
         pending.commit()

@@ -150,8 +150,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.preview:
         clashes = preview_clashes(plan, args.preview)
         if clashes:
-            raise UsageError(f"--preview {args.preview}: refusing to overwrite inputs of this graph: "
-                             f"{'; '.join(clashes[:3])} (hint: choose another --preview folder)")
+            raise UsageError(f"--preview {args.preview}: refusing to overwrite inputs of this graph or files "
+                             f"nodeflow did not write: {'; '.join(clashes[:3])} (hint: choose another --preview folder)")
         listeners.append(PreviewWriter(args.preview, inputs=plan.input_files))
     with reporter, cancel_on_sigint(session, console):
         results = session.run_plan(plan, frames=frames, device=args.device, batch_size=args.batch_size,

@@ -181,11 +181,13 @@ def tensor_to_pil(image: torch.Tensor) -> Image.Image:
     return Image.fromarray(arr, "RGBA" if arr.shape[2] == 4 else "RGB")
 
 
-def write_image(image: torch.Tensor, path: str | Path, *, bits: int = 8, quality: int = 95) -> None:
-    """Write one image atomically; the format follows the suffix. 16-bit needs PNG or TIFF."""
+def write_image(image: torch.Tensor, path: str | Path, *, bits: int = 8, quality: int = 95,
+                record: bool = False) -> None:
+    """Write one image atomically; the format follows the suffix. 16-bit needs PNG or TIFF.
+    ``record``: note it as an output nodeflow wrote (:mod:`nodeflow.written`)."""
     path = Path(path)
     suffix = path.suffix.lower()
-    with atomic_path(path) as tmp:
+    with atomic_path(path, record=record) as tmp:
         if bits == 16:
             if suffix not in {".png", ".tif", ".tiff"}:
                 raise ValueError(f"16-bit output needs .png or .tif, not {suffix}")

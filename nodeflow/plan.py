@@ -50,6 +50,8 @@ class Plan:
     base_dir: Path
     output_dir: Path
     input_files: frozenset[Path] = field(default_factory=frozenset)
+    output_files: frozenset[Path] = field(default_factory=frozenset)
+    """The planned nodes' output-path params (files, folders, frame patterns), resolved."""
 
     @property
     def static(self) -> list[PlannedNode]:
@@ -129,7 +131,8 @@ def build_plan(spec: GraphSpec, registry: Registry, *, base_dir: Path, output_di
 
     all_inputs = frozenset(p.resolve() for files in vg.input_files.values() for p in files.values())
     frame_count = min(frame_counts.values()) if frame_counts else None
-    return Plan(nodes, requested, frame_count, base_dir, output_dir, all_inputs)
+    all_outputs = frozenset(p for nid, files in vg.output_files.items() if nid in nodes for p in files.values())
+    return Plan(nodes, requested, frame_count, base_dir, output_dir, all_inputs, all_outputs)
 
 
 def _frame_count(nid: str, cls: type[Node], params: NodeParams, base_dir: Path, output_dir: Path) -> int:

@@ -18,6 +18,7 @@ from nodeflow.atomic import atomic_path
 from nodeflow.events import Event, NodeOutputs
 from nodeflow.image_files import tensor_to_pil
 from nodeflow.path_guard import guard_for
+from nodeflow.written import written_by_nodeflow
 
 PREVIEW_TYPES = ("Image", "Mask")
 
@@ -42,23 +43,31 @@ def preview_path(folder: Path, node_id: str, output: str) -> Path:
 
 
 def preview_clashes(plan: Any, folder: str | Path) -> list[str]:
-    """Why previews of ``plan``'s Image/Mask outputs in ``folder`` would touch its inputs."""
+    """Why previews of ``plan``'s Image/Mask outputs in ``folder`` would touch its inputs (or a file
+    nodeflow did not write)."""
     guard = guard_for(plan.input_files)
     found = []
     for pn in plan.nodes.values():
         for out in pn.cls.outputs:
             if out.type.name in PREVIEW_TYPES:
                 path = preview_path(Path(folder), pn.id, out.name)
-                why = guard.clash(path, pattern=False)
+                why = guard.clash(path, pattern=False) or _foreign(path)
                 if why:
                     found.append(f"{path}: {why}")
     return found
 
 
+def _foreign(path: Path) -> str | None:
+    """Why a preview must not replace the file at ``path``: one nodeflow did not write."""
+    if path.exists() and not written_by_nodeflow(path):
+        return "it exists and nodeflow did not write it"
+    return None
+
+
 class PreviewWriter:
     """Event listener writing ``DIR/<node>.<output>.png`` for the first batch each node produces.
 
-    ``inputs`` (the run's input files) are never written over.
+    ``inputs`` (the run's input files) and files nodeflow did not write are never written over.
     """
 
     def __init__(self, folder: str | Path, max_size: int = 256, inputs: frozenset[Path] = frozenset()):
@@ -80,9 +89,9 @@ class PreviewWriter:
                 continue
             self._done.add((event.node_id, name))
             path = preview_path(self.folder, event.node_id, name)
-            if guard_for(self.inputs).clash(path, pattern=False):
+            if guard_for(self.inputs).clash(path, pattern=False) or _foreign(path):
                 self.skipped.append(path)
                 continue
-            with atomic_path(path) as tmp:
+            with atomic_path(path, record=True) as tmp:
                 img.save(tmp, format="PNG")
             self.written.append(path)

@@ -22,6 +22,7 @@ from nodeflow.executors import make_executor
 from nodeflow.plan import Plan, PlannedNode, build_plan
 from nodeflow.registry import Registry, default_registry
 from nodeflow.spec import GraphSpec
+from nodeflow.written import note_existing_files
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,11 @@ class Session:
                       listeners=tuple(listeners), cancel_token=self.cancel_token, reason=self._reason)
         runner = make_executor(executor, common, {"workers": workers, "scheduler": scheduler})
         try:
-            return runner.run(plan, frames=frames, batch_size=batch_size)
+            results = runner.run(plan, frames=frames, batch_size=batch_size)
+            # Files a node wrote at its output paths on its own (not through nodeflow.atomic's
+            # recorded writes) become nodeflow's too: validation let no foreign file stay there.
+            note_existing_files(plan.output_files)
+            return results
         finally:
             for nid, pn in plan.nodes.items():
                 self._seen[nid] = _Seen(pn.key, pn.params_data, pn.input_keys, pn.cls.version)

@@ -24,3 +24,5 @@ def _one_torch_thread():
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("NODEFLOW_CACHE_DIR", str(tmp_path_factory.mktemp("nodeflow-cache")))
+    # the record of what nodeflow wrote (nodeflow.written) too: never the user's own state folder
+    monkeypatch.setenv("NODEFLOW_STATE_DIR", str(tmp_path_factory.mktemp("nodeflow-state")))

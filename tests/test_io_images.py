@@ -132,14 +132,34 @@ def test_existing_file_needs_overwrite_and_input_is_never_written(tmp_path):
     Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(tmp_path / "in.png")
     (tmp_path / "taken.png").write_bytes(b"keep")
     g = graph(tmp_path)
-    src = g.add("LoadImage", path="in.png")
+    src = g.add("LoadImage", id="src", path="in.png")
     g.add("SaveImage", id="save", image=src.image, path="taken.png")
+    for overwrite in (False, True):  # a user's file at the path: refused before anything runs, either way
+        g.set("save", overwrite=overwrite)
+        with pytest.raises(GraphValidationError, match=r"node save, path: .*taken\.png already exists and "
+                                                       r"nodeflow did not write it .*hint: nodeflow replaces only"):
+            g.run(device="cpu", output_dir=tmp_path)
+        assert (tmp_path / "taken.png").read_bytes() == b"keep"
+    (tmp_path / "taken.png").unlink()
+    g.run(device="cpu", output_dir=tmp_path)
+    first = (tmp_path / "taken.png").read_bytes()
+    g.set("save", overwrite=False)  # nodeflow's own earlier output: replaced only with overwrite
     with pytest.raises(NodeExecutionError, match=r"save \(SaveImage\): path: .*already exists \(hint: set overwrite"):
         g.run(device="cpu", output_dir=tmp_path)
-    assert (tmp_path / "taken.png").read_bytes() == b"keep"
     g.set("save", overwrite=True)
+    Image.fromarray(np.full((4, 4, 3), 200, np.uint8)).save(tmp_path / "in.png")
     g.run(device="cpu", output_dir=tmp_path)
-    assert load(tmp_path, "taken.png")["image"].shape == (1, 3, 4, 4)
+    assert (tmp_path / "taken.png").read_bytes() != first
+    assert load(tmp_path, "taken.png")["image"].min().item() > 0.7
+    Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(tmp_path / "taken.png")  # the user replaces it
+    with pytest.raises(GraphValidationError, match="nodeflow did not write it"):
+        g.run(device="cpu", output_dir=tmp_path)
+    assert load(tmp_path, "taken.png")["image"].max().item() == 0.0
+    # the node refuses a user's file on its own too (a path validation did not see, e.g. a frame's)
+    ctx = RunContext("s", "SaveImage", torch.device("cpu"), 0, output_dir=tmp_path)
+    node = io.SaveImage(io.SaveImage.Params(path="taken.png", overwrite=True))
+    with pytest.raises(NodeError, match=r"taken\.png already exists and nodeflow did not write it"):
+        node.run(ctx, image=torch.zeros(1, 3, 4, 4))
 
     g.set("save", path="in.png")
     with pytest.raises(GraphValidationError, match="also an input file"):
@@ -153,8 +173,10 @@ def test_existing_file_needs_overwrite_and_input_is_never_written(tmp_path):
 
 
 def test_failed_run_leaves_no_partial_file(tmp_path):
-    (tmp_path / "out").mkdir()
-    (tmp_path / "out" / "old.png").write_bytes(b"previous result")
+    earlier = graph(tmp_path)
+    earlier.add("SaveImage", image=earlier.add("SampleImage", name="coffee", max_size=16).image, path="out/old.png")
+    earlier.run(device="cpu", output_dir=tmp_path)
+    previous = (tmp_path / "out" / "old.png").read_bytes()
     g = graph(tmp_path)
     src = g.add("SampleImage", name="camera", max_size=16)
     g.add("SaveImage", image=src.image, path="out/never.png")
@@ -164,7 +186,7 @@ def test_failed_run_leaves_no_partial_file(tmp_path):
     with pytest.raises(NodeExecutionError, match="boom"):
         g.run(device="cpu", output_dir=tmp_path)
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["old.png"]
-    assert (tmp_path / "out" / "old.png").read_bytes() == b"previous result"
+    assert (tmp_path / "out" / "old.png").read_bytes() == previous
 
 
 def test_contact_sheet_grid_and_labels(tmp_path):

@@ -151,9 +151,16 @@ def test_save_sequence_overwrite_and_pattern_checks(tmp_path):
     with pytest.raises(NodeExecutionError, match=r"path: .*f_1\.png already exists"):
         g.run(device="cpu", output_dir=tmp_path)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["f_1.png"]
-    g.set("save", overwrite=True)
+    g.set("save", overwrite=True)  # f_1.png is not nodeflow's: refused, nothing written
+    with pytest.raises(NodeExecutionError, match=r"path: .*f_1\.png already exists and nodeflow did not write it"):
+        g.run(device="cpu", output_dir=tmp_path)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["f_1.png"]
+    (tmp_path / "out" / "f_1.png").unlink()
     g.run(device="cpu", output_dir=tmp_path)
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["f_0.png", "f_1.png"]
+    first = {p.name: p.stat().st_ino for p in (tmp_path / "out").iterdir()}
+    g.run(device="cpu", output_dir=tmp_path, use_cache=False)  # its own frames: replaced
+    again = {p.name: p.stat().st_ino for p in (tmp_path / "out").iterdir()}
+    assert sorted(again) == ["f_0.png", "f_1.png"] and all(again[n] != first[n] for n in again)
     g.set("save", path="out/frame.png")
     with pytest.raises(NodeExecutionError, match="has no frame number"):
         g.run(device="cpu", output_dir=tmp_path)

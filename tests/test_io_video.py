@@ -137,11 +137,19 @@ def test_existing_output_needs_overwrite_and_inputs_are_protected(tmp_path):
     g = graph(tmp_path)
     clip = moving_clip(g, frames=3, size=16)
     g.add("SaveVideo", id="save", image=clip.image, path="exists.mp4")
+    for overwrite in (False, True):  # a file nodeflow did not write stays, overwrite or not
+        g.set("save", overwrite=overwrite)
+        with pytest.raises(GraphValidationError, match=r"node save, path: .*exists\.mp4 already exists and "
+                                                       r"nodeflow did not write it"):
+            g.run(device="cpu", output_dir=tmp_path)
+        assert (tmp_path / "exists.mp4").read_bytes() == b"old"
+    (tmp_path / "exists.mp4").unlink()
+    g.run(device="cpu", output_dir=tmp_path)
+    g.set("save", overwrite=False)
     with pytest.raises(NodeExecutionError, match=r"save \(SaveVideo\): path: .*already exists.*overwrite"):
         g.run(device="cpu", output_dir=tmp_path)
-    assert (tmp_path / "exists.mp4").read_bytes() == b"old"
     g.set("save", overwrite=True)
-    g.run(device="cpu", output_dir=tmp_path)
+    g.run(device="cpu", output_dir=tmp_path)  # its own earlier output: replaced
     assert count_frames(tmp_path / "exists.mp4") == 3
 
     r = graph(tmp_path)
@@ -198,7 +206,10 @@ def test_existing_output_is_refused_before_upstream_runs(tmp_path):
     registry = Registry()
     for cls in (*NODES, Slow):
         registry.register(cls)
-    (tmp_path / "clip.mp4").write_bytes(b"precious")
+    from nodeflow.atomic import atomic_path
+
+    with atomic_path(tmp_path / "clip.mp4", record=True) as tmp:  # an earlier output of nodeflow's
+        tmp.write_bytes(b"precious")
     g = Graph(registry=registry, base_dir=tmp_path, session=Session(registry=registry))
     slow = g.add("Slow", steps=2)
     g.add("SaveVideo", image=slow.image, path="clip.mp4")

@@ -29,6 +29,7 @@ from nodeflow.checkpoint import load_checkpoint
 from nodeflow.context import RunContext
 from nodeflow.errors import Cancelled
 from nodeflow.image_files import write_image
+from nodeflow.written import written_by_nodeflow
 
 STATE_FILE = "train_state.pt"
 STATE_FORMAT = "nodeflow-gan-train/1"
@@ -109,6 +110,15 @@ class OptionsFromParams:
         return self.niter + self.niter_decay
 
 
+def write_preview(image: torch.Tensor, path: Path, ctx: RunContext, label: str) -> None:
+    """A training preview, unless a file nodeflow did not write sits at its name (kept; the training
+    goes on: a preview is not worth failing it for)."""
+    if path.exists() and not written_by_nodeflow(path):
+        ctx.logger.warning("%s: preview %s not written: a file nodeflow did not write is there", label, path)
+        return
+    write_image(image, path, record=True)
+
+
 def run_training(trainer: Trainer, ctx: RunContext, *, total_steps: int, checkpoint_every: int,
                  preview_every: int, preview_dir: Path | None, label: str) -> list[dict[str, float]]:
     """Train from the last checkpoint (or step 0) to ``total_steps``; returns this run's loss history."""
@@ -135,7 +145,7 @@ def run_training(trainer: Trainer, ctx: RunContext, *, total_steps: int, checkpo
                 save_train_state(state_path, done, trainer)
                 saved = done
             if preview_every > 0 and (done % preview_every == 0 or done == total_steps):
-                write_image(trainer.preview(), preview_dir / f"step_{done:07d}.png")
+                write_preview(trainer.preview(), preview_dir / f"step_{done:07d}.png", ctx, label)
             rate = (done - start) / max(time.perf_counter() - t0, 1e-9)
             text = " ".join(f"{k} {v:.3f}" for k, v in losses.items())
             ctx.progress(done, total_steps, f"{label} step {done}/{total_steps} · {text} · {rate:.2f} it/s · "

@@ -83,7 +83,7 @@ class ContactSheet(Node):
         font_size: int = Field(14, ge=6, le=128, description="label text height in px")
         background: Color = Field((0.12, 0.12, 0.12), description="sheet colour")
         text_color: Color = Field((1.0, 1.0, 1.0), description="label colour")
-        overwrite: bool = Field(False, description="replace an existing file")
+        overwrite: bool = Field(False, description="replace an existing file nodeflow wrote (never a user's)")
 
     def __init__(self, params: NodeParams):
         super().__init__(params)
@@ -165,7 +165,7 @@ class ContactSheet(Node):
         if self._target is None or not self._cells:
             return
         sheet = self.render()
-        self._pending = PendingFile(self._target)
+        self._pending = PendingFile(self._target, record=True)
         fmt = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}[self._target.suffix.lower()]
         sheet.save(self._pending.tmp, format=fmt)
         self._pending.commit()

@@ -39,7 +39,7 @@ class SaveGIF(Node):
         loop: int = Field(0, ge=0, le=65535, description="0 = loop forever, n = play n times")
         colors: int = Field(256, ge=2, le=256, description="palette size per frame")
         dither: bool = Field(True, description="Floyd-Steinberg dithering (smoother gradients, larger file)")
-        overwrite: bool = Field(False, description="replace an existing file")
+        overwrite: bool = Field(False, description="replace an existing file nodeflow wrote (never a user's)")
 
     def __init__(self, params: NodeParams):
         super().__init__(params)
@@ -67,7 +67,7 @@ class SaveGIF(Node):
         if self._target is None or not self._frames:
             return
         p = self.params
-        self._pending = PendingFile(self._target)
+        self._pending = PendingFile(self._target, record=True)
         extra: dict[str, Any] = {"loop": 0} if p.loop == 0 else ({"loop": p.loop - 1} if p.loop > 1 else {})
         first, *rest = self._frames
         first.save(self._pending.tmp, format="GIF", save_all=True, append_images=rest,

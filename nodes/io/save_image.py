@@ -25,7 +25,7 @@ class SaveImage(Node):
 
     For a clip, ``frame`` picks the run frame written; for a batch, the batch index. The file is
     written to a temporary name and renamed when the run completes, so a failed run leaves
-    nothing behind. An existing file is replaced only with ``overwrite``.
+    nothing behind. An existing file is replaced only with ``overwrite``, and only one nodeflow wrote.
     """
 
     category = "output"
@@ -39,7 +39,7 @@ class SaveImage(Node):
         frame: int = Field(0, ge=0, description="which frame of a clip (or image of a batch) to write")
         bits: Literal[8, 16] = Field(8, description="bits per channel; 16 needs .png or .tif")
         quality: int = Field(95, ge=1, le=100, description="JPEG quality")
-        overwrite: bool = Field(False, description="replace an existing file")
+        overwrite: bool = Field(False, description="replace an existing file nodeflow wrote (never a user's)")
 
     def __init__(self, params: NodeParams):
         super().__init__(params)
@@ -60,7 +60,7 @@ class SaveImage(Node):
         for number, frame in frames_of(image, ctx):
             if number == p.frame:
                 if self._pending is None:
-                    self._pending = PendingFile(self._target)
+                    self._pending = PendingFile(self._target, record=True)
                 write_image(frame, self._pending.tmp, bits=p.bits, quality=p.quality)
         return {"path": str(self._target)}
 

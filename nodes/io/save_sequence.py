@@ -38,7 +38,7 @@ class SaveImageSequence(Node):
         start_number: int = Field(0, ge=0, description="number of the first run frame (e.g. 1)")
         bits: Literal[8, 16] = Field(8, description="bits per channel; 16 needs .png or .tif")
         quality: int = Field(95, ge=1, le=100, description="JPEG quality")
-        overwrite: bool = Field(False, description="replace existing files")
+        overwrite: bool = Field(False, description="replace existing files nodeflow wrote (never a user's)")
 
     def __init__(self, params: NodeParams):
         super().__init__(params)
@@ -64,7 +64,7 @@ class SaveImageSequence(Node):
         p = self.params
         pattern = self.pattern(ctx)
         if self._pending is None:
-            self._pending = PendingFolder(pattern.folder)
+            self._pending = PendingFolder(pattern.folder, record=True)
         for number, frame in frames_of(image, ctx):
             n = p.start_number + number
             check_writable(ctx, pattern.path(n), "path", p.overwrite)

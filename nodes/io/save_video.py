@@ -47,7 +47,7 @@ class SaveVideo(Node):
                         "slower", "veryslow"] = Field("medium", description="x264 speed/size trade-off")
         pixel_format: Literal["yuv420p", "yuv444p"] = Field(
             "yuv420p", description="yuv420p plays everywhere; yuv444p keeps full colour resolution")
-        overwrite: bool = Field(False, description="replace an existing file")
+        overwrite: bool = Field(False, description="replace an existing file nodeflow wrote (never a user's)")
 
     def __init__(self, params: NodeParams):
         super().__init__(params)
@@ -66,7 +66,7 @@ class SaveVideo(Node):
             self._target = output_target(ctx, p.path, "path", p.overwrite, VIDEO_SUFFIXES)
         frames = image_to_uint8(torch.cat([f for _, f in frames_of(flatten_alpha(image), ctx)]))
         if self._writer is None:
-            self._pending = PendingFile(self._target)
+            self._pending = PendingFile(self._target, record=True)
             rate = float(source_fps) if source_fps else p.fps
             if not 0.1 <= rate <= 240:
                 raise NodeError(f"frame rate {rate:g} is outside 0.1 … 240", field="source_fps",
