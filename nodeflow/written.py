@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import stat
 import tempfile
@@ -30,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from platformdirs import user_state_dir
+
+_log = logging.getLogger("nodeflow.written")
 
 COMPACT_FACTOR = 4
 """Rewrite a record once it holds this many times more lines than live files (plus a slack)."""
@@ -145,16 +148,20 @@ def note_written(files: Iterable[tuple[Path, Path]]) -> None:
     if folder is None or not lines:
         return
     with _lock:
-        rec = _read(folder)
-        if rec.lines > COMPACT_FACTOR * len(rec.entries) + COMPACT_SLACK:
-            _compact(folder, rec)  # before appending: this call's targets are not renamed yet
-        path = record_path(folder)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
-            os.write(fd, b"".join(lines))
-        finally:
-            os.close(fd)
+            rec = _read(folder)
+            if rec.lines > COMPACT_FACTOR * len(rec.entries) + COMPACT_SLACK:
+                _compact(folder, rec)  # before appending: this call's targets are not renamed yet
+            path = record_path(folder)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                os.write(fd, b"".join(lines))
+            finally:
+                os.close(fd)
+        except OSError as exc:  # an unwritable state folder must not stop the output itself
+            _log.warning("could not note %s in %s (%s): a later run will not overwrite it",
+                         ", ".join(json.loads(line)["name"] for line in lines), state_dir(), exc)
 
 
 def _compact(folder: Path, rec: _Record) -> None:

@@ -204,3 +204,13 @@ def test_a_node_that_writes_its_output_path_itself_may_rerun_and_still_never_tak
     assert written.written_by_nodeflow(tmp_path / "count.txt")
     g.run(device="cpu", output_dir=tmp_path)  # its own file: replaced
     assert (tmp_path / "count.txt").read_text() == "1"
+
+
+def test_an_unwritable_state_folder_does_not_stop_the_output(tmp_path, monkeypatch, caplog):
+    blocker = tmp_path / "state"
+    blocker.write_text("a file where the state folder should be")
+    monkeypatch.setenv("NODEFLOW_STATE_DIR", str(blocker))
+    with caplog.at_level("WARNING"):
+        out = ours(tmp_path / "still.png")
+    assert out.read_bytes() == b"out" and "could not note still.png" in caplog.text
+    assert not written.written_by_nodeflow(out)  # unrecorded: the safe side (not overwritten later)
