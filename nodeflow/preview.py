@@ -18,7 +18,7 @@ from nodeflow.atomic import atomic_path
 from nodeflow.events import Event, NodeOutputs
 from nodeflow.image_files import tensor_to_pil
 from nodeflow.path_guard import guard_for
-from nodeflow.written import written_by_nodeflow
+from nodeflow.written import foreign_file
 
 PREVIEW_TYPES = ("Image", "Mask")
 
@@ -59,7 +59,7 @@ def preview_clashes(plan: Any, folder: str | Path) -> list[str]:
 
 def _foreign(path: Path) -> str | None:
     """Why a preview must not replace the file at ``path``: one nodeflow did not write."""
-    if path.exists() and not written_by_nodeflow(path):
+    if foreign_file(path):
         return "it exists and nodeflow did not write it"
     return None
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import difflib
 import itertools
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +29,7 @@ from nodeflow.path_guard import InputGuard, outputs_overlap
 from nodeflow.registry import Registry
 from nodeflow.spec import EdgeRef, GraphSpec
 from nodeflow.types import conversion
-from nodeflow.written import written_by_nodeflow
+from nodeflow.written import foreign_file, foreign_problem
 
 
 @dataclass
@@ -225,13 +224,6 @@ def validate_graph(spec: GraphSpec, registry: Registry, *, base_dir: Path,
     return out
 
 
-def _foreign_file(path: Path) -> bool:
-    """A file (or link) at an output path that nodeflow did not write: never replaced, whatever the
-    node's ``overwrite`` says (all such paths are listed before anything runs; a folder or a frame
-    pattern is left to the node)."""
-    return os.path.lexists(path) and not path.is_dir() and not written_by_nodeflow(path)
-
-
 def _check_output_paths(vg: ValidatedGraph) -> None:
     """No output may land on, in or among the graph's inputs, no two outputs on one file, and none
     on a file nodeflow did not write."""
@@ -243,11 +235,9 @@ def _check_output_paths(vg: ValidatedGraph) -> None:
             if why:
                 vg.problems.append(Problem(f"refusing to write {path}: {why}", node=node_id, field=pname,
                                            hint="write to another path: inputs are never overwritten"))
-            elif _foreign_file(path):
-                vg.problems.append(Problem(f"{path} already exists and nodeflow did not write it (or it changed "
-                                           "since)", node=node_id, field=pname,
-                                           hint="nodeflow replaces only its own earlier outputs: move the file "
-                                                "away or choose another path"))
+            elif foreign_file(path):  # whatever the node's overwrite says; a frame pattern is the node's
+                message, hint = foreign_problem(path)
+                vg.problems.append(Problem(message, node=node_id, field=pname, hint=hint))
             other = next(((n, f) for n, f, q in seen if outputs_overlap(path, q)), None)
             if other is not None:
                 vg.problems.append(Problem(f"output {path} is also written by node {other[0]} ({other[1]})",

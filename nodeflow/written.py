@@ -125,6 +125,18 @@ def written_by_nodeflow(path: str | os.PathLike[str]) -> bool:
         return ident in _read(path.parent).entries.get(path.name, set())
 
 
+def foreign_problem(path: str | os.PathLike[str]) -> tuple[str, str]:
+    """The message and hint that refuse a :func:`foreign_file` (validation and sinks say the same)."""
+    return (f"{path} already exists and nodeflow did not write it (or it changed since)",
+            "nodeflow replaces only its own earlier outputs: move the file away or choose another path")
+
+
+def foreign_file(path: str | os.PathLike[str]) -> bool:
+    """A file (or a link, even a broken one) at ``path`` that nodeflow did not write: never to be
+    replaced. A folder is not a file (whoever writes there says what it makes of one)."""
+    return os.path.lexists(path) and not os.path.isdir(path) and not written_by_nodeflow(path)
+
+
 def note_written(files: Iterable[tuple[Path, Path]]) -> None:
     """Record ``(temp, target)`` pairs just before each temp is renamed onto its target.
 

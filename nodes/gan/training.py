@@ -29,7 +29,7 @@ from nodeflow.checkpoint import load_checkpoint
 from nodeflow.context import RunContext
 from nodeflow.errors import Cancelled
 from nodeflow.image_files import write_image
-from nodeflow.written import written_by_nodeflow
+from nodeflow.written import foreign_file
 
 STATE_FILE = "train_state.pt"
 STATE_FORMAT = "nodeflow-gan-train/1"
@@ -113,7 +113,7 @@ class OptionsFromParams:
 def write_preview(image: torch.Tensor, path: Path, ctx: RunContext, label: str) -> None:
     """A training preview, unless a file nodeflow did not write sits at its name (kept; the training
     goes on: a preview is not worth failing it for)."""
-    if path.exists() and not written_by_nodeflow(path):
+    if foreign_file(path):
         ctx.logger.warning("%s: preview %s not written: a file nodeflow did not write is there", label, path)
         return
     write_image(image, path, record=True)

@@ -14,7 +14,7 @@ from nodeflow.atomic import FILE_MODE, FOLDER_TEMP_PREFIX, PendingFile, PendingF
 from nodeflow.context import RunContext
 from nodeflow.errors import NodeError
 from nodeflow.path_guard import guard_for
-from nodeflow.written import written_by_nodeflow
+from nodeflow.written import foreign_file, foreign_problem
 
 __all__ = ["FILE_MODE", "FOLDER_TEMP_PREFIX", "PendingFile", "PendingFolder", "check_writable", "flatten_alpha",
            "frames_of", "output_target"]
@@ -41,10 +41,9 @@ def check_writable(ctx: RunContext, path: Path, field: str, overwrite: bool) -> 
     if path.exists() and not overwrite:
         raise NodeError(f"{path} already exists", field=field,
                         hint="set overwrite to true to replace it, or choose another path")
-    if path.exists() and not path.is_dir() and not written_by_nodeflow(path):
-        raise NodeError(f"{path} already exists and nodeflow did not write it (or it changed since)", field=field,
-                        hint="overwrite replaces only nodeflow's own earlier outputs: move the file away "
-                             "or choose another path")
+    if foreign_file(path):
+        message, hint = foreign_problem(path)
+        raise NodeError(message, field=field, hint=hint)
     if path.is_dir():
         raise NodeError(f"{path} is a folder", field=field, hint="give a file name")
 
