@@ -137,6 +137,12 @@ def foreign_file(path: str | os.PathLike[str]) -> bool:
     return os.path.lexists(path) and not os.path.isdir(path) and not written_by_nodeflow(path)
 
 
+def _line(name: str, ident: Identity) -> bytes:
+    """One record line (what :func:`_read` parses)."""
+    dev, ino, size, mtime_ns = ident
+    return json.dumps({"name": name, "dev": dev, "ino": ino, "size": size, "mtime_ns": mtime_ns}).encode() + b"\n"
+
+
 def note_written(files: Iterable[tuple[Path, Path]]) -> None:
     """Record ``(temp, target)`` pairs just before each temp is renamed onto its target.
 
@@ -154,9 +160,7 @@ def note_written(files: Iterable[tuple[Path, Path]]) -> None:
         ident = identity(tmp)
         if ident is None:
             continue
-        dev, ino, size, mtime_ns = ident
-        lines.append(json.dumps({"name": target.name, "dev": dev, "ino": ino, "size": size,
-                                 "mtime_ns": mtime_ns}).encode() + b"\n")
+        lines.append(_line(target.name, ident))
     if folder is None or not lines:
         return
     with _lock:
@@ -184,9 +188,7 @@ def _compact(folder: Path, rec: _Record) -> None:
     for name, idents in rec.entries.items():
         ident = identity(folder / name)
         if ident in idents:
-            dev, ino, size, mtime_ns = ident
-            live.append(json.dumps({"name": name, "dev": dev, "ino": ino, "size": size,
-                                    "mtime_ns": mtime_ns}).encode() + b"\n")
+            live.append(_line(name, ident))
     path = record_path(folder)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-{os.getpid()}-", dir=path.parent)
     try:
