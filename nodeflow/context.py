@@ -67,7 +67,8 @@ class RunContext:
     seed: int
     """The node's ``seed`` param when it has one, else a stable number derived from its id."""
     frames: tuple[int, ...] | None = None
-    """Run frame indices of the batch being computed; None for static nodes."""
+    """Run frame indices of the batch being computed (in ``Node.check``: of the whole run); None for
+    static nodes."""
     frame_count: int | None = None
     """Frames in the whole run (None when nothing is time-varying)."""
     base_dir: Path = field(default_factory=Path.cwd)

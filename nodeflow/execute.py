@@ -150,7 +150,8 @@ class Executor:
         preflight pass. Returns those values (the execution reuses them)."""
         for nid, pn in plan.nodes.items():
             if type(instances[nid]).check is not Node.check:
-                ctx = self._ctx(plan, pn, None, frame_list)
+                run_frames = tuple(frame_list) if pn.time_varying and frame_list is not None else None
+                ctx = self._ctx(plan, pn, run_frames, frame_list)
                 self._call(pn, lambda node=instances[nid], ctx=ctx: node.check(ctx))
         static_values: dict[str, dict[str, Any]] = {}
         self._pf = (plan, instances, static_values, frame_list)

@@ -131,7 +131,8 @@ class Node:
     def check(self, ctx: RunContext) -> None:
         """Called for every planned node before anything runs: raise ``NodeError`` for problems that
         can be seen from params alone (an output file that exists without ``overwrite``), so they
-        surface before a long training upstream rather than after it."""
+        surface before a long training upstream rather than after it. For a time-varying node
+        ``ctx.frames`` holds every frame of the run here (None for a static one)."""
 
     def preflight(self, ctx: RunContext, known: dict[str, Any]) -> dict[str, Any] | None:
         """Check what is known of the inputs before the expensive work, and say what is known of the outputs.

@@ -31,12 +31,25 @@ class FailAtFrame(Node):
         return {"image": image}
 
 
+class CountRuns(Node):
+    """Test node: passes frames through and counts the batches it ran."""
+
+    inputs = (Input("image", IMAGE),)
+    outputs = (Output("image", IMAGE),)
+    batches: list[tuple[int, ...]] = []
+
+    def run(self, ctx, image):
+        CountRuns.batches.append(ctx.frames)
+        return {"image": image}
+
+
 def graph(tmp_path) -> Graph:
     r = Registry()
     for family in (io, matte, composite, color):
         for c in family.NODES:
             r.register(c)
     r.register(FailAtFrame)
+    r.register(CountRuns)
     return Graph(registry=r, base_dir=tmp_path)
 
 
@@ -164,3 +177,25 @@ def test_save_sequence_overwrite_and_pattern_checks(tmp_path):
     g.set("save", path="out/frame.png")
     with pytest.raises(NodeExecutionError, match="has no frame number"):
         g.run(device="cpu", output_dir=tmp_path)
+
+
+def test_save_sequence_refuses_a_users_frame_file_before_the_clip_runs(tmp_path):
+    """A user's file where frame 6 of the run would land stops the run before frame 0 is computed
+    (not after hours of a clip); frames outside the run's range are not the run's business."""
+    write_frames(tmp_path / "in", [f"{n}.png" for n in range(8)])
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "f_7.png").write_bytes(b"the user's own")  # start_number 1: run frame 6
+    (tmp_path / "out" / "f_9.png").write_bytes(b"beyond the clip")
+    g = graph(tmp_path)
+    seq = g.add("LoadImageSequence", path="in")
+    count = g.add("CountRuns", image=seq.image)
+    g.add("SaveImageSequence", id="save", image=count.image, path="out/f_%d.png", start_number=1, overwrite=True)
+    CountRuns.batches.clear()
+    with pytest.raises(NodeExecutionError, match=r"node save.*path: .*f_7\.png already exists and nodeflow did not"):
+        g.run(device="cpu", batch_size=2, output_dir=tmp_path)
+    assert CountRuns.batches == []
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["f_7.png", "f_9.png"]
+    g.run(device="cpu", batch_size=2, output_dir=tmp_path, frames=range(0, 5))  # frames 0-4: f_1 ... f_5
+    assert len(CountRuns.batches) == 3
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"f_{n}.png" for n in (1, 2, 3, 4, 5, 7, 9)]
+    assert (tmp_path / "out" / "f_7.png").read_bytes() == b"the user's own"

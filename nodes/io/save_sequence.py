@@ -60,6 +60,15 @@ class SaveImageSequence(Node):
             self._pattern = pattern
         return self._pattern
 
+    def check(self, ctx: RunContext) -> None:
+        """Refuse a bad pattern, and a file this run's frames would land on that may not be
+        replaced, before anything upstream runs (not after hours of a clip). A static batch's
+        numbers are known only when it arrives: :meth:`run` checks each file again anyway."""
+        p = self.params
+        pattern = self.pattern(ctx)
+        for number in ctx.frames or ():
+            check_writable(ctx, pattern.path(p.start_number + number), "path", p.overwrite)
+
     def run(self, ctx: RunContext, image: torch.Tensor) -> dict[str, Any]:
         p = self.params
         pattern = self.pattern(ctx)
