@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any, Literal
 
 import torch
@@ -66,8 +67,13 @@ class SaveImageSequence(Node):
         numbers are known only when it arrives: :meth:`run` checks each file again anyway."""
         p = self.params
         pattern = self.pattern(ctx)
+        try:  # one listing, not a stat per frame: a film has 100 000 of them
+            present = set(os.listdir(pattern.folder)) if ctx.frames else set()
+        except OSError:
+            return  # no folder yet (or unreadable: run() says so)
         for number in ctx.frames or ():
-            check_writable(ctx, pattern.path(p.start_number + number), "path", p.overwrite)
+            if pattern.name(p.start_number + number) in present:
+                check_writable(ctx, pattern.path(p.start_number + number), "path", p.overwrite)
 
     def run(self, ctx: RunContext, image: torch.Tensor) -> dict[str, Any]:
         p = self.params
