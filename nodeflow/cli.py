@@ -127,6 +127,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     console = _console()
     check_run_options(args)
+    unused = unused_options(args.executor, {"workers": args.workers, "scheduler": args.scheduler})
+    if unused:  # an argument mistake, said before the graph is read (its problems would hide it)
+        raise UsageError(f"{', '.join('--' + u for u in unused)}: not used by --executor {args.executor} "
+                         "(add --executor dask)")
     graph_path = Path(args.graph)
     spec = GraphSpec.load(graph_path)
     apply_sets(spec, parse_set(args.set or []))
@@ -134,10 +138,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     output_dir = Path(args.output_dir) if args.output_dir else Path.cwd()
     plan = session.plan(spec, base_dir=graph_path.resolve().parent, output_dir=output_dir,
                         outputs=args.output or None)
-    unused = unused_options(args.executor, {"workers": args.workers, "scheduler": args.scheduler})
-    if unused:
-        raise UsageError(f"{', '.join('--' + u for u in unused)}: not used by --executor {args.executor} "
-                         "(add --executor dask)")
     frames = None
     fr = parse_frames(args.frames)
     if fr is not None:
