@@ -21,7 +21,11 @@ demo's Pix2Pix colorizer, exactly as graphs/past_film.json makes it; ``future``:
   redraw it from memory. At ``--quick``'s toy size GrabCut finds no object; the box is the object
   there (:func:`gt_region`), so those rows measure something too.
   Caveat: SinGAN is trained on the scene, so it has seen the unshifted object (as it sees the
-  real background in the real task); ColorMatch has not. Every ground-truth row also has the
+  real background in the real task); ColorMatch has not. Hence ``--unseen`` (the fair set): the
+  same cases with every SinGAN model trained on the scene with the object inpainted away
+  (:func:`inpainted`), plus a scene whose object has skin (``face``: ``astronaut``, the object her
+  face), as the real task's pasted subject is unseen too; stored in the JSON's ``unseen`` part and
+  set side by side with the seen rows (:func:`fair_comparison`). Every ground-truth row also has the
   colour figures and the **colour gap closed** (``quality.gap_closed``: the share of the gap the
   shift added that the method removes, the truth's own subject-to-ring gap being the zero), and
   :func:`validation` says how well each colour figure ranks the methods like fMSE (per case,
@@ -49,6 +53,8 @@ with ``scale: auto`` (and the harmonization-mode model with the Lab colour step,
     python benchmarks/harmonize.py --quick                 # smoke test (toy sizes, ~1 min; JSON under out/)
     python benchmarks/harmonize.py --scenes past           # one scene (results merge into the JSON)
     python benchmarks/harmonize.py --scenes future --faithful-iterations 40
+    python benchmarks/harmonize.py --unseen --faithful-iterations 40   # the fair ground truth (past future face)
+    python benchmarks/harmonize.py --ground-truth-only     # re-score the stored scenes' ground truth only
     python benchmarks/harmonize.py --table                 # the table from the stored JSON
     python benchmarks/harmonize.py --finetune --scenes past   # + FineTuneSinGAN on each composite (own JSON)
     python benchmarks/harmonize.py --device cuda --faithful-iterations 2000   # on a GPU
