@@ -148,6 +148,8 @@ def build_inputs(scene_name: str, quick: bool) -> dict[str, torch.Tensor]:
     g = Graph.load(ROOT / "graphs" / "past_film.json") if scene_name == "past" else Graph()
     if scene_name == "past":
         g.set("film_still", max_size=size)
+        for node_id in [n for n in g.spec.nodes if g.node_class(n).sink]:  # the film's own files: not ours to write
+            g.remove(node_id)
         scene = g.node("colour_still")
     else:
         sample = "astronaut" if scene_name == "face" else "rocket"
