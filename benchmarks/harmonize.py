@@ -21,7 +21,11 @@ demo's Pix2Pix colorizer, exactly as graphs/past_film.json makes it; ``future``:
   redraw it from memory. At ``--quick``'s toy size GrabCut finds no object; the box is the object
   there (:func:`gt_region`), so those rows measure something too.
   Caveat: SinGAN is trained on the scene, so it has seen the unshifted object (as it sees the
-  real background in the real task); ColorMatch has not. Every ground-truth row also has the
+  real background in the real task); ColorMatch has not. Hence ``--unseen`` (the fair set): the
+  same cases with every SinGAN model trained on the scene with the object inpainted away
+  (:func:`inpainted`), plus a scene whose object has skin (``face``: ``astronaut``, the object her
+  face), as the real task's pasted subject is unseen too; stored in the JSON's ``unseen`` part and
+  set side by side with the seen rows (:func:`fair_comparison`). Every ground-truth row also has the
   colour figures and the **colour gap closed** (``quality.gap_closed``: the share of the gap the
   shift added that the method removes, the truth's own subject-to-ring gap being the zero), and
   :func:`validation` says how well each colour figure ranks the methods like fMSE (per case,
@@ -49,6 +53,8 @@ with ``scale: auto`` (and the harmonization-mode model with the Lab colour step,
     python benchmarks/harmonize.py --quick                 # smoke test (toy sizes, ~1 min; JSON under out/)
     python benchmarks/harmonize.py --scenes past           # one scene (results merge into the JSON)
     python benchmarks/harmonize.py --scenes future --faithful-iterations 40
+    python benchmarks/harmonize.py --unseen --faithful-iterations 40   # the fair ground truth (past future face)
+    python benchmarks/harmonize.py --ground-truth-only     # re-score the stored scenes' ground truth only
     python benchmarks/harmonize.py --table                 # the table from the stored JSON
     python benchmarks/harmonize.py --finetune --scenes past   # + FineTuneSinGAN on each composite (own JSON)
     python benchmarks/harmonize.py --device cuda --faithful-iterations 2000   # on a GPU
@@ -107,6 +113,11 @@ NEW_OLD_AUTO: Settings = {"max_highlight": 1.0, "light_tolerance": 10.0}
 """The node's defaults with ``auto``'s rule before the highlight guard and the light sensitivity (the smallest n
 that keeps the subject: n = 1 washed the past film's face out)."""
 NEW_NO_COLOUR: Settings = {"colour": "none"}
+STRONG_CAST: Settings = {"colour_cast": 0.5, "keep_colour_mean": 0.5}
+"""The sixth wave's best colour-step variant (47 % closed on the seen set; green faces on the real task)."""
+UNSEEN_VARIANTS = [("fast harmonize", "new, cast 0.5, colour mean 0.5", STRONG_CAST)]
+"""Rows of the ``--unseen`` run only (not among :func:`validation`'s 15 methods): does the skin scene
+punish the variant that greens the real task's faces?"""
 NEW_LAB: Settings = {"colour": "local", "colour_strength": 0.8}
 SUBJECTS = [  # (subject, AlphaOver scale, x, y)
     ("astronaut", 0.45, 0.8, 0.66),
@@ -115,9 +126,14 @@ SUBJECTS = [  # (subject, AlphaOver scale, x, y)
 ]
 DEMO_SCALE_FACTOR = 0.65
 """The demo graphs' SinGAN pyramid factor: ≥ 5 scales at 128 px (fast's own 0.55 gives 4 here)."""
-GT_RECT = {"past": (0.2, 0.05, 0.45, 0.9), "future": (0.38, 0.1, 0.24, 0.85)}
-GT_MOVE = {"past": 0.3, "future": -0.3}
+GT_RECT = {"past": (0.2, 0.05, 0.45, 0.9), "future": (0.38, 0.1, 0.24, 0.85), "face": (0.32, 0.08, 0.26, 0.32)}
+GT_MOVE = {"past": 0.3, "future": -0.3, "face": 0.3}
 """Where the moved ground-truth cases paste the object (share of the width)."""
+GT_ONLY = ("face",)
+"""Scenes with ground-truth cases only (no pasted subjects): ``face`` = ``astronaut``, the object her face (skin)."""
+INPAINT_DILATE = 0.012
+"""How far the ``--unseen`` training images inpaint beyond the object (share of the longest side): GrabCut's
+edge leaves a rim of the object's colour outside its matte."""
 GT_MIN_SHARE = 0.005
 """A ground-truth matte smaller than this share of the frame is no object (:func:`gt_region`)."""
 
@@ -126,14 +142,20 @@ GT_MIN_SHARE = 0.005
 
 
 def build_inputs(scene_name: str, quick: bool) -> dict[str, torch.Tensor]:
-    """Scene, subjects' composites and masks, GT region: one nodeflow graph (cached on disk)."""
+    """Scene, subjects' composites and masks, GT region: one nodeflow graph (cached on disk); a
+    :data:`GT_ONLY` scene has no subjects."""
     size = 64 if quick else 256
     g = Graph.load(ROOT / "graphs" / "past_film.json") if scene_name == "past" else Graph()
     if scene_name == "past":
         g.set("film_still", max_size=size)
+        for node_id in [n for n in g.spec.nodes if g.node_class(n).sink]:  # the film's own files: not ours to write
+            g.remove(node_id)
         scene = g.node("colour_still")
     else:
-        scene = g.add("SampleImage", id="bench_scene", name="rocket", max_size=size)
+        sample = "astronaut" if scene_name == "face" else "rocket"
+        scene = g.add("SampleImage", id="bench_scene", name=sample, max_size=size)
+    g.output("scene", scene.image)
+    subjects = [] if scene_name in GT_ONLY else SUBJECTS
     sub = 64 if quick else 200
     astro = g.add("SampleImage", id="bench_astro", name="astronaut", max_size=sub)
     person = g.add("Crop", id="bench_person", image=astro.image, anchor="top-left", units="relative",
@@ -148,8 +170,7 @@ def build_inputs(scene_name: str, quick: bool) -> dict[str, torch.Tensor]:
     clean_c = g.add("RefineMatte", id="bench_clean_c", mask=cut_c.mask, feather=2, fill_holes=True,
                     keep_largest=True)
     sub_c = g.add("SetAlpha", id="bench_sub_c", image=cat.image, mask=clean_c.mask)
-    g.output("scene", scene.image)
-    for i, (who, scale, x, y) in enumerate(SUBJECTS):
+    for i, (who, scale, x, y) in enumerate(subjects):
         fg = sub_a if who == "astronaut" else sub_c
         paste = g.add("AlphaOver", id=f"bench_paste{i}", background=scene.image, foreground=fg.image,
                       scale=scale, x=x, y=y)
@@ -159,7 +180,7 @@ def build_inputs(scene_name: str, quick: bool) -> dict[str, torch.Tensor]:
     g.output("gt_mask", gt.mask)
     coffee = g.add("SampleImage", id="bench_coffee", name="coffee", max_size=size)
     g.output("coffee", coffee.image)
-    names = ["scene", "gt_mask", "coffee"] + [f"{k}{i}" for i in range(len(SUBJECTS)) for k in ("comp", "mask")]
+    names = ["scene", "gt_mask", "coffee"] + [f"{k}{i}" for i in range(len(subjects)) for k in ("comp", "mask")]
     inp = g.run(outputs=names, device="cpu")
     inp["gt_mask"] = gt_region(inp["gt_mask"], GT_RECT[scene_name])
     return inp
@@ -177,6 +198,24 @@ def gt_region(cut: torch.Tensor, rect: tuple[float, float, float, float]) -> tor
     print(f"  ground truth: GrabCut found {int(quality.binary(cut).sum())} px at {w}x{h}; the rectangle "
           "is the object", flush=True)
     return box
+
+
+def inpainted(scene: torch.Tensor, region: torch.Tensor, dilate: int) -> torch.Tensor:
+    """The scene with ``region`` (dilated by ``dilate`` px) filled from its surroundings (OpenCV Telea):
+    the ``--unseen`` training image, on which SinGAN never sees the object's colours. Pixels outside
+    the dilated region are the scene's own, bit for bit."""
+    import cv2
+    import numpy as np
+
+    m = quality.binary(region)[:1, :1]
+    if dilate > 0:
+        m = torch.nn.functional.max_pool2d(m, 2 * dilate + 1, stride=1, padding=dilate)
+    rgb = (scene[0, :3].clamp(0, 1).permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+    hole = (m[0, 0].numpy() > 0).astype(np.uint8)
+    radius = max(3, round(0.02 * max(scene.shape[-2:])))
+    filled = cv2.inpaint(np.ascontiguousarray(rgb), hole, radius, cv2.INPAINT_TELEA)
+    out = torch.from_numpy(filled.astype(np.float32) / 255).permute(2, 0, 1)[None]
+    return m * out + (1 - m) * scene[:, :3]
 
 
 def gt_cases(scene_name: str, scene: torch.Tensor, region: torch.Tensor,
@@ -232,9 +271,10 @@ def colour_match(comp: torch.Tensor, mask: torch.Tensor, method: str) -> torch.T
 
 
 def train(scene: torch.Tensor, name: str, preset: str, mode: str, iterations: int | None, size: int,
-          device: torch.device, folder: Path) -> tuple[SinGANModel, float]:
+          device: torch.device, folder: Path, scale_factor: float | None = None) -> tuple[SinGANModel, float]:
     """Train (or resume from the per-scale checkpoints in ``folder``: a rerun only re-measures)."""
-    cfg = make_config(preset, mode, iterations=iterations, max_size=size, min_size=25 if size >= 64 else 12)
+    cfg = make_config(preset, mode, iterations=iterations, max_size=size, min_size=25 if size >= 64 else 12,
+                      scale_factor=scale_factor)
     model = train_singan(scene, cfg, seed=0, device=device, checkpoint_dir=folder / name,
                          log=lambda m: print(f"  [{name}] {m}", flush=True))
     return model.to("cpu"), float(model.meta["seconds"])  # summed per-scale times (kept across resumes)
@@ -326,23 +366,13 @@ def run_scene(scene_name: str, args: argparse.Namespace, device: torch.device) -
         models["fast"] = train(scene, f"{scene_name_dir}-fast", "fast", "standard", fast_it, size, device, args.models)
         models["fast harmonize"] = train(scene, f"{scene_name_dir}-fast-harm", "fast", "harmonize", fast_it, size,
                                          device, args.models)
-    faithful = [(k, "reference", REFERENCE) for k in models if k.startswith("faithful")]
-    singan_rows = [*faithful, ("fast", "reference", REFERENCE), ("fast", "new", NEW),
-                   ("fast harmonize", "new", NEW), ("fast harmonize", "new, previous auto", NEW_OLD_AUTO),
-                   ("fast harmonize", "wave 2", WAVE2),
-                   ("fast harmonize", "previous", PREVIOUS),
-                   ("fast harmonize", "new, Lab colour", NEW_LAB),
-                   ("fast harmonize", "new, no colour", NEW_NO_COLOUR)]
-    training = {k: {"seconds": s, "scales": m.N + 1, "rmse": m.meta.get("rmse"),
-                    "config": {k2: m.meta["config"][k2] for k2 in ("iterations", "d_steps", "g_steps", "rec_steps",
-                                                                   "harmonize_steps", "concurrent")}}
-                for k, (m, s) in models.items()}
-    out: dict[str, Any] = {"training": training, "cases": {}, "ground_truth": {}, "truth_gaps": {}}
+    singan_rows = singan_rows_of(models)
+    out: dict[str, Any] = {"training": training_of(models), "cases": {}, "ground_truth": {}, "truth_gaps": {}}
     sheets = args.sheets / scene_name
     sheets.mkdir(parents=True, exist_ok=True)
 
     # real task
-    for i, (who, scale, _x, _y) in enumerate(SUBJECTS):
+    for i, (who, scale, _x, _y) in enumerate([] if getattr(args, "ground_truth_only", False) else SUBJECTS):
         case = f"{scene_name}/{who}@{scale}"
         comp, mask = inp[f"comp{i}"][:, :3], inp[f"mask{i}"]
         res: dict[str, Any] = {"naive": row(comp, comp, mask)}
@@ -379,7 +409,35 @@ def run_scene(scene_name: str, args: argparse.Namespace, device: torch.device) -
         write_image(contact_sheet(tiles, list(pics), columns=4), sheets / f"{i}_{who}.png")
         print(f"  {case}: done", flush=True)
 
-    # ground truth
+    ground_truth(out, scene_name, inp, models, singan_rows, sheets)
+    out["seconds"] = time.perf_counter() - t0
+    return out
+
+
+def singan_rows_of(models: dict[str, tuple[SinGANModel, float]]) -> list[tuple[str, str, Settings]]:
+    """The SinGAN rows (model, setting label, settings) of the models trained."""
+    faithful = [(k, "reference", REFERENCE) for k in models if k.startswith("faithful")]
+    rows = [*faithful, ("fast", "reference", REFERENCE), ("fast", "new", NEW),
+            ("fast harmonize", "new", NEW), ("fast harmonize", "new, previous auto", NEW_OLD_AUTO),
+            ("fast harmonize", "wave 2", WAVE2),
+            ("fast harmonize", "previous", PREVIOUS),
+            ("fast harmonize", "new, Lab colour", NEW_LAB),
+            ("fast harmonize", "new, no colour", NEW_NO_COLOUR)]
+    return [r for r in rows if r[0] in models]
+
+
+def training_of(models: dict[str, tuple[SinGANModel, float]]) -> dict[str, Any]:
+    return {k: {"seconds": s, "scales": m.N + 1, "rmse": m.meta.get("rmse"),
+                "config": {k2: m.meta["config"][k2] for k2 in ("iterations", "d_steps", "g_steps", "rec_steps",
+                                                               "harmonize_steps", "concurrent", "scale_factor")}}
+            for k, (m, s) in models.items()}
+
+
+def ground_truth(out: dict[str, Any], scene_name: str, inp: dict[str, torch.Tensor],
+                 models: dict[str, tuple[SinGANModel, float]], singan_rows: list[tuple[str, str, Settings]],
+                 sheets: Path) -> None:
+    """The ground-truth rows of every method into ``out`` (its sheets into ``sheets``)."""
+    scene = inp["scene"][:, :3]
     for case, comp, truth, region in gt_cases(scene_name, scene, inp["gt_mask"], inp["coffee"][:, :3]):
         res, pics = gt_classical_rows(comp, truth, region)
         for model_name, setting, settings in singan_rows:
@@ -392,11 +450,44 @@ def run_scene(scene_name: str, args: argparse.Namespace, device: torch.device) -
             pics[f"{model_name} {setting} best n={best}"] = imgs[best][:, :3]
             auto = harmonize_node(model, comp, region, settings, scale="auto")
             res[f"{label} auto"] = {**gt_row(auto["image"], truth, region, comp), "n": auto["scale"]}
+            if setting == "new" or (model_name, setting, settings) in UNSEEN_VARIANTS:
+                pics[f"{model_name} {setting} auto n={auto['scale']}"] = auto["image"][:, :3]
         out["ground_truth"][case] = res
         out["truth_gaps"][case] = colour_figures(truth, truth, region)
         write_image(contact_sheet([quality_crop(p, region) for p in pics.values()], list(pics), columns=4),
                     sheets / f"gt_{case.split('/gt-')[1].replace('-', '_')}.png")
         print(f"  {case}: done", flush=True)
+
+
+def run_unseen(scene_name: str, args: argparse.Namespace, device: torch.device) -> dict[str, Any]:
+    """The ground truth with objects SinGAN has never seen: every SinGAN model is trained on the scene
+    with the object inpainted away (:func:`inpainted`); composites and truths are the seen rows' own.
+    Models: faithful (the reference's best n), ``fast`` and ``fast`` + mode ``harmonize`` (the shipped
+    ``auto`` rows), with the seen rows' pyramid factor (the demo's on ``past``; on ``face`` too)."""
+    quick = args.quick
+    size = 32 if quick else args.size
+    t0 = time.perf_counter()
+    inp = build_inputs(scene_name, quick)
+    scene = inp["scene"][:, :3]
+    dilate = max(1, round(INPAINT_DILATE * max(scene.shape[-2:])))
+    training_image = inpainted(scene, inp["gt_mask"], dilate)
+    sheets = args.sheets / "unseen" / scene_name
+    sheets.mkdir(parents=True, exist_ok=True)
+    write_image(torch.cat([scene, training_image], -1), sheets / "training_image.png")
+    fi = 2 if quick else args.faithful_iterations
+    fast_it = 4 if quick else None
+    factor = None if quick or scene_name == "future" else DEMO_SCALE_FACTOR
+    name = f"{scene_name}{'-quick' if quick else ''}-unseen"
+    models: dict[str, tuple[SinGANModel, float]] = {}
+    if fi:
+        models[f"faithful {fi} it/scale"] = train(training_image, f"{name}-faithful{fi}", "faithful", "standard", fi,
+                                                  size, device, args.models)
+    for label, mode, suffix in (("fast harmonize", "harmonize", "fast-harm"), ("fast", "standard", "fast")):
+        models[label] = train(training_image, f"{name}-{suffix}", "fast", mode, fast_it, size, device, args.models,
+                              scale_factor=factor)
+    out: dict[str, Any] = {"training": training_of(models), "inpaint_dilate_px": dilate, "cases": {},
+                           "ground_truth": {}, "truth_gaps": {}}
+    ground_truth(out, scene_name, inp, models, [*singan_rows_of(models), *UNSEEN_VARIANTS], sheets)
     out["seconds"] = time.perf_counter() - t0
     return out
 
@@ -413,14 +504,16 @@ def moved_case(scene: torch.Tensor, shifted_scene: torch.Tensor, region: torch.T
 
 def gt_row(image: torch.Tensor, truth: torch.Tensor, region: torch.Tensor,
            naive: torch.Tensor | None = None) -> dict[str, float]:
-    """fMSE / PSNR back to the truth; with ``naive`` (the shifted composite) also the colour figures
-    and the colour gap closed (:func:`quality.gap_closed`: the truth's own gap as the zero)."""
+    """fMSE / PSNR back to the truth; with ``naive`` (the shifted composite) also the colour figures,
+    the colour gap closed (:func:`quality.gap_closed`: the truth's own gap as the zero) and the
+    object kept (luminance SSIM vs the naive paste, the real task's figure: fMSE prefers a blur of
+    the object to a sharp one with a colour error; ``best_of(..., keep=0.7)`` reads it)."""
     mse = quality.foreground_mse(image, truth, region)
     out = {"fmse": mse, "psnr": quality.psnr(mse)}
     if naive is not None:
         closed = quality.gap_closed(image, naive, truth, region)
         out.update(colour_figures(image, naive, region), gap_closed=closed.mean, gap_closed_std=closed.std,
-                   gap_closed_size=closed.size)
+                   gap_closed_size=closed.size, ssim=quality.subject_ssim(image, naive, region))
     return out
 
 
@@ -453,10 +546,12 @@ def kept(r: dict[str, float]) -> str:
     return out
 
 
-def table(results: dict[str, Any]) -> str:
+def table(results: dict[str, Any], label: str = "") -> str:
     lines = []
+    if "unseen" in results and not label:
+        lines.append("==== SEEN objects: SinGAN trained on the scene itself (it has seen each ground-truth object) ====")
     for scene_name, sc in sorted(results.get("scenes", {}).items()):
-        lines.append(f"== {scene_name} (under load: loadavg {sc.get('loadavg')}) ==")
+        lines.append(f"== {scene_name}{label} (under load: loadavg {sc.get('loadavg')}) ==")
         for k, t in sc["training"].items():
             lines.append(f"training {k:<24} {t['seconds']:7.0f} s  {t['scales']} scales  rmse {t['rmse']:.4f}")
         for case, res in sc["cases"].items():
@@ -502,7 +597,57 @@ def table(results: dict[str, Any]) -> str:
                      "fMSE does), per case averaged; method level = means over cases ==")
         for key, fig in v.items():
             lines.append(f"   {COLOUR_FIGURES[key][0]:<58} " + "  ".join(f"{k} {x:+.2f}" for k, x in fig.items()))
+    if "unseen" in results and not label:
+        lines.append("==== UNSEEN objects: SinGAN trained on the scene with the object inpainted away (the fair set) ====")
+        lines.append(table(results["unseen"], label=" [unseen]"))
+        lines.append("==== seen vs unseen: colour gap closed / fMSE, in place | moved (means over the cases) ====")
+        for method, sets in fair_comparison(results).items():
+            for name, r in sets.items():
+                lines.append(f"   {method:<46} {name:<22} closed {100 * r['closed in place']:4.0f}% | "
+                             f"{100 * r['closed moved']:4.0f}%   fMSE {r['fmse in place']:7.1f} | {r['fmse moved']:7.1f}")
     return "\n".join(lines)
+
+
+FAIR_METHODS = ["naive", "ColorMatch mean_std", "ColorMatch histogram", "relight",
+                "SinGAN fast harmonize [new] auto", "SinGAN fast harmonize [new] at its best n",
+                "SinGAN fast harmonize [previous] auto", "SinGAN fast harmonize [new, cast 0.5, colour mean 0.5] auto",
+                "SinGAN faithful 40 it/scale [reference] at its best n",
+                "SinGAN faithful 40 it/scale [reference] at its best n, kept"]
+"""The rows :func:`fair_comparison` sets side by side (``at its best n``: the n of the lowest fMSE per case;
+``, kept``: among the n that keep the object, luminance SSIM ≥ 0.7 vs the naive paste, as the real task's target)."""
+KEEP = 0.7
+
+
+def fair_comparison(results: dict[str, Any]) -> dict[str, dict[str, dict[str, float]]]:
+    """Colour gap closed and fMSE, in place and moved, of :data:`FAIR_METHODS` on the seen set, the
+    unseen set on the same scenes, the whole unseen set and its skin scene (``face``)."""
+    seen = results.get("scenes", {})
+    unseen = results.get("unseen", {}).get("scenes", {})
+    sets = {"seen": seen, "unseen, same scenes": {k: v for k, v in unseen.items() if k in seen},
+            "unseen, all scenes": unseen, "unseen, face (skin)": {k: v for k, v in unseen.items() if k == "face"}}
+
+    def pick(res: dict[str, Any], method: str) -> dict[str, float] | None:
+        prefix, sep, rest = method.partition(" at its best n")
+        if sep:
+            if rest and not all("ssim" in v for k, v in res.items() if k.startswith(prefix)):
+                return None  # stored before the object-kept figure
+            best = best_of(res, prefix, "fmse", keep=KEEP if rest else None)
+            return best[1] if best else None
+        return res.get(method)
+
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for method in FAIR_METHODS:
+        for name, scenes in sets.items():
+            gts = [(c, g) for sc in scenes.values() for c, g in sc["ground_truth"].items()]
+            r: dict[str, float] = {}
+            for where, group in (("in place", [g for c, g in gts if "moved" not in c]),
+                                 ("moved", [g for c, g in gts if "moved" in c])):
+                rows = [x for g in group if (x := pick(g, method))]
+                r[f"closed {where}"] = _mean([x.get("gap_closed", math.nan) for x in rows])
+                r[f"fmse {where}"] = _mean([x["fmse"] for x in rows])
+            if gts:
+                out.setdefault(method, {})[name] = r
+    return out
 
 
 BASICS = ["naive", "ColorMatch mean_std", "ColorMatch histogram", "local colour", "relight", "relight, cast 0.3"]
@@ -561,7 +706,8 @@ def validation(results: dict[str, Any]) -> dict[str, dict[str, float]]:
     scenes = results.get("scenes", {}).values()
     gts = [(c, res) for sc in scenes for c, res in sc["ground_truth"].items()]
     cases = [res for sc in scenes for res in sc["cases"].values()]
-    methods = [*BASICS, *sorted({k for _c, g in gts for k in g if k.endswith(" auto")})]
+    variants = tuple(f"[{setting}]" for _m, setting, _s in UNSEEN_VARIANTS)
+    methods = [*BASICS, *sorted({k for _c, g in gts for k in g if k.endswith(" auto") and not any(v in k for v in variants)})]
     out: dict[str, dict[str, float]] = {}
     for key, (_label, higher, _truth) in COLOUR_FIGURES.items():
         def per_case(group: list[tuple[str, dict[str, Any]]], pick: Callable[[str], bool],
@@ -576,7 +722,7 @@ def validation(results: dict[str, Any]) -> dict[str, dict[str, float]]:
         fig = {"15 methods": per_case(gts, lambda k: k in methods),
                "15 methods, in place": per_case([g for g in gts if "moved" not in g[0]], lambda k: k in methods),
                "15 methods, moved": per_case([g for g in gts if "moved" in g[0]], lambda k: k in methods),
-               "every row": per_case(gts, lambda k: True)}
+               "every row": per_case(gts, lambda k: not any(v in k for v in variants))}
         if all(all(key in g.get(m, {}) for m in methods) for _c, g in gts):
             sign = -1 if higher else 1
             fmse = [_mean([g[m]["fmse"] for _c, g in gts]) for m in methods]
@@ -592,14 +738,14 @@ def summary(results: dict[str, Any]) -> dict[str, Any]:
     """The issue's targets, averaged over the stored cases."""
     cases = [res for sc in results.get("scenes", {}).values() for res in sc["cases"].values()]
     gts = [(c, res) for sc in results.get("scenes", {}).values() for c, res in sc["ground_truth"].items()]
-    if not cases:
+    if not cases and not gts:
         return {}
 
     def mean(vals: list[float]) -> float:
         return float(sum(vals) / len(vals)) if vals else math.nan
 
     out: dict[str, Any] = {}
-    autos = sorted({k for c in cases for k in c if k.endswith(" auto")})
+    autos = sorted({k for c in [*cases, *(g for _c, g in gts)] for k in c if k.endswith(" auto")})
     basics = BASICS
     for name in [*basics, *autos]:
         rows = [c[name] for c in cases if name in c]
@@ -726,16 +872,37 @@ def finetune_table(results: dict[str, Any]) -> str:
 
 
 def store_scene(path: Path, scene_name: str, res: dict[str, Any], device: torch.device,
-                summarise: Callable[[dict[str, Any]], Any] | None = None) -> dict[str, Any]:
-    """Merge one scene's results into the JSON at ``path`` (re-read: another scene may have been
-    written meanwhile), with the load and device it was measured under; returns the whole file."""
+                summarise: Callable[[dict[str, Any]], Any] | None = None, section: str | None = None,
+                gt_only: bool = False) -> dict[str, Any]:
+    """Merge one scene's results into the JSON at ``path`` (re-read under a lock: another scene's
+    process may write meanwhile), with the load and device it was measured under; ``section``: into
+    that part of the file (``unseen``), the rest untouched; ``gt_only``: only the scene's ground
+    truth replaced (``--ground-truth-only``: it says how many stored fMSE changed)."""
+    import fcntl
+
     res["loadavg"] = [round(v, 1) for v in os.getloadavg()]
     res["device"] = str(device)
-    current = json.loads(path.read_text()) if path.exists() else {"scenes": {}}
-    current["scenes"][scene_name] = res
-    if summarise is not None:
-        current["summary"] = summarise(current)
-    write_json_atomic(path, current, indent=1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        current = json.loads(path.read_text()) if path.exists() else {"scenes": {}}
+        part = current.setdefault(section, {"scenes": {}}) if section else current
+        if gt_only and scene_name in part["scenes"]:  # the stored real task kept; its ground truth re-scored
+            old = part["scenes"][scene_name]
+            changed = [(c, k, v["fmse"], res["ground_truth"][c][k]["fmse"]) for c, g in old["ground_truth"].items()
+                       for k, v in g.items() if k in res["ground_truth"].get(c, {})
+                       and v["fmse"] != res["ground_truth"][c][k]["fmse"]]
+            print(f"  {scene_name}: ground truth re-scored, {len(changed)} stored fMSE changed {changed[:3]}",
+                  flush=True)
+            res = {**old, "ground_truth": res["ground_truth"], "truth_gaps": res["truth_gaps"],
+                   "ground_truth_rescored": {"loadavg": res["loadavg"], "fmse_changed": len(changed)}}
+        part["scenes"][scene_name] = res
+        if summarise is not None:
+            part["summary"] = summarise(part)
+            part["validation"] = validation(part)
+        if "unseen" in current:
+            current["unseen"]["comparison"] = fair_comparison(current)
+        write_json_atomic(path, current, indent=1)
     return current
 
 
@@ -754,7 +921,12 @@ def main_finetune(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="toy sizes and iterations (a smoke test)")
-    ap.add_argument("--scenes", nargs="+", default=["past", "future"], choices=["past", "future"])
+    ap.add_argument("--scenes", nargs="+", default=None, choices=["past", "future", "face"],
+                    help="default: past future (with --unseen: past future face)")
+    ap.add_argument("--unseen", action="store_true", help="only the ground truth with SinGAN trained on the scene "
+                    "with the object inpainted away, into the JSON's 'unseen' part (the rest kept)")
+    ap.add_argument("--ground-truth-only", action="store_true", help="re-score the stored scenes' ground truth "
+                    "(cached models), keep their real-task rows")
     ap.add_argument("--size", type=int, default=128, help="SinGAN training size (longest side)")
     ap.add_argument("--faithful-iterations", type=int, default=40,
                     help="faithful recipe iterations per scale (the paper: 2000; hours on a CPU; 0 = skip)")
@@ -772,6 +944,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.scenes is None:
+        args.scenes = ["past", "future", "face"] if args.unseen else ["past", "future"]
     if args.finetune:
         return main_finetune(args)
     path = args.out or (SHEETS.with_name("harmonize_quick.json") if args.quick else RESULTS)  # toy runs: out/
@@ -781,9 +955,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.table:
         device = resolve_device(args.device)
         for scene_name in args.scenes:
-            results = store_scene(path, scene_name, run_scene(scene_name, args, device), device, summary)
-        results["validation"] = validation(results)
-        write_json_atomic(path, results, indent=1)
+            run = run_unseen if args.unseen else run_scene
+            results = store_scene(path, scene_name, run(scene_name, args, device), device, summary,
+                                  "unseen" if args.unseen else None, gt_only=args.ground_truth_only)
     print(table(results))
     return 0
 

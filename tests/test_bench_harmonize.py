@@ -97,3 +97,48 @@ def test_the_benchmarks_rows_are_what_a_graph_gives(tmp_path, quick_inputs, mode
     ref = bench.harmonize_node(model, comp, mask, bench.REFERENCE, scale=2)["image"]
     assert torch.equal(ref, harmonize(model, comp, mask, 2, generator=torch.Generator().manual_seed(0)).image)
     assert not torch.equal(new, ref)
+
+
+def test_inpainted_removes_the_object_and_keeps_the_rest():
+    """The --unseen training image: the object's pixels are filled from its surroundings (a smooth
+    gradient here), the pixels outside the dilated region are the scene's own, bit for bit."""
+    h = w = 48
+    ramp = torch.linspace(0.2, 0.6, w).view(1, 1, 1, w).expand(1, 3, h, w).clone()
+    scene = ramp.clone()
+    region = torch.zeros(1, 1, h, w)
+    region[..., 18:30, 18:30] = 1
+    scene[:, 0:1][region.bool()] = 1.0  # a red square
+    scene[:, 1:3][region.expand(1, 2, h, w).bool()] = 0.0
+    out = bench.inpainted(scene, region, dilate=2)
+    grown = torch.nn.functional.max_pool2d(region, 5, stride=1, padding=2).expand_as(scene).bool()
+    assert torch.equal(out[~grown], scene[~grown])
+    inside = region.expand_as(scene).bool()
+    assert (scene[inside] - ramp[inside]).abs().mean() > 0.3  # the object was far from its surroundings
+    assert (out[inside] - ramp[inside]).abs().mean() < 0.03  # and is gone
+    assert out.shape == scene.shape and out.dtype == torch.float32
+
+
+def test_quick_unseen_rows_go_into_their_own_part(tmp_path):
+    """``--quick --unseen`` on the skin scene: models trained on the inpainted scene, every ground-truth
+    row, stored under ``unseen`` next to an existing seen part that stays as it was."""
+    import argparse
+    import json
+
+    args = argparse.Namespace(quick=True, size=128, faithful_iterations=40, models=tmp_path / "models",
+                              sheets=tmp_path / "sheets")
+    res = bench.run_unseen("face", args, torch.device("cpu"))
+    assert set(res["training"]) == {"faithful 2 it/scale", "fast harmonize", "fast"}
+    assert len(res["ground_truth"]) == 6 and not res["cases"]
+    auto = res["ground_truth"]["face/gt-transfer"]["SinGAN fast harmonize [new] auto"]
+    assert auto["fmse"] > 0 and -10 < auto["gap_closed"] <= 1
+    assert (tmp_path / "sheets" / "unseen" / "face" / "training_image.png").exists()
+    path = tmp_path / "h.json"
+    seen = {"scenes": {"future": {"training": {}, "cases": {}, "ground_truth": {}}}, "summary": {"x": 1}}
+    path.write_text(json.dumps(seen))
+    stored = bench.store_scene(path, "face", res, torch.device("cpu"), bench.summary, "unseen")
+    assert {k: stored[k] for k in seen} == seen
+    assert "ground truth SinGAN fast harmonize [new] auto" in stored["unseen"]["summary"]
+    assert "gap_closed" in stored["unseen"]["validation"]
+    face = stored["unseen"]["comparison"]["SinGAN fast harmonize [new] auto"]["unseen, face (skin)"]
+    assert face["fmse in place"] > 0
+    assert "UNSEEN" in bench.table(stored)
