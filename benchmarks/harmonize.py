@@ -73,6 +73,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from filelock import FileLock
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -878,13 +879,10 @@ def store_scene(path: Path, scene_name: str, res: dict[str, Any], device: torch.
     process may write meanwhile), with the load and device it was measured under; ``section``: into
     that part of the file (``unseen``), the rest untouched; ``gt_only``: only the scene's ground
     truth replaced (``--ground-truth-only``: it says how many stored fMSE changed)."""
-    import fcntl
-
     res["loadavg"] = [round(v, 1) for v in os.getloadavg()]
     res["device"] = str(device)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(path.name + ".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with FileLock(path.with_name(path.name + ".lock")):
         current = json.loads(path.read_text()) if path.exists() else {"scenes": {}}
         part = current.setdefault(section, {"scenes": {}}) if section else current
         if gt_only and scene_name in part["scenes"]:  # the stored real task kept; its ground truth re-scored
