@@ -67,13 +67,15 @@ class SaveImageSequence(Node):
         numbers are known only when it arrives: :meth:`run` checks each file again anyway."""
         p = self.params
         pattern = self.pattern(ctx)
+        if not ctx.frames:
+            return
         try:  # one listing, not a stat per frame: a film has 100 000 of them
-            present = set(os.listdir(pattern.folder)) if ctx.frames else set()
+            present = set(os.listdir(pattern.folder))
         except OSError:
             return  # no folder yet (or unreadable: run() says so)
-        for number in ctx.frames or ():
-            if pattern.name(p.start_number + number) in present:
-                check_writable(ctx, pattern.path(p.start_number + number), "path", p.overwrite)
+        for n in (p.start_number + number for number in ctx.frames):
+            if pattern.name(n) in present:
+                check_writable(ctx, pattern.path(n), "path", p.overwrite)
 
     def run(self, ctx: RunContext, image: torch.Tensor) -> dict[str, Any]:
         p = self.params
