@@ -75,13 +75,18 @@ def check_folder_option(option: str, value: str | None) -> None:
 
 
 def check_run_options(args: argparse.Namespace) -> None:
-    """Refuse option values that would fail deep inside a run."""
+    """Refuse option values that would fail deep inside a run, before the graph is read (its own
+    problems would hide an argument mistake)."""
     check_folder_option("--output-dir", args.output_dir)
     check_folder_option("--preview", args.preview)
     if args.batch_size < 1:
         raise UsageError(f"--batch-size {args.batch_size}: must be at least 1")
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers {args.workers}: the Dask cluster needs at least 1 worker process")
+    unused = unused_options(args.executor, {"workers": args.workers, "scheduler": args.scheduler})
+    if unused:
+        raise UsageError(f"{', '.join('--' + u for u in unused)}: not used by --executor {args.executor} "
+                         "(add --executor dask)")
 
 
 def apply_sets(spec: Any, sets: list[tuple[str, str, Any]]) -> None:
@@ -127,10 +132,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     console = _console()
     check_run_options(args)
-    unused = unused_options(args.executor, {"workers": args.workers, "scheduler": args.scheduler})
-    if unused:  # an argument mistake, said before the graph is read (its problems would hide it)
-        raise UsageError(f"{', '.join('--' + u for u in unused)}: not used by --executor {args.executor} "
-                         "(add --executor dask)")
     graph_path = Path(args.graph)
     spec = GraphSpec.load(graph_path)
     apply_sets(spec, parse_set(args.set or []))
