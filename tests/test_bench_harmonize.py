@@ -142,3 +142,32 @@ def test_quick_unseen_rows_go_into_their_own_part(tmp_path):
     face = stored["unseen"]["comparison"]["SinGAN fast harmonize [new] auto"]["unseen, face (skin)"]
     assert face["fmse in place"] > 0
     assert "UNSEEN" in bench.table(stored)
+
+
+def test_real_task_subjects_are_whole_cut_outs():
+    """At the benchmark's size every real-task subject's cut-out covers a real share of its photo (the
+    cat close-up it once used gave GrabCut only eyes and a nose: 3 % of the photo), and a fragment is
+    refused by name."""
+    inp = bench.build_inputs("future", quick=False)
+    shares = {k[6:]: float((v > 0.5).float().mean()) for k, v in inp.items() if k.startswith("matte_")}
+    assert set(shares) == {who for who, *_ in bench.SUBJECTS}
+    assert all(s >= bench.SUBJECT_MIN_SHARE for s in shares.values()), shares
+    fragment = {**inp, "matte_cup": torch.zeros_like(inp["matte_cup"])}
+    fragment["matte_cup"][..., :5, :5] = 1
+    with pytest.raises(RuntimeError, match=r"cup cut-out covers 0\.1 % of its photo"):
+        bench.check_subjects(fragment)
+
+
+def test_real_task_only_keeps_the_stored_ground_truth(tmp_path):
+    import json
+
+    path = tmp_path / "h.json"
+    old = {"training": {"a": 1}, "cases": {"future/cat@0.4": {}}, "ground_truth": {"future/gt-gamma": {"x": 1}},
+           "truth_gaps": {"t": 1}}
+    path.write_text(json.dumps({"scenes": {"future": old}}))
+    new = {"training": {"a": 2}, "cases": {"future/cup@0.4": {}}, "ground_truth": {}, "truth_gaps": {},
+           "seconds": 3.0}
+    stored = bench.store_scene(path, "future", new, torch.device("cpu"), real_only=True)["scenes"]["future"]
+    assert stored["cases"] == {"future/cup@0.4": {}} and stored["training"] == {"a": 2}
+    assert stored["ground_truth"] == old["ground_truth"] and stored["truth_gaps"] == old["truth_gaps"]
+    assert json.loads(path.read_text())["scenes"]["future"] == stored
