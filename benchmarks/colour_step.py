@@ -48,7 +48,13 @@ sys.path.insert(0, str(ROOT))
 from nodeflow.atomic import write_json_atomic  # noqa: E402
 from nodeflow.image_files import write_image  # noqa: E402
 from nodeflow.nodes.singan import quality  # noqa: E402
-from nodeflow.nodes.singan.colour_prep import LUMA, _to_linear, apply_gains, relight_gains  # noqa: E402
+from nodeflow.nodes.singan.colour_prep import (  # noqa: E402
+    LUMA,
+    _to_linear,
+    apply_gains,
+    relight_gains,
+    relight_to_surroundings,
+)
 from nodeflow.nodes.singan.harmonize import contact_sheet, prepare_colour  # noqa: E402
 from nodeflow.nodes.singan.nodes import Harmonize  # noqa: E402
 
@@ -108,7 +114,7 @@ def steps() -> dict[str, Step]:
     out: dict[str, Step] = {
         "naive": lambda c, m, s: c,
         "ColorMatch mean/std": lambda c, m, s: H.colour_match(c, m, "mean_std"),
-        "relight": lambda c, m, s: H.relight_to_surroundings(c, m, strength=0.7),
+        "relight": lambda c, m, s: relight_to_surroundings(c, m, strength=0.7),
         "Harmonize colour step": lambda c, m, s: node_colour_step(c, m),
     }
     for p in P_NORMS:
