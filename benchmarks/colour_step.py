@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -174,11 +173,6 @@ def run_scene(name: str, quick: bool, sheets: Path) -> dict[str, Any]:
     return out
 
 
-def _mean(values: list[float]) -> float:
-    kept = [v for v in values if not math.isnan(v)]
-    return sum(kept) / len(kept) if kept else math.nan
-
-
 def summary(results: dict[str, Any]) -> dict[str, dict[str, float]]:
     """Per method: mean fMSE and colour gap closed in place / moved over every stored scene's cases."""
     gt = {c: r for s in results["scenes"].values() for c, r in s["ground_truth"].items()}
@@ -186,10 +180,10 @@ def summary(results: dict[str, Any]) -> dict[str, dict[str, float]]:
     for method in next(iter(gt.values())):
         place = [r[method] for c, r in gt.items() if "moved" not in c]
         moved = [r[method] for c, r in gt.items() if "moved" in c]
-        out[method] = {"fmse_in_place": _mean([r["fmse"] for r in place]),
-                       "fmse_moved": _mean([r["fmse"] for r in moved]),
-                       "closed_in_place": _mean([r["gap_closed"] for r in place]),
-                       "closed_moved": _mean([r["gap_closed"] for r in moved]),
+        out[method] = {"fmse_in_place": H._mean([r["fmse"] for r in place]),
+                       "fmse_moved": H._mean([r["fmse"] for r in moved]),
+                       "closed_in_place": H._mean([r["gap_closed"] for r in place]),
+                       "closed_moved": H._mean([r["gap_closed"] for r in moved]),
                        "cases": len(place) + len(moved)}
     return out
 
