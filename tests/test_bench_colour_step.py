@@ -3,26 +3,18 @@ subject shares its scene's statistics, and a quick run stores every method's fig
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
+import runpy
 from pathlib import Path
+from types import SimpleNamespace
 
 import torch
 
 from nodeflow.nodes.singan.colour_prep import _to_linear, _to_srgb
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _bench():
-    spec = importlib.util.spec_from_file_location("bench_colour_step", ROOT / "benchmarks" / "colour_step.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _bench()
+bench = SimpleNamespace(**runpy.run_path(str(ROOT / "benchmarks" / "colour_step.py"), run_name="bench_colour_step"))
 
 
 def test_shades_of_gray_undoes_a_cast_on_a_subject_like_its_scene():
