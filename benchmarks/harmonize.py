@@ -177,7 +177,8 @@ def build_inputs(scene_name: str, quick: bool) -> dict[str, torch.Tensor]:
                     keep_largest=True)
     sub_c = g.add("SetAlpha", id="bench_sub_c", image=cup.image, mask=clean_c.mask)
     mattes = {"astronaut": clean_a.mask, "cup": clean_c.mask}
-    for who in {who for who, *_ in subjects}:
+    subject_names = sorted({who for who, *_ in subjects})
+    for who in subject_names:
         g.output(f"matte_{who}", mattes[who])
     for i, (who, scale, x, y) in enumerate(subjects):
         fg = sub_a if who == "astronaut" else sub_c
@@ -190,7 +191,7 @@ def build_inputs(scene_name: str, quick: bool) -> dict[str, torch.Tensor]:
     coffee = g.add("SampleImage", id="bench_coffee", name="coffee", max_size=size)
     g.output("coffee", coffee.image)
     names = ["scene", "gt_mask", "coffee"] + [f"{k}{i}" for i in range(len(subjects)) for k in ("comp", "mask")]
-    names += [f"matte_{who}" for who in {who for who, *_ in subjects}]
+    names += [f"matte_{who}" for who in subject_names]
     inp = g.run(outputs=names, device="cpu")
     inp["gt_mask"] = gt_region(inp["gt_mask"], GT_RECT[scene_name])
     if not quick:  # GrabCut at the toy size is not the subject's cut
@@ -967,6 +968,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--finetune-lr", type=float, default=5e-4, help="fine-tune learning rate (generator and critic; "
                     "ConSinGAN's 5e-4)")
     args = ap.parse_args(argv)
+    if args.real_task_only and (args.ground_truth_only or args.unseen):
+        ap.error("--real-task-only re-runs the seen scenes' real task: not with --ground-truth-only or --unseen")
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.scenes is None:
