@@ -210,13 +210,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="toy sizes (a smoke test; JSON and sheets under out/)")
     ap.add_argument("--scenes", nargs="+", default=list(SCENES), choices=SCENES)
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--sheets", type=Path, default=None, help=f"folder for the sheets (default {SHEETS})")
     ap.add_argument("--table", action="store_true", help="print the stored table only")
     args = ap.parse_args(argv)
     path = args.out or (SHEETS.with_name("colour_step_quick.json") if args.quick else RESULTS)
     if args.table:
         print(table(json.loads(path.read_text())))
         return 0
-    sheets = SHEETS.with_name("bench_colour_step_quick") if args.quick else SHEETS
+    sheets = args.sheets or (SHEETS.with_name("bench_colour_step_quick") if args.quick else SHEETS)
     sheets.mkdir(parents=True, exist_ok=True)
     results = {"scenes": {name: run_scene(name, args.quick, sheets) for name in args.scenes}}
     results["summary"] = summary(results)

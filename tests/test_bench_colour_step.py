@@ -35,7 +35,9 @@ def test_shades_of_gray_undoes_a_cast_on_a_subject_like_its_scene():
 
 def test_quick_run_stores_every_method(tmp_path):
     out = tmp_path / "c.json"
-    assert bench.main(["--quick", "--scenes", "future", "--out", str(out)]) == 0
+    sheets = tmp_path / "sheets"
+    assert bench.main(["--quick", "--scenes", "future", "--out", str(out), "--sheets", str(sheets)]) == 0
+    assert (sheets / "real_future.png").exists() and len(list(sheets.glob("gt_*.png"))) == 6
     stored = json.loads(out.read_text())
     methods = set(bench.steps())
     assert set(stored["summary"]) == methods
