@@ -83,9 +83,12 @@ def check_run_options(args: argparse.Namespace) -> None:
         raise UsageError(f"--batch-size {args.batch_size}: must be at least 1")
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers {args.workers}: the Dask cluster needs at least 1 worker process")
-    unused = unused_options(args.executor, {"workers": args.workers, "scheduler": args.scheduler})
+    if args.max_in_flight is not None and args.max_in_flight < 1:
+        raise UsageError(f"--max-in-flight {args.max_in_flight}: at least 1 task must be in flight")
+    unused = unused_options(args.executor, {"workers": args.workers, "scheduler": args.scheduler,
+                                            "max_in_flight": args.max_in_flight})
     if unused:
-        raise UsageError(f"{', '.join('--' + u for u in unused)}: not used by --executor {args.executor} "
+        raise UsageError(f"{', '.join('--' + u.replace('_', '-') for u in unused)}: not used by --executor {args.executor} "
                          "(add --executor dask)")
 
 
@@ -157,7 +160,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     with reporter, cancel_on_sigint(session, console):
         results = session.run_plan(plan, frames=frames, device=args.device, batch_size=args.batch_size,
                                    use_cache=not args.no_cache, listeners=listeners, executor=args.executor,
-                                   workers=args.workers, scheduler=args.scheduler, collect_outputs=False)
+                                   workers=args.workers, scheduler=args.scheduler,
+                                   max_in_flight=args.max_in_flight, collect_outputs=False)
     console.print(reporter.summary())
     for name, value in results.items():
         shape = getattr(value, "shape", None)
@@ -420,6 +424,9 @@ def build_parser(with_train: bool = True) -> argparse.ArgumentParser:
                      help="dask: worker processes of the local cluster (default 2)")
     run.add_argument("--scheduler", metavar="ADDRESS",
                      help="dask: a running scheduler (tcp://host:8786) instead of a local cluster")
+    run.add_argument("--max-in-flight", type=int, metavar="N",
+                     help="dask: tasks outstanding at once (their results wait in memory for their turn; "
+                          "default: one run of about 96 frames per worker); lower it for large frames")
     run.set_defaults(func=cmd_run)
 
     val = sub.add_parser("validate", parents=[common], help="check a graph file and list every problem")

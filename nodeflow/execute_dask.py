@@ -246,7 +246,8 @@ class DaskExecutor(Executor):
     scheduler: str | None = None
     """Address of a running scheduler (``tcp://host:8786``); None starts a local cluster."""
     max_in_flight: int = 0
-    """Tasks outstanding at once (default: 2 per worker thread)."""
+    """Tasks outstanding at once; their results wait in memory for their turn. 0: one run
+    (:data:`RUN_FRAMES`) per worker, at least 2 per worker thread."""
     min_task_frames: int | None = None
     """Frames one task computes at least: smaller batches are grouped (see :func:`batches_per_task`;
     None: :data:`MIN_TASK_FRAMES`)."""
@@ -263,6 +264,9 @@ class DaskExecutor(Executor):
         reported before the static nodes (perhaps a long training) run."""
         if self.workers < 1:
             raise NodeflowError(f"the Dask executor needs at least 1 worker, got {self.workers}")
+        if self.max_in_flight < 0:
+            raise NodeflowError(f"max_in_flight {self.max_in_flight}: use 0 (the default bound) or a positive "
+                                "number of tasks")
         if self.scheduler:
             try:
                 _probe(self.scheduler)

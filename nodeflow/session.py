@@ -67,11 +67,12 @@ class Session:
     def run_plan(self, plan: Plan, *, frames: Iterable[int] | None = None, device: str | torch.device = "auto",
                  batch_size: int = 8, use_cache: bool = True, listeners: Sequence[Listener] = (),
                  executor: str = "local", workers: int | None = None, scheduler: str | None = None,
-                 collect_outputs: bool = True) -> dict[str, Any]:
+                 max_in_flight: int | None = None, collect_outputs: bool = True) -> dict[str, Any]:
         """Run a plan with the executor registered as ``executor`` (see ``nodeflow.executors``).
 
         ``executor="dask"`` computes frame batches in parallel on a Dask cluster: the running
-        scheduler at ``scheduler``, or a local cluster of ``workers`` processes (default 2).
+        scheduler at ``scheduler``, or a local cluster of ``workers`` processes (default 2);
+        ``max_in_flight`` bounds its outstanding tasks, whose results wait in memory for their turn.
         ``collect_outputs=False`` returns a :class:`~nodeflow.execute.ClipSummary` for each
         time-varying output instead of its frames concatenated over the clip.
         """
@@ -80,7 +81,8 @@ class Session:
         common = dict(device=resolve_device(device), memory=self.memory, frame_memory=self.frame_memory,
                       collect_outputs=collect_outputs, disk=self.disk, use_cache=use_cache,
                       listeners=tuple(listeners), cancel_token=self.cancel_token, reason=self._reason)
-        runner = make_executor(executor, common, {"workers": workers, "scheduler": scheduler})
+        runner = make_executor(executor, common, {"workers": workers, "scheduler": scheduler,
+                                                 "max_in_flight": max_in_flight})
         try:
             results = runner.run(plan, frames=frames, batch_size=batch_size)
             # Files a node wrote at its output paths on its own (not through nodeflow.atomic's

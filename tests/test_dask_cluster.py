@@ -6,6 +6,7 @@ started once for the module (about 10 s) and always torn down.
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 import time
@@ -116,12 +117,13 @@ def cli_run(graph: Path, out: Path, *extra: str) -> None:
 # -- the tests -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("mode", ["scheduler", "local-cluster"])
+@pytest.mark.parametrize("mode", ["scheduler", "local-cluster", "one-task-in-flight"])
 def test_cli_renders_a_video_to_the_local_pixels(cluster, clip, tmp_path, mode):
     g = video_graph(tmp_path, clip)
     g.save(tmp_path / "g.json")
     cli_run(tmp_path / "g.json", tmp_path / "local")
-    where = ["--scheduler", cluster.address] if mode == "scheduler" else ["--workers", "2"]
+    where = {"scheduler": ["--scheduler", cluster.address], "local-cluster": ["--workers", "2"],
+             "one-task-in-flight": ["--scheduler", cluster.address, "--max-in-flight", "1"]}[mode]
     cli_run(tmp_path / "g.json", tmp_path / "dask", "--executor", "dask", *where)
     assert assert_same_files(tmp_path / "local", tmp_path / "dask") == CLIP_FRAMES + 2
     assert count_frames(tmp_path / "dask/out/clip.mp4") == CLIP_FRAMES
@@ -410,6 +412,32 @@ def test_each_worker_gets_runs_of_consecutive_frames(cluster, clip, tmp_path):
     for firsts in blocks:  # batches of 2: one contiguous block each, run forwards (a reader never seeks back)
         assert firsts == list(range(firsts[0], firsts[-1] + 1, 2)), blocks
     assert blocks[0][0] == 0 and blocks[1][0] == blocks[0][-1] + 2, blocks
+
+
+def test_max_in_flight_bounds_the_tasks_outstanding(cluster, clip, tmp_path):
+    """``max_in_flight=1``: a task is sent only once the previous result is taken, so no two batches
+    ever run at once on any worker (their 0.1 s sleeps never overlap); by default both workers work
+    at the same time. The pixels are the local executor's either way."""
+
+    def run(limit: int | None) -> tuple[torch.Tensor, list[tuple[float, str]]]:
+        marks = tmp_path / f"marks_{limit}"
+        marks.mkdir()
+        g = video_graph(tmp_path, clip, registry(), sleep=0.1, marks=str(marks))
+        plan = g.session.plan(g.spec, base_dir=tmp_path, output_dir=tmp_path / f"dask_{limit}")
+        out = g.session.run_plan(plan, device="cpu", batch_size=2, executor="dask", scheduler=cluster.address,
+                                 max_in_flight=limit)
+        return out["final"], sorted((f.stat().st_mtime, f.name.split("_")[0]) for f in marks.iterdir())
+
+    one, one_starts = run(1)
+    default, default_starts = run(None)
+    assert len(one_starts) == len(default_starts) == CLIP_FRAMES // 2
+    gaps = [b[0] - a[0] for a, b in itertools.pairwise(one_starts)]
+    assert min(gaps) >= 0.09, gaps  # one batch at a time
+    overlapping = [(a, b) for a, b in itertools.pairwise(default_starts) if b[0] - a[0] < 0.09 and a[1] != b[1]]
+    assert overlapping, default_starts  # two workers at once
+    local = Graph(video_graph(tmp_path, clip, registry(), sleep=0.1).spec, base_dir=tmp_path,
+                  registry=registry()).run(device="cpu", batch_size=2, output_dir=tmp_path / "local")
+    assert torch.equal(one, local["final"]) and torch.equal(default, local["final"])
 
 
 def test_results_come_straight_from_workers_on_this_machine(cluster, clip, tmp_path, monkeypatch):

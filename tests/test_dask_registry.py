@@ -66,7 +66,18 @@ def test_cli_refuses_dask_options_for_the_local_executor(capsys):
     graph = "graphs/past_film.json"
     assert main(["run", graph, "--workers", "2"]) == 2
     assert "--workers: not used by --executor local (add --executor dask)" in capsys.readouterr().err
+    assert main(["run", graph, "--max-in-flight", "4"]) == 2
+    assert "--max-in-flight: not used by --executor local (add --executor dask)" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exc:
         main(["run", graph, "--executor", "nope"])
     assert exc.value.code == 2
     assert "invalid choice: 'nope' (choose from 'local', 'dask')" in capsys.readouterr().err
+
+
+def test_dask_refuses_a_negative_max_in_flight_before_any_work(tmp_path):
+    registry = make_registry()
+    g = Graph(base_dir=tmp_path, registry=registry, session=Session(registry=registry))
+    g.output("clip", g.add("Frames", count=4).image)
+    plan = g.session.plan(g.spec, base_dir=tmp_path, output_dir=tmp_path)
+    with pytest.raises(NodeflowError, match=r"max_in_flight -1: use 0 \(the default bound\) or a positive"):
+        g.session.run_plan(plan, device="cpu", executor="dask", max_in_flight=-1)

@@ -77,6 +77,7 @@ def test_folder_options_that_name_a_file(clip, tmp_path, option):
 
 @pytest.mark.parametrize(("argv", "needle"), [
     (["--executor", "dask", "--workers", "0"], "--workers 0: the Dask cluster needs at least 1"),
+    (["--executor", "dask", "--max-in-flight", "0"], "--max-in-flight 0: at least 1 task must be in flight"),
     (["--batch-size", "0"], "--batch-size 0: must be at least 1"),
     (["--threads", "0"], "--threads 0: must be between 1 and"),
     (["--threads", "100000"], "--threads 100000: must be between 1 and"),  # crashed in OpenBLAS
@@ -197,7 +198,7 @@ def test_fuzzed_cli_arguments_never_traceback(tmp_path_factory, capsys):
                       text), text)),
         st.tuples(st.just("--frames"), st.one_of(st.sampled_from(["0:2", "1", "2:", ":", "0:0", "5:1", "0:2:0",
                                                                   "0:99", "-1:2"]), text)),
-        st.tuples(st.sampled_from(["--batch-size", "--workers"]), number),
+        st.tuples(st.sampled_from(["--batch-size", "--workers", "--max-in-flight"]), number),
         st.tuples(st.just("--device"), st.sampled_from(["cpu", "auto", "cuda", "cuda:3", "mps", "tpu", "", "cuda:x"])),
         st.tuples(st.just("--output"), text),
         st.tuples(st.sampled_from(["--output-dir", "--preview"]),
