@@ -74,6 +74,11 @@ def check_folder_option(option: str, value: str | None) -> None:
             break
 
 
+def executor_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The executor options of ``nodeflow run`` (None: not given), named as ``run_plan`` takes them."""
+    return {"workers": args.workers, "scheduler": args.scheduler, "max_in_flight": args.max_in_flight}
+
+
 def check_run_options(args: argparse.Namespace) -> None:
     """Refuse option values that would fail deep inside a run, before the graph is read (its own
     problems would hide an argument mistake)."""
@@ -85,8 +90,7 @@ def check_run_options(args: argparse.Namespace) -> None:
         raise UsageError(f"--workers {args.workers}: the Dask cluster needs at least 1 worker process")
     if args.max_in_flight is not None and args.max_in_flight < 1:
         raise UsageError(f"--max-in-flight {args.max_in_flight}: at least 1 task must be in flight")
-    unused = unused_options(args.executor, {"workers": args.workers, "scheduler": args.scheduler,
-                                            "max_in_flight": args.max_in_flight})
+    unused = unused_options(args.executor, executor_options(args))
     if unused:
         raise UsageError(f"{', '.join('--' + u.replace('_', '-') for u in unused)}: not used by --executor {args.executor} "
                          "(add --executor dask)")
@@ -160,8 +164,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     with reporter, cancel_on_sigint(session, console):
         results = session.run_plan(plan, frames=frames, device=args.device, batch_size=args.batch_size,
                                    use_cache=not args.no_cache, listeners=listeners, executor=args.executor,
-                                   workers=args.workers, scheduler=args.scheduler,
-                                   max_in_flight=args.max_in_flight, collect_outputs=False)
+                                   collect_outputs=False, **executor_options(args))
     console.print(reporter.summary())
     for name, value in results.items():
         shape = getattr(value, "shape", None)
