@@ -1,5 +1,5 @@
-"""Regenerate the README gallery from real outputs: naive | harmonized | relight alone | the previous auto rule;
-all-scales sheet.
+"""Regenerate the README gallery from real outputs: naive | harmonized | relight alone | auto without the ninth
+wave's guard; all-scales sheet.
 
 Runs each demo graph (graphs/past_film.json, graphs/future_film.json) for its first frame only,
 through the Python API, with the sinks removed (the demo's own out/ files are not touched) and the
@@ -29,9 +29,9 @@ from nodeflow.nodes.singan.colour_prep import relight_to_surroundings  # noqa: E
 from nodeflow.nodes.singan.harmonize import contact_sheet  # noqa: E402
 
 GALLERY = ROOT / "docs" / "gallery"
-PREVIOUS = {"max_highlight": 1.0, "light_tolerance": 10.0}
-"""Harmonize's defaults with ``auto``'s rule before the highlight guard and the light sensitivity (issue 10,
-wave 4): the smallest n that keeps the subject, n = 1 on both films (the past film's face washed out)."""
+PREVIOUS = {"min_singan_ssim": 0.0}
+"""Harmonize's defaults with ``auto``'s rule before the guard on SinGAN's own output (issue 10, ninth wave):
+an n may be chosen where SinGAN drew the scene in the subject's place (n = 1 on the night film)."""
 
 
 def fit(image: torch.Tensor, width: int) -> torch.Tensor:
@@ -62,7 +62,7 @@ def render(name: str, device: str, width: int) -> list[Path]:
     pair = contact_sheet([fit(out["naive"], width), fit(out["harmonized"], width), fit(relit, width),
                           fit(old["harmonized"], width)],
                          ["naive paste", f"harmonized (n = {n})", "relight, cast 0.3 alone (no SinGAN)",
-                          f"previous auto rule (n = {n_old})"], columns=2)
+                          f"auto without the SinGAN-kept guard (n = {n_old})"], columns=2)
     GALLERY.mkdir(parents=True, exist_ok=True)
     paths = [GALLERY / f"{name}_pair.png", GALLERY / f"{name}_scales.png"]
     write_image(pair, paths[0])

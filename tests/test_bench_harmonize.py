@@ -76,6 +76,25 @@ def test_rank_correlation():
     assert math.isnan(bench.rank_correlation([1, 1, 1], [1, 2, 3]))
 
 
+def test_best_n_among_the_kept_falls_back_to_the_n_that_keeps_the_object_best():
+    """A case where no n keeps the object (SSIM ≥ 0.7) still counts, at its most-kept n: before, it fell
+    out of the mean, and the faithful oracle's "kept" mean then averaged fewer cases (lower than its
+    unconstrained one)."""
+    res = {"M n=1": {"fmse": 100.0, "ssim": 0.3}, "M n=2": {"fmse": 900.0, "ssim": 0.6}, "M n=3": {"fmse": 500.0, "ssim": 0.8},
+           "naive": {"fmse": 50.0, "ssim": 1.0}}
+    assert bench.best_of(res, "M", "fmse")[0] == "M n=1"
+    assert bench.best_of(res, "M", "fmse", keep=0.7)[0] == "M n=3"
+    lost = {k: v for k, v in res.items() if k != "M n=3"}
+    assert bench.best_of(lost, "M", "fmse", keep=0.7)[0] == "M n=2"  # none kept: the most kept
+    assert bench.best_of({"naive": res["naive"]}, "M", "fmse", keep=0.7) is None
+    faithful = "SinGAN faithful 40 it/scale [reference]"  # the name fair_comparison's oracle rows read
+    named = {case: {k.replace("M", faithful): v for k, v in g.items()}
+             for case, g in (("s/gt-a", res), ("s/gt-b", lost), ("s/gt-moved-a", res))}
+    fair = bench.fair_comparison({"scenes": {"s": {"ground_truth": named}}})
+    method = f"{faithful} at its best n, kept"
+    assert fair[method]["seen"]["fmse in place"] == pytest.approx((500.0 + 900.0) / 2)  # both cases counted
+
+
 def test_the_benchmarks_rows_are_what_a_graph_gives(tmp_path, quick_inputs, model):
     """The `[new]` rows (the node's defaults) equal a graph run of Harmonize with its defaults; the
     `[reference]` rows equal the reference processing (harmonize()'s own defaults)."""

@@ -29,6 +29,7 @@ from nodeflow.nodes.singan.harmonize import (
     scales_sheet,
     valid_scales,
 )
+from nodeflow.nodes.singan.imresize import resize_to
 from nodeflow.nodes.singan.train import make_config, train_singan
 
 
@@ -212,9 +213,9 @@ def test_local_colour_harmonize_keeps_the_scene_bit_identical(model: SinGANModel
 
 
 def _figures(gap: float, ssim: float, ab_corr: float = 1.0, chroma: float = 1.0, halo: float = 0.0,
-             highlight: float = 0.0, sensitivity: float = math.nan) -> quality.Figures:
+             highlight: float = 0.0, sensitivity: float = math.nan, singan: float = math.nan) -> quality.Figures:
     return quality.Figures(gap, 0.0, gap, ssim, 1.0, ab_corr, chroma, halo, highlight,
-                           light_sensitivity=sensitivity)
+                           light_sensitivity=sensitivity, singan_ssim=singan)
 
 
 def test_choose_scale_takes_the_strongest_n_that_keeps_the_subject():
@@ -634,3 +635,35 @@ def test_measure_scales_reports_a_light_sensitivity_per_n(model: SinGANModel):
         assert 0 <= s < 1.5 and s == b[n].figures.light_sensitivity  # measured, deterministic
         # the colour step alone takes colour_light = 0.5 of the ring's brightness ratio: part of the light stays
         assert s > 0.05
+
+
+def test_choose_scale_can_refuse_an_n_where_singan_drew_something_else():
+    """The fair set's rocket (issue 10, ninth wave): at n = 1 SinGAN, never having seen the rocket, draws
+    the night sky in its place (its own output's SSIM with what it was given 0.32-0.49); the light
+    fields then carry the sky's light, which the light sensitivity reads as the strongest harmonization."""
+    img = torch.zeros(1, 3, 4, 4)
+    figures = {1: (0.10, 0.49), 2: (0.30, 0.59), 3: (0.31, 0.74), 4: (0.36, 0.85)}
+    measured = {n: ScaleResult(img, _figures(0.8, 0.99, sensitivity=s, singan=k)) for n, (s, k) in figures.items()}
+    assert choose_scale(measured) == 3  # the default guard, 0.7
+    assert choose_scale(measured, min_singan_ssim=0.0) == 1  # off: the light sensitivity alone
+    assert choose_scale(measured, min_singan_ssim=0.9) == 4  # none keeps it: the closest
+    unmeasured = {n: ScaleResult(img, _figures(0.8, 0.99, sensitivity=s)) for n, (s, _k) in figures.items()}
+    assert choose_scale(unmeasured, min_singan_ssim=0.7) == 1  # not measured: no guard
+
+
+def test_measure_scales_reports_how_much_of_the_subject_singan_itself_kept(model: SinGANModel):
+    comp, mask = grey_with_patch((0.8, 0.5, 0.3), size=48, patch=16)
+    options = {"colour": "light", "colour_strength": 0.7, "colour_cast": 0.3, "colour_light": 0.5,
+               "mask_units": "subject", "radius": 0.1, "sigma": 0.08, "upsample": "field", "keep_colour": 1.0}
+    measured = measure_scales(model, comp, mask, seed=0, **options)
+    size = model.sizes[-1]
+    given = resize_to(prepare_colour(comp, mask, **options), size)
+    for n, r in measured.items():
+        g = torch.Generator()
+        g.manual_seed(0)
+        generated = harmonize(model, comp, mask, n, generator=g, **options).generated
+        expected = quality.subject_ssim(generated, given, resize_to(mask, size))
+        assert r.figures.singan_ssim == pytest.approx(expected, abs=1e-6)
+        assert -1 <= r.figures.singan_ssim <= 1
+    # the finest n changes least of what it was given
+    assert measured[max(measured)].figures.singan_ssim > measured[min(measured)].figures.singan_ssim

@@ -30,6 +30,7 @@ from .harmonize import (
     MAX_HIGHLIGHT,
     MIN_CHROMA,
     MIN_COLOUR,
+    MIN_SINGAN_SSIM,
     MIN_SSIM,
     ShotChange,
     choose_scale,
@@ -405,6 +406,10 @@ class Harmonize(Node):
                                        "subject, those whose light sensitivity (how much of a change of the subject's "
                                        "own light passes through) is within this of the least; of those the smallest "
                                        "n (10 = the smallest n that keeps the subject, the rule before)")
+        min_singan_ssim: float = Field(MIN_SINGAN_SSIM, ge=0, le=1, description="auto: luminance SSIM SinGAN's own "
+                                       "output must keep with the composite it was given (subject's box, training "
+                                       "size): below it SinGAN drew something else in the subject's place and "
+                                       "its light is that drawing's; 0 = off")
         relight_per: Literal["shot", "frame"] = Field("shot", description="colour light: gains measured once on "
                                                       "the reference, else the run's first frame (shot: the light does not follow a "
                                                       "moving background, no flicker) or on every frame")
@@ -480,7 +485,8 @@ class Harmonize(Node):
         """``scale: auto``: one n for the whole run (no jumps between batches), logged with its figures."""
         p = self.params
         n = choose_scale(measured, p.min_ssim, min_colour=p.min_colour, min_chroma=p.min_chroma,
-                         max_halo=p.max_halo, max_highlight=p.max_highlight, light_tolerance=p.light_tolerance)
+                         max_halo=p.max_halo, max_highlight=p.max_highlight, light_tolerance=p.light_tolerance,
+                         min_singan_ssim=p.min_singan_ssim)
         f = measured[n].figures
         ctx.logger.info(f"scale auto: n = {n} (colour gap {100 * f.gap_rel:.0f} % of the naive paste's, "
                         f"subject SSIM {f.ssim:.2f}, a/b correlation {f.ab_corr:.2f}, light sensitivity "

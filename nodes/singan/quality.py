@@ -360,6 +360,10 @@ class Figures(NamedTuple):
     light_sensitivity: float = math.nan
     """The share of a change of the subject's own light that harmonization passes through (0 = the
     scene's light decides; measured by ``harmonize.measure_scales``, NaN where not measured)."""
+    singan_ssim: float = math.nan
+    """SinGAN's own output vs the composite it was given, luminance SSIM in the subject's box at
+    training size: does the pyramid still hold the subject (1) or draw something else there (low)?
+    Measured by ``harmonize.measure_scales``, NaN where not measured."""
 
 
 def figures(image: torch.Tensor, naive: torch.Tensor, mask: torch.Tensor,
