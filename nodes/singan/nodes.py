@@ -490,7 +490,8 @@ class Harmonize(Node):
         f = measured[n].figures
         ctx.logger.info(f"scale auto: n = {n} (colour gap {100 * f.gap_rel:.0f} % of the naive paste's, "
                         f"subject SSIM {f.ssim:.2f}, a/b correlation {f.ab_corr:.2f}, light sensitivity "
-                        f"{f.light_sensitivity:.2f}, near white {100 * f.highlight:+.1f} % beyond the colour step)")
+                        f"{f.light_sensitivity:.2f}, near white {100 * f.highlight:+.1f} % beyond the colour step, "
+                        f"SinGAN kept {f.singan_ssim:.2f})")
         return n
 
 
