@@ -563,7 +563,7 @@ def keeps_subject(f: quality.Figures, min_ssim: float, min_colour: float, min_ch
     highlights: not washed to white; SinGAN still drew it, not something else) and the scene around
     it is still the scene (no halo)."""
     return (f.ssim >= min_ssim and f.ab_corr >= min_colour and f.chroma >= min_chroma and f.halo <= max_halo
-            and f.highlight <= max_highlight and not f.singan_ssim < min_singan_ssim)
+            and f.highlight <= max_highlight and not f.singan_ssim < min_singan_ssim)  # NaN: not measured, passes
 
 
 def choose_scale(measured: dict[int, ScaleResult], min_ssim: float = MIN_SSIM, min_colour: float = MIN_COLOUR,
