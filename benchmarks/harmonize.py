@@ -140,6 +140,13 @@ DEMO_SCALE_FACTOR = 0.65
 """The demo graphs' SinGAN pyramid factor: ≥ 5 scales at 128 px (fast's own 0.55 gives 4 here). Every
 scene's ``fast`` models use it: until issue 10's ninth wave ``rocket``'s were trained with 0.55 (4 scales),
 a model neither film uses (graphs/future_film.json trains ``rocket`` with 0.65: 5 scales)."""
+
+
+def pyramid_factor(quick: bool) -> float | None:
+    """The ``fast`` models' pyramid factor: the demo's (:data:`DEMO_SCALE_FACTOR`); ``fast``'s own at toy size."""
+    return None if quick else DEMO_SCALE_FACTOR
+
+
 GT_RECT = {"past": (0.2, 0.05, 0.45, 0.9), "future": (0.38, 0.1, 0.24, 0.85), "face": (0.32, 0.08, 0.26, 0.32)}
 GT_MOVE = {"past": 0.3, "future": -0.3, "face": 0.3}
 """Where the moved ground-truth cases paste the object (share of the width)."""
@@ -318,7 +325,7 @@ def train_in_demo_graph(preset: str, mode: str, iterations: int | None, size: in
     if quick:
         g.set("film_still", max_size=64)
     g.set("harmonizer", preset=preset, mode=mode, iterations=iterations, max_size=size,
-          min_size=25 if size >= 64 else 12, seed=0, scale_factor=None if quick else DEMO_SCALE_FACTOR)
+          min_size=25 if size >= 64 else 12, seed=0, scale_factor=pyramid_factor(quick))
     for node_id in list(g.spec.nodes):
         if g.node_class(node_id).sink:
             g.remove(node_id)
@@ -393,7 +400,7 @@ def run_scene(scene_name: str, args: argparse.Namespace, device: torch.device) -
         models["fast harmonize"] = train_in_demo_graph("fast", "harmonize", fast_it, size, device, quick)
         models["fast"] = train_in_demo_graph("fast", "standard", fast_it, size, device, quick)
     else:
-        factor = None if quick else DEMO_SCALE_FACTOR  # as graphs/future_film.json's TrainSinGAN
+        factor = pyramid_factor(quick)  # as graphs/future_film.json's TrainSinGAN
         models["fast"] = train(scene, f"{scene_name_dir}-fast", "fast", "standard", fast_it, size, device, args.models,
                                scale_factor=factor)
         models["fast harmonize"] = train(scene, f"{scene_name_dir}-fast-harm", "fast", "harmonize", fast_it, size,
@@ -510,7 +517,7 @@ def run_unseen(scene_name: str, args: argparse.Namespace, device: torch.device) 
     write_image(torch.cat([scene, training_image], -1), sheets / "training_image.png")
     fi = 2 if quick else args.faithful_iterations
     fast_it = 4 if quick else None
-    factor = None if quick else DEMO_SCALE_FACTOR
+    factor = pyramid_factor(quick)
     name = f"{scene_name}{'-quick' if quick else ''}-unseen"
     models: dict[str, tuple[SinGANModel, float]] = {}
     if fi:

@@ -29,7 +29,7 @@ from nodeflow.nodes.singan.colour_prep import relight_to_surroundings  # noqa: E
 from nodeflow.nodes.singan.harmonize import contact_sheet  # noqa: E402
 
 GALLERY = ROOT / "docs" / "gallery"
-PREVIOUS = {"min_singan_ssim": 0.0}
+WITHOUT_GUARD = {"min_singan_ssim": 0.0}
 """Harmonize's defaults with ``auto``'s rule before the guard on SinGAN's own output (issue 10, ninth wave):
 an n may be chosen where SinGAN drew the scene in the subject's place (n = 1 on the night film)."""
 
@@ -55,7 +55,7 @@ def render(name: str, device: str, width: int) -> list[Path]:
     g.output("n", g.node("harmonize").scale)
     out = g.run(outputs=["naive", "paste_mask", "harmonized", "sheet", "n"], frames=range(1), device=device)
     n = out["n"][0] if isinstance(out["n"], list) else out["n"]  # per-frame outputs come back per batch
-    g.set("harmonize", all_scales=False, **PREVIOUS)
+    g.set("harmonize", all_scales=False, **WITHOUT_GUARD)
     old = g.run(outputs=["harmonized", "n"], frames=range(1), device=device)
     n_old = old["n"][0] if isinstance(old["n"], list) else old["n"]
     relit = relight_to_surroundings(out["naive"][:1, :3], out["paste_mask"][:1], strength=0.7, cast=0.3)
