@@ -95,6 +95,22 @@ def test_best_n_among_the_kept_falls_back_to_the_n_that_keeps_the_object_best():
     assert fair[method]["seen"]["fmse in place"] == pytest.approx((500.0 + 900.0) / 2)  # both cases counted
 
 
+def test_best_n_per_scene_takes_one_n_for_all_of_a_scenes_cases():
+    """The per-scene oracle sets one n per scene (in place and moved apart): the n of the lowest mean fMSE
+    over the scene's cases, never a different n per case as the per-case oracle does."""
+    faithful = "SinGAN faithful 40 it/scale [reference]"
+    def case(f1: float, f2: float) -> dict[str, dict[str, float]]:
+        return {f"{faithful} n=1": {"fmse": f1, "ssim": 1.0}, f"{faithful} n=2": {"fmse": f2, "ssim": 1.0}}
+    scenes = {"a": {"ground_truth": {"a/gt-x": case(100, 300), "a/gt-y": case(900, 500), "a/gt-moved-x": case(10, 20)}},
+              "b": {"ground_truth": {"b/gt-x": case(40, 20), "b/gt-moved-x": case(70, 80)}}}
+    fair = bench.fair_comparison({"scenes": scenes})
+    per_case = fair[f"{faithful} at its best n"]["seen"]
+    per_scene = fair[f"{faithful} at its best n per scene"]["seen"]
+    assert per_case["fmse in place"] == pytest.approx((100 + 500 + 20) / 3)
+    assert per_scene["fmse in place"] == pytest.approx((300 + 500 + 20) / 3)  # a: n=2 (mean 400 < 500); b: n=2
+    assert per_scene["fmse moved"] == pytest.approx((10 + 70) / 2)
+
+
 def test_the_benchmarks_rows_are_what_a_graph_gives(tmp_path, quick_inputs, model):
     """The `[new]` rows (the node's defaults) equal a graph run of Harmonize with its defaults; the
     `[reference]` rows equal the reference processing (harmonize()'s own defaults)."""
