@@ -696,13 +696,14 @@ def fair_comparison(results: dict[str, Any]) -> dict[str, dict[str, dict[str, fl
 
     out: dict[str, dict[str, dict[str, float]]] = {}
     for method in FAIR_METHODS:
+        scene_prefix, one_n_per_scene, _ = method.partition(" at its best n per scene")
         for name, scenes in sets.items():
             gts = [(c, g) for sc in scenes.values() for c, g in sc["ground_truth"].items()]
             r: dict[str, float] = {}
             for where, group in (("in place", [g for c, g in gts if "moved" not in c]),
                                  ("moved", [g for c, g in gts if "moved" in c])):
-                prefix, sep, _ = method.partition(" at its best n per scene")
-                rows = per_scene(scenes, where == "moved", prefix) if sep else [x for g in group if (x := pick(g, method))]
+                rows = (per_scene(scenes, where == "moved", scene_prefix) if one_n_per_scene
+                        else [x for g in group if (x := pick(g, method))])
                 r[f"closed {where}"] = _mean([x.get("gap_closed", math.nan) for x in rows])
                 r[f"fmse {where}"] = _mean([x["fmse"] for x in rows])
             if gts:
