@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -206,3 +207,19 @@ def test_real_task_only_keeps_the_stored_ground_truth(tmp_path):
     assert stored["cases"] == {"future/cup@0.4": {}} and stored["training"] == {"a": 2}
     assert stored["ground_truth"] == old["ground_truth"] and stored["truth_gaps"] == old["truth_gaps"]
     assert json.loads(path.read_text())["scenes"]["future"] == stored
+
+
+def test_held_out_scenes_are_set_apart_from_the_tuning_scenes():
+    """A held-out scene (no default was chosen on it) counts in the whole fair set, gets a group of its own,
+    and the tuning scenes' group (the earlier headline) leaves it out; without one stored there is no such group."""
+    def scene(name: str, fmse: float) -> dict[str, Any]:
+        return {"ground_truth": {f"{name}/gt-x": {"naive": {"fmse": fmse}}, f"{name}/gt-moved-x": {"naive": {"fmse": fmse}}}}
+
+    held = bench.HELD_OUT[0]
+    fair = bench.fair_comparison({"scenes": {}, "unseen": {"scenes": {"past": scene("past", 100.0),
+                                                                      held: scene(held, 300.0)}}})["naive"]
+    assert fair["unseen, all scenes"]["fmse in place"] == pytest.approx(200.0)
+    assert fair["unseen, tuning scenes"]["fmse in place"] == pytest.approx(100.0)
+    assert fair[f"unseen, held out ({held})"]["fmse moved"] == pytest.approx(300.0)
+    without = bench.fair_comparison({"scenes": {}, "unseen": {"scenes": {"past": scene("past", 100.0)}}})["naive"]
+    assert set(without) == {"unseen, all scenes"}
